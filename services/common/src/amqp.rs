@@ -1,0 +1,341 @@
+//! RabbitMQ through lapin: connecting with retries, declaring topology, publishing with
+//! confirms, consuming with manual acks.
+//!
+//! Delivery is at least once: messages are persistent, publishes wait for the broker's confirm,
+//! and a consumer acks only after its handler has finished. Consumers must therefore be
+//! idempotent (the message id is the key). Connections recover by themselves after the broker
+//! restarts (lapin's auto-recovery replays channels, topology, QoS, confirm mode and consumers).
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+    message::Delivery,
+    options::{
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
+        BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+        QueueBindOptions, QueueDeclareOptions,
+    },
+    types::{AMQPValue, FieldTable, LongString, ShortString},
+};
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::{config::AmqpConfig, request_id::RequestId};
+
+/// Message header carrying the id of the request that caused the message.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Connects, retrying with exponential backoff for up to `cfg.retry_for`.
+///
+/// The same backoff governs recovery: after the connection is lost (a broker restart), lapin
+/// reconnects and replays channels, topology, QoS, confirm mode and consumers, trying for up to
+/// `cfg.retry_for` before it gives up. `name` shows in the broker's connection list.
+pub async fn connect(cfg: &AmqpConfig, name: &str) -> lapin::Result<Connection> {
+    let properties = ConnectionProperties::default()
+        .with_connection_name(name.into())
+        .configure_backoff(|backoff| {
+            backoff
+                .with_min_delay(Duration::from_millis(100))
+                .with_max_delay(Duration::from_secs(3))
+                .with_total_delay(Some(cfg.retry_for))
+                .without_max_times()
+                .with_jitter()
+        })
+        .enable_auto_recover();
+    Connection::connect(cfg.uri.expose(), properties).await
+}
+
+/// A durable topic exchange named `name`.
+pub async fn declare_exchange(channel: &Channel, name: &str) -> lapin::Result<()> {
+    let options = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(
+            name.into(),
+            ExchangeKind::Topic,
+            options,
+            FieldTable::default(),
+        )
+        .await
+}
+
+/// A queue and what feeds it.
+#[derive(Clone, Debug)]
+pub struct QueueSpec {
+    /// Full queue name (already prefixed).
+    pub name: String,
+    /// `(exchange, routing key pattern)` pairs the queue is bound with.
+    pub bindings: Vec<(String, String)>,
+    /// Where rejected messages go, if anywhere.
+    pub dead_letter_exchange: Option<String>,
+}
+
+/// Declares `spec` as a durable quorum queue (replicated, survives restarts, counts deliveries)
+/// and binds it.
+pub async fn declare_queue(channel: &Channel, spec: &QueueSpec) -> lapin::Result<()> {
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-queue-type".into(), long_string("quorum"));
+    if let Some(dlx) = &spec.dead_letter_exchange {
+        arguments.insert("x-dead-letter-exchange".into(), long_string(dlx));
+        // Quorum queues can dead-letter at least once instead of at most once, but only
+        // when the queue refuses new publishes rather than dropping old messages on overflow.
+        arguments.insert(
+            "x-dead-letter-strategy".into(),
+            long_string("at-least-once"),
+        );
+        arguments.insert("x-overflow".into(), long_string("reject-publish"));
+    }
+    channel
+        .queue_declare(
+            spec.name.as_str().into(),
+            QueueDeclareOptions::durable(),
+            arguments,
+        )
+        .await?;
+    for (exchange, pattern) in &spec.bindings {
+        channel
+            .queue_bind(
+                spec.name.as_str().into(),
+                exchange.as_str().into(),
+                pattern.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+fn long_string(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value))
+}
+
+/// Why a publish did not reach a queue.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The message could not be encoded.
+    #[error("encoding the message: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// No queue is bound for the routing key, so the broker returned the message.
+    #[error("no queue is bound for routing key {0}")]
+    Unroutable(String),
+    /// The broker refused to take responsibility for the message.
+    #[error("the broker refused the message")]
+    Nacked,
+    /// The connection failed and did not recover in time.
+    #[error("broker unavailable: {0}")]
+    Broker(#[from] lapin::Error),
+}
+
+/// Publishes JSON messages to one exchange and waits for the broker to confirm each.
+#[derive(Clone)]
+pub struct Publisher {
+    channel: Channel,
+    exchange: Arc<str>,
+}
+
+impl Publisher {
+    /// Opens a confirm-mode channel publishing to `exchange`.
+    pub async fn new(connection: &Connection, exchange: &str) -> lapin::Result<Self> {
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Self {
+            channel,
+            exchange: exchange.into(),
+        })
+    }
+
+    /// Publishes `message` persistently with `routing_key` and returns once the broker has it.
+    ///
+    /// `message_id` is the consumer's deduplication key. The current request id travels in the
+    /// `x-request-id` header. When the connection is being recovered, waits for it once.
+    pub async fn publish<T: Serialize>(
+        &self,
+        routing_key: &str,
+        message_id: &str,
+        message: &T,
+    ) -> Result<(), PublishError> {
+        let payload = serde_json::to_vec(message)?;
+        match self.try_publish(routing_key, message_id, &payload).await {
+            Err(PublishError::Broker(err)) => {
+                self.channel.wait_for_recovery(err).await?;
+                self.try_publish(routing_key, message_id, &payload).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_publish(
+        &self,
+        routing_key: &str,
+        message_id: &str,
+        payload: &[u8],
+    ) -> Result<(), PublishError> {
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..BasicPublishOptions::default()
+        };
+        let confirm = self
+            .channel
+            .basic_publish(
+                self.exchange.as_ref().into(),
+                routing_key.into(),
+                options,
+                payload,
+                properties(message_id),
+            )
+            .await?
+            .await?;
+        match confirm {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(_returned)) => {
+                Err(PublishError::Unroutable(routing_key.to_owned()))
+            }
+            Confirmation::Nack(_) => Err(PublishError::Nacked),
+            Confirmation::NotRequested => {
+                unreachable!("publisher channels are opened in confirm mode")
+            }
+        }
+    }
+}
+
+fn properties(message_id: &str) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    if let Some(id) = RequestId::current() {
+        headers.insert(REQUEST_ID_HEADER.into(), long_string(id.as_str()));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
+        .with_message_id(message_id.into())
+        .with_timestamp(now)
+        .with_headers(headers)
+}
+
+/// What a handler decided about a delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done: remove it from the queue.
+    Ack,
+    /// Not now: put it back to be delivered again.
+    Requeue,
+    /// Never: dead-letter it (or drop it, if the queue has no dead-letter exchange).
+    Reject,
+}
+
+/// Consumes `queue` until `shutdown` is cancelled, at most `prefetch` deliveries in flight, each
+/// handled in its own task and acknowledged per the handler's [`Outcome`]. On shutdown it stops
+/// taking deliveries and waits for those in flight; unacked ones return to the queue.
+pub async fn consume<H, Fut>(
+    connection: &Connection,
+    queue: &str,
+    prefetch: u16,
+    shutdown: CancellationToken,
+    handler: H,
+) -> lapin::Result<()>
+where
+    H: Fn(Delivery) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let channel = connection.create_channel().await?;
+    channel
+        .basic_qos(prefetch, BasicQosOptions { global: false })
+        .await?;
+    let mut consumer = channel
+        .basic_consume(
+            queue.into(),
+            ShortString::from(""),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut in_flight = JoinSet::new();
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => break,
+            next = consumer.next() => next,
+        };
+        match next {
+            Some(Ok(delivery)) => {
+                let handler = handler.clone();
+                let id = request_id_of(&delivery);
+                let span = delivery_span(queue, &delivery, &id);
+                in_flight.spawn(id.scope(settle(delivery, handler)).instrument(span));
+            }
+            Some(Err(err)) => channel.wait_for_recovery(err).await?,
+            None => break,
+        }
+        while in_flight.try_join_next().is_some() {}
+    }
+    in_flight.join_all().await;
+    Ok(())
+}
+
+async fn settle<H, Fut>(delivery: Delivery, handler: H)
+where
+    H: Fn(Delivery) -> Fut,
+    Fut: Future<Output = Outcome>,
+{
+    let acker = delivery.acker.clone();
+    let outcome = handler(delivery).await;
+    let settled = match outcome {
+        Outcome::Ack => acker.ack(BasicAckOptions::default()).await,
+        Outcome::Requeue => {
+            acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
+        }
+        Outcome::Reject => acker.reject(BasicRejectOptions { requeue: false }).await,
+    };
+    match settled {
+        Ok(true) => tracing::debug!(?outcome, "delivery settled"),
+        // The channel was recovered after the delivery: the broker will redeliver it.
+        Ok(false) => tracing::warn!(?outcome, "delivery belongs to a lost channel"),
+        Err(err) => tracing::warn!(?outcome, error = %err, "settling the delivery failed"),
+    }
+}
+
+fn delivery_span(queue: &str, delivery: &Delivery, request_id: &RequestId) -> tracing::Span {
+    let message_id = delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(ShortString::to_string);
+    tracing::info_span!(
+        "message",
+        queue,
+        routing_key = %delivery.routing_key,
+        message_id = message_id.as_deref().unwrap_or(""),
+        %request_id,
+        redelivered = delivery.redelivered,
+    )
+}
+
+fn request_id_of(delivery: &Delivery) -> RequestId {
+    let from_header = delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get(REQUEST_ID_HEADER))
+        // A message caused by no request gets an id of its own, so its log lines still group.
+        .and_then(|value| match value {
+            AMQPValue::LongString(s) => RequestId::parse(&s.to_string()),
+            AMQPValue::ShortString(s) => RequestId::parse(s.as_str()),
+            _ => None,
+        });
+    from_header.unwrap_or_else(RequestId::generate)
+}

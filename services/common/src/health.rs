@@ -1,0 +1,142 @@
+//! `/healthz` (the process is alive), `/readyz` (its dependencies answer) and `/metrics`
+//! (Prometheus text), which every service mounts at its root.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::future::BoxFuture;
+use mongodb::Database;
+use poem::{
+    EndpointExt, IntoResponse, Response, Route, get, handler,
+    http::StatusCode,
+    web::{Data, Json},
+};
+use serde::Serialize;
+
+use crate::metrics::Metrics;
+
+/// How long one readiness check may take before it counts as down.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One dependency that must answer for the service to be ready.
+pub trait Check: Send + Sync {
+    /// The dependency's name, as `/readyz` reports it.
+    fn name(&self) -> &'static str;
+    /// `Ok` when it answers, otherwise why not.
+    fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// The service's MongoDB database answers `ping`.
+pub struct MongoCheck(pub Database);
+
+impl Check for MongoCheck {
+    fn name(&self) -> &'static str {
+        "mongodb"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        let db = self.0.clone();
+        Box::pin(async move {
+            // The driver must not have its futures dropped mid-operation (RUST-937), so the
+            // ping runs in its own task and only the wait for it is bounded.
+            let ping = tokio::spawn(async move { crate::mongo::ping(&db).await });
+            match tokio::time::timeout(CHECK_TIMEOUT, ping).await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(err))) => Err(err.to_string()),
+                Ok(Err(join)) => Err(join.to_string()),
+                Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
+            }
+        })
+    }
+}
+
+/// The RabbitMQ connection is open (not closed, not recovering).
+pub struct AmqpCheck(pub lapin::Connection);
+
+impl Check for AmqpCheck {
+    fn name(&self) -> &'static str {
+        "rabbitmq"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        let status = self.0.status();
+        let result = if status.connected() {
+            Ok(())
+        } else if status.reconnecting() {
+            Err("reconnecting".to_owned())
+        } else {
+            Err("not connected".to_owned())
+        };
+        Box::pin(async move { result })
+    }
+}
+
+/// The readiness checks of one service.
+pub type Checks = Arc<Vec<Box<dyn Check>>>;
+
+#[derive(Serialize)]
+struct Readiness {
+    status: &'static str,
+    checks: Vec<CheckResult>,
+}
+
+#[derive(Serialize)]
+struct CheckResult {
+    name: &'static str,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[handler]
+fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[handler]
+async fn readyz(checks: Data<&Checks>) -> Response {
+    let results = futures::future::join_all(checks.iter().map(|check| async move {
+        let outcome = check.check().await;
+        CheckResult {
+            name: check.name(),
+            ok: outcome.is_ok(),
+            error: outcome.err(),
+        }
+    }))
+    .await;
+    let ready = results.iter().all(|r| r.ok);
+    if !ready {
+        let down: Vec<_> = results.iter().filter(|r| !r.ok).map(|r| r.name).collect();
+        tracing::warn!(?down, "not ready");
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        status: if ready { "ready" } else { "unavailable" },
+        checks: results,
+    };
+    Json(body).with_status(status).into_response()
+}
+
+#[handler]
+fn metrics(metrics: Data<&Metrics>) -> Response {
+    match metrics.render() {
+        Ok(text) => text
+            .with_content_type("text/plain; version=0.0.4")
+            .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "rendering metrics failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Adds the three endpoints to a service's root route.
+pub fn mount(route: Route, checks: Checks, metrics_registry: Metrics) -> Route {
+    route
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz).data(checks))
+        .at("/metrics", get(metrics).data(metrics_registry))
+}

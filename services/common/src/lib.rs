@@ -1,0 +1,21 @@
+//! What every eventpost service shares: configuration, telemetry, the problem+json error model,
+//! MongoDB and RabbitMQ plumbing, access-token verification, health and metrics, serving.
+//!
+//! Wire formats between services will live here too (`messages`), so services never depend on
+//! each other.
+
+pub mod amqp;
+pub mod auth;
+pub mod config;
+pub mod health;
+pub mod json;
+pub mod metrics;
+pub mod mongo;
+pub mod problem;
+pub mod request_id;
+pub mod server;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use problem::{ApiError, ApiResult};

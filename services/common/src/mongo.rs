@@ -1,0 +1,113 @@
+//! MongoDB: connecting with bounded timeouts, pinging, declaring indexes, sorting errors.
+//!
+//! Everything here works the same on MongoDB 7 and on FerretDB 1.x (see tech-notes §1–2): index
+//! options FerretDB lacks (TTL, partial, sparse, text, 2dsphere) are not offered.
+
+use mongodb::{
+    Client, Collection, Database, IndexModel,
+    bson::{Document, doc},
+    error::{ErrorKind, WriteFailure},
+    options::{ClientOptions, IndexOptions},
+};
+
+use crate::{config::MongoConfig, problem::ApiError};
+
+/// The duplicate-key error code.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// Builds a client for the service's database. Does not wait for the server: the first operation
+/// (usually [`ping`]) does, for at most `server_selection_timeout`.
+pub async fn connect(cfg: &MongoConfig, app_name: &str) -> anyhow::Result<Database> {
+    let mut options = ClientOptions::parse(cfg.uri.expose()).await?;
+    options.app_name = Some(app_name.to_owned());
+    options.server_selection_timeout = Some(cfg.server_selection_timeout);
+    options.connect_timeout = Some(cfg.connect_timeout);
+    let client = Client::with_options(options)?;
+    Ok(client.database(&cfg.database))
+}
+
+/// Asks the server to answer.
+pub async fn ping(db: &Database) -> mongodb::error::Result<()> {
+    db.run_command(doc! { "ping": 1 }).await.map(drop)
+}
+
+/// An index on `keys` (directions `1`/`-1`), named explicitly because FerretDB requires a name.
+pub fn index(name: &str, keys: Document) -> IndexModel {
+    IndexModel::builder()
+        .keys(keys)
+        .options(IndexOptions::builder().name(name.to_owned()).build())
+        .build()
+}
+
+/// Like [`index`], and no two documents may share the key. On FerretDB, documents that lack the
+/// field do not collide; on MongoDB they do (as `null`), so unique fields must always be set.
+pub fn unique_index(name: &str, keys: Document) -> IndexModel {
+    IndexModel::builder()
+        .keys(keys)
+        .options(
+            IndexOptions::builder()
+                .name(name.to_owned())
+                .unique(true)
+                .build(),
+        )
+        .build()
+}
+
+/// Creates the indexes if they are missing; a no-op for those that already exist as declared.
+pub async fn ensure_indexes<T: Send + Sync>(
+    collection: &Collection<T>,
+    indexes: impl IntoIterator<Item = IndexModel>,
+) -> anyhow::Result<()> {
+    let indexes: Vec<_> = indexes.into_iter().collect();
+    if indexes.is_empty() {
+        return Ok(());
+    }
+    collection.create_indexes(indexes).await.map_err(|err| {
+        anyhow::Error::new(err).context(format!("creating indexes on {}", collection.name()))
+    })?;
+    Ok(())
+}
+
+/// Whether `err` says a unique index refused the write, in any of the driver's shapes.
+pub fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
+        ErrorKind::InsertMany(e) => e
+            .write_errors
+            .iter()
+            .flatten()
+            .any(|e| e.code == DUPLICATE_KEY),
+        ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+/// Whether `err` means the server could not be reached, rather than that it refused the request.
+pub fn is_unavailable(err: &mongodb::error::Error) -> bool {
+    matches!(
+        err.kind.as_ref(),
+        ErrorKind::ServerSelection { .. }
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
+    )
+}
+
+impl From<mongodb::error::Error> for ApiError {
+    /// Duplicate keys become 409, an unreachable server 503, anything else 500.
+    fn from(err: mongodb::error::Error) -> Self {
+        if is_duplicate_key(&err) {
+            ApiError::Conflict("it already exists".into())
+        } else if is_unavailable(&err) {
+            ApiError::Unavailable {
+                dependency: "database",
+                source: err.into(),
+            }
+        } else {
+            ApiError::Internal(err.into())
+        }
+    }
+}
+
+/// Every database a test creates starts with this, so `cargo task clean-test-dbs` can find
+/// what crashed tests left behind.
+pub const TEST_DATABASE_PREFIX: &str = "test_";

@@ -1,0 +1,109 @@
+//! Serving a service: binding (port 0 picks a free port, for tests), the middleware stack every
+//! service shares, and graceful shutdown on SIGTERM/SIGINT.
+
+use std::{io, time::Duration};
+
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Route, listener::TcpAcceptor, middleware::CatchPanic,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::HttpConfig,
+    health::{self, Checks},
+    metrics::Metrics,
+    problem::ApiError,
+    request_id::RequestContext,
+};
+
+/// A bound listener, so the port is known before serving starts.
+pub struct HttpServer {
+    listener: TcpListener,
+    port: u16,
+    grace: Duration,
+}
+
+impl HttpServer {
+    /// Binds `cfg.host:cfg.port`.
+    pub async fn bind(cfg: &HttpConfig) -> io::Result<Self> {
+        let listener = TcpListener::bind((cfg.host.as_str(), cfg.port)).await?;
+        let port = listener.local_addr()?.port();
+        Ok(Self {
+            listener,
+            port,
+            grace: cfg.shutdown_grace,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting and lets in-flight requests
+    /// finish for up to the configured grace period.
+    pub async fn serve(
+        self,
+        endpoint: impl Endpoint + 'static,
+        shutdown: CancellationToken,
+    ) -> io::Result<()> {
+        let acceptor = TcpAcceptor::from_tokio(self.listener)?;
+        poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(endpoint, shutdown.cancelled_owned(), Some(self.grace))
+            .await
+    }
+}
+
+/// A service's routes plus `/healthz`, `/readyz`, `/metrics`, wrapped in the shared middleware:
+/// metrics outermost (so it sees final statuses), then request id and problem+json rendering,
+/// then panic catching (a panic is a 500 problem, not a dropped connection).
+pub fn endpoint(route: Route, checks: Checks, metrics: Metrics) -> impl Endpoint + 'static {
+    health::mount(route, checks, metrics.clone())
+        .with(CatchPanic::new().with_handler(|_panic| {
+            ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
+        }))
+        .with(RequestContext)
+        .with(metrics)
+}
+
+/// A token cancelled on the first SIGTERM or SIGINT (Ctrl-C).
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested; finishing in-flight work");
+        cancel.cancel();
+    });
+    token
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut sigterm) => {
+            tokio::select! {
+                _ = sigterm.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+            wait_for_ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    wait_for_ctrl_c().await;
+}
+
+async fn wait_for_ctrl_c() {
+    if let Err(err) = tokio::signal::ctrl_c().await {
+        tracing::error!(error = %err, "cannot listen for Ctrl-C");
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,267 @@
+//! Helpers for integration tests of every service (feature `testing`): fresh names so tests run
+//! in parallel without sharing state, polling for asynchronous effects, and clients for the parts
+//! of the real servers tests inspect (Mailpit's mailbox, RabbitMQ's management API).
+//!
+//! Servers are the ones `cargo task deps` starts (or CI's service containers); their addresses
+//! can be changed with `EVENTPOST_TEST_MONGO_URI`, `EVENTPOST_TEST_AMQP_URI`,
+//! `EVENTPOST_TEST_MAILPIT_URL` and `EVENTPOST_TEST_RABBITMQ_API`.
+
+use std::{future::Future, time::Duration};
+
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use crate::{
+    config::{AmqpConfig, MongoConfig, Secret},
+    mongo::TEST_DATABASE_PREFIX,
+};
+
+/// Installs test logging (see [`crate::telemetry::init_for_tests`]).
+pub fn init() {
+    crate::telemetry::init_for_tests();
+}
+
+/// A short name no other test uses: `<prefix>_<16 hex>`.
+pub fn unique_name(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let prefix: String = prefix
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(24)
+        .collect();
+    format!("{prefix}_{}", &id[..16])
+}
+
+/// A fresh database on the test server, within FerretDB's name rules.
+pub fn mongo_config(prefix: &str) -> MongoConfig {
+    let mut cfg = MongoConfig::local(&unique_name(&format!("{TEST_DATABASE_PREFIX}{prefix}")));
+    if let Ok(uri) = std::env::var("EVENTPOST_TEST_MONGO_URI") {
+        cfg.uri = Secret::new(uri);
+    }
+    cfg.server_selection_timeout = Duration::from_secs(3);
+    cfg
+}
+
+/// The test broker, with exchange and queue names under a fresh prefix.
+pub fn amqp_config(prefix: &str) -> AmqpConfig {
+    let mut cfg = AmqpConfig {
+        prefix: format!("{}.", unique_name(prefix)),
+        retry_for: Duration::from_secs(20),
+        ..AmqpConfig::default()
+    };
+    if let Ok(uri) = std::env::var("EVENTPOST_TEST_AMQP_URI") {
+        cfg.uri = Secret::new(uri);
+    }
+    cfg
+}
+
+/// Polls `probe` until it returns `Some`, every 50 ms, failing after `deadline`.
+pub async fn eventually<T, F, Fut>(
+    deadline: Duration,
+    what: &str,
+    mut probe: F,
+) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let give_up = Instant::now() + deadline;
+    loop {
+        if let Some(value) = probe().await? {
+            return Ok(value);
+        }
+        if Instant::now() >= give_up {
+            anyhow::bail!("timed out after {deadline:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Mailpit's HTTP API: what the SMTP server received.
+#[derive(Clone)]
+pub struct Mailpit {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// A received message, as Mailpit lists it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MailSummary {
+    /// Mailpit's own id, for [`Mailpit::message`].
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// The `Message-ID` header, without angle brackets.
+    #[serde(rename = "MessageID")]
+    pub message_id: String,
+    /// The subject.
+    pub subject: String,
+    /// Recipients.
+    pub to: Vec<Address>,
+}
+
+/// A mailbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Address {
+    /// Display name, possibly empty.
+    pub name: String,
+    /// The address.
+    pub address: String,
+}
+
+/// A received message with its bodies and attachments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Mail {
+    /// The `Message-ID` header, without angle brackets.
+    #[serde(rename = "MessageID")]
+    pub message_id: String,
+    /// Sender.
+    pub from: Address,
+    /// Recipients.
+    pub to: Vec<Address>,
+    /// The subject.
+    pub subject: String,
+    /// The plain-text part.
+    pub text: String,
+    /// The HTML part.
+    #[serde(rename = "HTML")]
+    pub html: String,
+    /// Attached files.
+    pub attachments: Vec<Attachment>,
+}
+
+/// An attached file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Attachment {
+    /// The file name.
+    pub file_name: String,
+    /// Its media type.
+    pub content_type: String,
+}
+
+#[derive(Deserialize)]
+struct SearchResult {
+    messages: Vec<MailSummary>,
+}
+
+impl Mailpit {
+    /// The local Mailpit (`http://127.0.0.1:8025`) or `EVENTPOST_TEST_MAILPIT_URL`.
+    pub fn local() -> Self {
+        let base = std::env::var("EVENTPOST_TEST_MAILPIT_URL")
+            .unwrap_or_else(|_| "http://127.0.0.1:8025".into());
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// SMTP host and port to send to (`127.0.0.1:1025`, or `EVENTPOST_TEST_SMTP`).
+    pub fn smtp_address() -> (String, u16) {
+        let raw = std::env::var("EVENTPOST_TEST_SMTP").unwrap_or_else(|_| "127.0.0.1:1025".into());
+        match raw.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(1025)),
+            None => (raw, 1025),
+        }
+    }
+
+    /// Messages addressed to `to` (newest first). Tests use unique addresses, so this is
+    /// exactly what they sent.
+    pub async fn messages_to(&self, to: &str) -> anyhow::Result<Vec<MailSummary>> {
+        let result: SearchResult = self
+            .http
+            .get(format!("{}/api/v1/search", self.base))
+            .query(&[("query", format!("to:\"{to}\""))])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(result.messages)
+    }
+
+    /// One message in full.
+    pub async fn message(&self, id: &str) -> anyhow::Result<Mail> {
+        Ok(self
+            .http
+            .get(format!("{}/api/v1/message/{id}", self.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    /// Waits until `count` messages to `to` have arrived and returns them.
+    pub async fn wait_for(&self, to: &str, count: usize) -> anyhow::Result<Vec<MailSummary>> {
+        eventually(
+            Duration::from_secs(10),
+            &format!("{count} mail(s) to {to}"),
+            || async {
+                let messages = self.messages_to(to).await?;
+                Ok((messages.len() >= count).then_some(messages))
+            },
+        )
+        .await
+    }
+}
+
+/// RabbitMQ's management API, for tests that inject broker faults.
+pub struct RabbitAdmin {
+    base: String,
+    http: reqwest::Client,
+}
+
+#[derive(Deserialize)]
+struct ConnectionInfo {
+    name: String,
+    #[serde(default)]
+    client_properties: serde_json::Value,
+}
+
+impl RabbitAdmin {
+    /// `http://127.0.0.1:15672` with the development account, or `EVENTPOST_TEST_RABBITMQ_API`.
+    pub fn local() -> Self {
+        let base = std::env::var("EVENTPOST_TEST_RABBITMQ_API")
+            .unwrap_or_else(|_| "http://127.0.0.1:15672".into());
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Force-closes every connection whose client named itself `connection_name`, as a broker
+    /// restart would. Returns how many were closed.
+    pub async fn close_connections_named(&self, connection_name: &str) -> anyhow::Result<usize> {
+        let connections: Vec<ConnectionInfo> = self
+            .http
+            .get(format!("{}/api/connections", self.base))
+            .basic_auth("guest", Some("guest"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let mut closed = 0;
+        for connection in connections {
+            if connection.client_properties["connection_name"] == connection_name {
+                let encoded: String =
+                    url::form_urlencoded::byte_serialize(connection.name.as_bytes()).collect();
+                self.http
+                    .delete(format!(
+                        "{}/api/connections/{}",
+                        self.base,
+                        encoded.replace('+', "%20")
+                    ))
+                    .basic_auth("guest", Some("guest"))
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                closed += 1;
+            }
+        }
+        Ok(closed)
+    }
+}

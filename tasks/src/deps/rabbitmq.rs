@@ -1,0 +1,109 @@
+//! RabbitMQ from Debian's package, started with `rabbitmq-server -detached`, with the
+//! management plugin (its HTTP API lets tests close connections to simulate broker failures).
+
+use std::{process::Command, time::Duration};
+
+use common::{amqp, config::AmqpConfig};
+
+use super::logs_dir;
+use crate::{process, workspace};
+
+const MANAGEMENT_API: &str = "http://127.0.0.1:15672/api/overview";
+
+/// Makes a broker answer on 5672 with the management API on 15672.
+pub async fn ensure() -> anyhow::Result<()> {
+    if answers().await {
+        if !management_answers().await {
+            enable_management(false)?;
+            wait_for_management().await?;
+        }
+        return Ok(());
+    }
+    if !process::on_path("rabbitmq-server")
+        && !std::path::Path::new("/usr/sbin/rabbitmq-server").exists()
+    {
+        eprintln!("==> installing RabbitMQ (apt-get)");
+        process::apt_install(&["rabbitmq-server"])?;
+    }
+    enable_management(true)?;
+    eprintln!("==> starting RabbitMQ");
+    process::run_quiet(
+        "rabbitmq-server -detached",
+        &mut sbin("rabbitmq-server").arg("-detached"),
+    )?;
+    std::fs::write(started_marker(), "")?;
+    let log = std::path::PathBuf::from("/var/log/rabbitmq");
+    process::wait_until("RabbitMQ", Duration::from_secs(90), &log, answers).await?;
+    wait_for_management().await
+}
+
+/// Stops the broker if this runner started it.
+pub fn stop() -> anyhow::Result<()> {
+    if std::fs::remove_file(started_marker()).is_ok() {
+        process::run_quiet("rabbitmqctl stop", &mut sbin("rabbitmqctl").arg("stop"))?;
+        eprintln!("stopped RabbitMQ");
+    }
+    Ok(())
+}
+
+fn enable_management(offline: bool) -> anyhow::Result<()> {
+    let mut command = sbin("rabbitmq-plugins");
+    command.arg("enable");
+    if offline {
+        command.arg("--offline");
+    }
+    process::run_quiet(
+        "rabbitmq-plugins enable",
+        command.arg("rabbitmq_management"),
+    )?;
+    Ok(())
+}
+
+async fn wait_for_management() -> anyhow::Result<()> {
+    let log = logs_dir();
+    process::wait_until(
+        "RabbitMQ management API",
+        Duration::from_secs(60),
+        &log,
+        management_answers,
+    )
+    .await
+}
+
+async fn answers() -> bool {
+    let cfg = AmqpConfig {
+        retry_for: Duration::ZERO,
+        ..AmqpConfig::default()
+    };
+    match amqp::connect(&cfg, "cargo-task").await {
+        Ok(connection) => {
+            let _closing = connection.close(200, "probe done".into()).await;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+async fn management_answers() -> bool {
+    reqwest::Client::new()
+        .get(MANAGEMENT_API)
+        .basic_auth("guest", Some("guest"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// Debian installs the broker's commands in /usr/sbin, which a non-login root shell may lack.
+fn sbin(program: &str) -> Command {
+    let path = std::path::Path::new("/usr/sbin").join(program);
+    if path.exists() {
+        Command::new(path)
+    } else {
+        Command::new(program)
+    }
+}
+
+fn started_marker() -> std::path::PathBuf {
+    workspace::run_dir().join("rabbitmq.started")
+}

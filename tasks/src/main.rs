@@ -1,0 +1,82 @@
+//! `cargo task <command>`: the project's task runner (the xtask pattern).
+//!
+//! Everything a developer or CI needs runs through here, so a fresh machine needs only Rust,
+//! Go and (for what is installed from Debian's packages) root.
+
+mod deps;
+mod process;
+mod up;
+mod workspace;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo task", about = "eventpost's task runner")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what is missing and start FerretDB (on PostgreSQL), RabbitMQ and Mailpit.
+    Deps,
+    /// Start the dependencies and every service (release build); Ctrl-C stops them.
+    Up,
+    /// Stop the dependencies this runner started.
+    Down,
+    /// Start the dependencies, then check formatting, lints and run every test.
+    Test {
+        /// Extra arguments for `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Drop the `test_*` databases that interrupted tests left behind.
+    CleanTestDbs,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Deps => deps::ensure_all().await.map(drop),
+        Command::Up => up::run().await,
+        Command::Down => deps::stop_all().await,
+        Command::Test { args } => test(&args).await,
+        Command::CleanTestDbs => deps::ferretdb::drop_test_databases().await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("cargo task: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn test(extra: &[String]) -> anyhow::Result<()> {
+    deps::ensure_all().await?;
+    let cargo = workspace::cargo();
+    process::run_step(
+        "cargo fmt --check",
+        cargo.clone(),
+        &["fmt", "--all", "--", "--check"],
+    )?;
+    process::run_step(
+        "cargo clippy",
+        cargo.clone(),
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    let mut args = vec!["test", "--workspace"];
+    args.extend(extra.iter().map(String::as_str));
+    process::run_step("cargo test", cargo, &args)
+}

@@ -1,0 +1,95 @@
+//! `cargo task up`: the whole platform on this machine. Dependencies first, then every service
+//! built in release mode and started with its output prefixed by its name; Ctrl-C stops them.
+
+use std::{process::Stdio, time::Duration};
+
+use anyhow::Context;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, BufReader},
+    process::{Child, Command},
+};
+
+use crate::{deps, process, workspace};
+
+/// Every service binary, in start order, with the port it listens on by default.
+const SERVICES: &[(&str, u16)] = &[
+    ("users", 8081),
+    ("events", 8082),
+    ("notifications", 8083),
+    ("email-sender", 8084),
+    ("gateway", 8080),
+];
+
+pub async fn run() -> anyhow::Result<()> {
+    let endpoints = deps::ensure_all().await?;
+    let mut build = vec!["build", "--release"];
+    for (name, _) in SERVICES {
+        build.extend(["-p", name]);
+    }
+    process::run_step("cargo build --release", workspace::cargo(), &build)?;
+
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace::root().join("target"));
+    let mut children = Vec::new();
+    for (name, _) in SERVICES {
+        children.push((*name, start(name, &target.join("release").join(name))?));
+    }
+
+    eprintln!("\neventpost is starting; Ctrl-C stops it.");
+    eprintln!("  gateway        http://127.0.0.1:8080");
+    for (name, port) in SERVICES {
+        eprintln!("  {name:<14} http://127.0.0.1:{port}/healthz");
+    }
+    eprintln!("  MongoDB        {} (FerretDB)", endpoints.mongo);
+    eprintln!("  RabbitMQ       {}", endpoints.amqp);
+    eprintln!("  SMTP           {}", endpoints.smtp);
+    eprintln!("  Mailpit UI     {}", endpoints.mailpit_ui);
+    eprintln!("  RabbitMQ UI    {} (guest/guest)", endpoints.rabbitmq_ui);
+
+    tokio::signal::ctrl_c().await?;
+    eprintln!("\nstopping services");
+    for (name, child) in &mut children {
+        stop(name, child).await;
+    }
+    Ok(())
+}
+
+fn start(name: &'static str, binary: &std::path::Path) -> anyhow::Result<Child> {
+    let mut child = Command::new(binary)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    if let Some(out) = child.stdout.take() {
+        tokio::spawn(prefix_lines(name, out));
+    }
+    if let Some(err) = child.stderr.take() {
+        tokio::spawn(prefix_lines(name, err));
+    }
+    Ok(child)
+}
+
+async fn prefix_lines(name: &'static str, stream: impl AsyncRead + Unpin) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        eprintln!("[{name:<13}] {line}");
+    }
+}
+
+/// SIGTERM, then up to 15 s for a graceful exit, then SIGKILL.
+async fn stop(name: &str, child: &mut Child) {
+    if let Some(pid) = child.id() {
+        let _already_exited = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    match tokio::time::timeout(Duration::from_secs(15), child.wait()).await {
+        Ok(_) => eprintln!("stopped {name}"),
+        Err(_) => {
+            eprintln!("{name} did not stop in time; killing it");
+            let _gone = child.kill().await;
+        }
+    }
+}
