@@ -13,9 +13,9 @@ use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
     message::Delivery,
     options::{
-        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
-        BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-        QueueBindOptions, QueueDeclareOptions,
+        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+        BasicPublishOptions, BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions,
+        ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
     },
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
@@ -278,7 +278,18 @@ where
         }
         while in_flight.try_join_next().is_some() {}
     }
+    // Cancel explicitly and wait for the broker's cancel-ok: dropping a consumer races its
+    // cancel-ok against the channel's close, which lapin treats as a connection error.
+    if let Err(err) = channel
+        .basic_cancel(consumer.tag(), BasicCancelOptions::default())
+        .await
+    {
+        tracing::warn!(error = %err, queue, "cancelling the consumer failed");
+    }
     in_flight.join_all().await;
+    if let Err(err) = channel.close(200, "consumer stopped".into()).await {
+        tracing::debug!(error = %err, queue, "closing the consumer channel failed");
+    }
     Ok(())
 }
 

@@ -269,7 +269,9 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.set_env("EVENTPOST_SAMPLE__HTTP__PORT", "eighty");
             let err = load::<Sample>("sample").expect_err("port is not a number");
-            assert!(err.to_string().contains("port"), "{err}");
+            let message = err.to_string();
+            assert!(message.to_lowercase().contains("http.port"), "{message}");
+            assert!(message.contains("EVENTPOST_SAMPLE__"), "{message}");
             Ok(())
         });
     }

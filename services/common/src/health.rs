@@ -50,7 +50,7 @@ impl Check for MongoCheck {
 }
 
 /// The RabbitMQ connection is open (not closed, not recovering).
-pub struct AmqpCheck(pub lapin::Connection);
+pub struct AmqpCheck(pub Arc<lapin::Connection>);
 
 impl Check for AmqpCheck {
     fn name(&self) -> &'static str {

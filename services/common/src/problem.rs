@@ -351,7 +351,11 @@ fn classify(err: &poem::Error) -> ApiError {
         return bad_parameter(e.name, &e.reason);
     }
     if let Some(e) = err.downcast_ref::<ParsePathError>() {
-        return bad_parameter(e.name, &e.reason);
+        // poem-openapi renames path parameters internally (`param0`), so the name is useless.
+        return ApiError::BadRequest {
+            field: None,
+            detail: format!("a path segment is malformed: {}", e.reason),
+        };
     }
     if let Some(e) = err.downcast_ref::<ParseMultipartError>() {
         return ApiError::BadRequest {

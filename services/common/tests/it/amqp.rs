@@ -1,0 +1,256 @@
+use std::{sync::Arc, time::Duration};
+
+use common::{
+    amqp::{self, Outcome, PublishError, Publisher, QueueSpec},
+    request_id::RequestId,
+    testing::{self, RabbitAdmin},
+};
+use lapin::{
+    Channel, Connection,
+    message::Delivery,
+    options::{ExchangeDeleteOptions, QueueDeleteOptions},
+    types::{AMQPValue, ShortString},
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Ping {
+    n: u32,
+}
+
+/// A fresh exchange and work queue (dead-lettering into a parking queue) under a unique prefix.
+struct Fixture {
+    connection: Arc<Connection>,
+    channel: Channel,
+    name: String,
+    exchange: String,
+    work: String,
+    parked: String,
+    dead_letters: String,
+}
+
+impl Fixture {
+    async fn new() -> anyhow::Result<Self> {
+        testing::init();
+        let cfg = testing::amqp_config("common");
+        let name = cfg.prefix.trim_end_matches('.').to_owned();
+        let connection = Arc::new(amqp::connect(&cfg, &name).await?);
+        let channel = connection.create_channel().await?;
+        let exchange = format!("{}events", cfg.prefix);
+        let dead_letters = format!("{}dead", cfg.prefix);
+        let work = format!("{}work", cfg.prefix);
+        let parked = format!("{}parked", cfg.prefix);
+        amqp::declare_exchange(&channel, &exchange).await?;
+        amqp::declare_exchange(&channel, &dead_letters).await?;
+        amqp::declare_queue(
+            &channel,
+            &QueueSpec {
+                name: work.clone(),
+                bindings: vec![(exchange.clone(), "ping.#".into())],
+                dead_letter_exchange: Some(dead_letters.clone()),
+            },
+        )
+        .await?;
+        amqp::declare_queue(
+            &channel,
+            &QueueSpec {
+                name: parked.clone(),
+                bindings: vec![(dead_letters.clone(), "#".into())],
+                dead_letter_exchange: None,
+            },
+        )
+        .await?;
+        Ok(Self {
+            connection,
+            channel,
+            name,
+            exchange,
+            work,
+            parked,
+            dead_letters,
+        })
+    }
+
+    /// Consumes `queue` in the background, forwarding each delivery and acting per `decide`.
+    fn consume(
+        &self,
+        queue: &str,
+        decide: fn(&Delivery) -> Outcome,
+    ) -> (mpsc::UnboundedReceiver<Delivery>, CancellationToken) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        let (connection, queue, token) = (self.connection.clone(), queue.to_owned(), stop.clone());
+        tokio::spawn(async move {
+            let handler = move |delivery: Delivery| {
+                let tx = tx.clone();
+                async move {
+                    let outcome = decide(&delivery);
+                    let _receiver_gone = tx.send(delivery);
+                    outcome
+                }
+            };
+            amqp::consume(&connection, &queue, 10, token, handler).await
+        });
+        (rx, stop)
+    }
+
+    async fn cleanup(self) -> anyhow::Result<()> {
+        for queue in [&self.work, &self.parked] {
+            self.channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await?;
+        }
+        for exchange in [&self.exchange, &self.dead_letters] {
+            self.channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<Delivery>) -> anyhow::Result<Delivery> {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("consumer stopped"))
+}
+
+fn message_id(delivery: &Delivery) -> Option<String> {
+    delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(ShortString::to_string)
+}
+
+#[tokio::test]
+async fn confirmed_messages_are_consumed_in_full_with_their_ids() -> anyhow::Result<()> {
+    let fixture = Fixture::new().await?;
+    let publisher = Publisher::new(&fixture.connection, &fixture.exchange).await?;
+    let request = RequestId::parse("req-123").expect("well-formed");
+    request
+        .clone()
+        .scope(async {
+            for n in 0..20 {
+                publisher
+                    .publish("ping.v1", &format!("ping-{n}"), &Ping { n })
+                    .await?;
+            }
+            anyhow::Ok(())
+        })
+        .await?;
+
+    let (mut rx, stop) = fixture.consume(&fixture.work, |_| Outcome::Ack);
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let delivery = next(&mut rx).await?;
+        let ping: Ping = serde_json::from_slice(&delivery.data)?;
+        assert_eq!(message_id(&delivery), Some(format!("ping-{}", ping.n)));
+        assert_eq!(delivery.properties.delivery_mode(), &Some(2), "persistent");
+        let header = delivery
+            .properties
+            .headers()
+            .as_ref()
+            .and_then(|h| h.inner().get(amqp::REQUEST_ID_HEADER).cloned());
+        assert_eq!(header, Some(AMQPValue::LongString("req-123".into())));
+        seen.push(ping.n);
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..20).collect::<Vec<_>>());
+    stop.cancel();
+    fixture.cleanup().await
+}
+
+#[tokio::test]
+async fn a_message_no_queue_is_bound_for_is_reported_unroutable() -> anyhow::Result<()> {
+    let fixture = Fixture::new().await?;
+    let publisher = Publisher::new(&fixture.connection, &fixture.exchange).await?;
+
+    let result = publisher
+        .publish("nobody.listens", "lost-1", &Ping { n: 1 })
+        .await;
+
+    assert!(
+        matches!(result, Err(PublishError::Unroutable(ref key)) if key == "nobody.listens"),
+        "{result:?}"
+    );
+    fixture.cleanup().await
+}
+
+#[tokio::test]
+async fn a_rejected_message_is_dead_lettered_and_a_requeued_one_comes_back() -> anyhow::Result<()> {
+    let fixture = Fixture::new().await?;
+    let publisher = Publisher::new(&fixture.connection, &fixture.exchange).await?;
+    publisher
+        .publish("ping.v1", "poison", &Ping { n: 0 })
+        .await?;
+    publisher
+        .publish("ping.v1", "flaky", &Ping { n: 1 })
+        .await?;
+
+    // Reject the poison message; requeue the flaky one once, then accept it.
+    let (mut work, stop_work) = fixture.consume(&fixture.work, |d| {
+        match (message_id(d).as_deref(), d.redelivered) {
+            (Some("poison"), _) => Outcome::Reject,
+            (Some("flaky"), false) => Outcome::Requeue,
+            _ => Outcome::Ack,
+        }
+    });
+    let mut flaky_deliveries = 0;
+    while flaky_deliveries < 2 {
+        let delivery = next(&mut work).await?;
+        if message_id(&delivery).as_deref() == Some("flaky") {
+            flaky_deliveries += 1;
+            assert_eq!(delivery.redelivered, flaky_deliveries == 2);
+        }
+    }
+    let (mut parked, stop_parked) = fixture.consume(&fixture.parked, |_| Outcome::Ack);
+    let dead = next(&mut parked).await?;
+    assert_eq!(message_id(&dead).as_deref(), Some("poison"));
+
+    stop_work.cancel();
+    stop_parked.cancel();
+    fixture.cleanup().await
+}
+
+#[tokio::test]
+async fn publishing_and_consuming_resume_after_the_broker_drops_the_connection()
+-> anyhow::Result<()> {
+    let fixture = Fixture::new().await?;
+    let publisher = Publisher::new(&fixture.connection, &fixture.exchange).await?;
+    let (mut rx, stop) = fixture.consume(&fixture.work, |_| Outcome::Ack);
+    publisher
+        .publish("ping.v1", "before", &Ping { n: 1 })
+        .await?;
+    assert_eq!(message_id(&next(&mut rx).await?).as_deref(), Some("before"));
+
+    // The management API lists a new connection after a short delay.
+    let admin = RabbitAdmin::local();
+    testing::eventually(
+        Duration::from_secs(10),
+        "the connection to be closed",
+        || async { Ok((admin.close_connections_named(&fixture.name).await? == 1).then_some(())) },
+    )
+    .await?;
+
+    // The publish waits for the recovery if it lands while the connection is down.
+    testing::eventually(
+        Duration::from_secs(20),
+        "a publish after recovery",
+        || async {
+            Ok(publisher
+                .publish("ping.v1", "after", &Ping { n: 2 })
+                .await
+                .ok())
+        },
+    )
+    .await?;
+    let delivery = next(&mut rx).await?;
+    assert_eq!(message_id(&delivery).as_deref(), Some("after"));
+    assert!(fixture.connection.status().connected());
+
+    stop.cancel();
+    fixture.cleanup().await
+}
