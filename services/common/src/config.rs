@@ -18,15 +18,18 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer, de::DeserializeOwned};
 use url::Url;
 
+/// Why configuration could not be loaded; names the key and the source that set it.
+pub type ConfigError = Box<figment::Error>;
+
 /// The variable that names an optional TOML configuration file.
 pub const CONFIG_FILE_VAR: &str = "EVENTPOST_CONFIG";
 
 /// Loads `T` from its defaults, the optional config file and `EVENTPOST_<SERVICE>__…` variables.
-pub fn load<T>(service: &str) -> Result<T, figment::Error>
+pub fn load<T>(service: &str) -> Result<T, ConfigError>
 where
     T: Serialize + DeserializeOwned + Default,
 {
-    figment::<T>(service).extract()
+    figment::<T>(service).extract().map_err(Box::new)
 }
 
 /// The layered sources behind [`load`], exposed so tests can merge overrides on top.
@@ -137,6 +140,7 @@ pub struct AuthConfig {
 }
 
 impl Default for AuthConfig {
+    #[expect(clippy::expect_used, reason = "a constant URL known to parse")]
     fn default() -> Self {
         Self {
             jwks_url: Url::parse("http://127.0.0.1:8081/.well-known/jwks.json")
@@ -204,6 +208,10 @@ impl Serialize for Secret {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment::Jail closures return figment's own error"
+)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -226,7 +234,7 @@ mod tests {
     #[test]
     fn defaults_apply_when_nothing_is_set() {
         Jail::expect_with(|_| {
-            let cfg: Sample = load("sample")?;
+            let cfg: Sample = load("sample").map_err(|e| *e)?;
             assert_eq!(cfg.http.port, 8081);
             assert_eq!(cfg.mongo.database, "sample");
             assert_eq!(cfg.http.shutdown_grace, Duration::from_secs(10));
@@ -240,7 +248,7 @@ mod tests {
             jail.set_env("EVENTPOST_SAMPLE__HTTP__PORT", "9000");
             jail.set_env("EVENTPOST_SAMPLE__HTTP__SHUTDOWN_GRACE", "1m 30s");
             jail.set_env("EVENTPOST_OTHER__HTTP__PORT", "1");
-            let cfg: Sample = load("sample")?;
+            let cfg: Sample = load("sample").map_err(|e| *e)?;
             assert_eq!(cfg.http.port, 9000);
             assert_eq!(cfg.http.shutdown_grace, Duration::from_secs(90));
             Ok(())
@@ -256,7 +264,7 @@ mod tests {
             )?;
             jail.set_env(CONFIG_FILE_VAR, "eventpost.toml");
             jail.set_env("EVENTPOST_SAMPLE__HTTP__PORT", "7001");
-            let cfg: Sample = load("sample")?;
+            let cfg: Sample = load("sample").map_err(|e| *e)?;
             assert_eq!(cfg.http.host, "0.0.0.0");
             assert_eq!(cfg.http.port, 7001);
             assert_eq!(cfg.mongo.database, "from_file");

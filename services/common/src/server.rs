@@ -3,15 +3,18 @@
 
 use std::{io, time::Duration};
 
+use std::sync::Arc;
+
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Route, listener::TcpAcceptor, middleware::CatchPanic,
+    Endpoint, EndpointExt, IntoResponse, Response, Route, endpoint::BoxEndpoint,
+    listener::TcpAcceptor, middleware::CatchPanic,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::HttpConfig,
-    health::{self, Checks},
+    health::{self, Check, Checks},
     metrics::Metrics,
     problem::ApiError,
     request_id::RequestContext,
@@ -58,13 +61,49 @@ impl HttpServer {
 /// A service's routes plus `/healthz`, `/readyz`, `/metrics`, wrapped in the shared middleware:
 /// metrics outermost (so it sees final statuses), then request id and problem+json rendering,
 /// then panic catching (a panic is a 500 problem, not a dropped connection).
-pub fn endpoint(route: Route, checks: Checks, metrics: Metrics) -> impl Endpoint + 'static {
+pub fn endpoint(
+    route: Route,
+    checks: Checks,
+    metrics: Metrics,
+) -> impl Endpoint<Output = Response> + 'static {
     health::mount(route, checks, metrics.clone())
         .with(CatchPanic::new().with_handler(|_panic| {
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
         .with(RequestContext)
         .with(metrics)
+}
+
+/// A service bound to its port with its complete endpoint, ready to run.
+pub struct Service {
+    server: HttpServer,
+    endpoint: BoxEndpoint<'static, Response>,
+}
+
+impl Service {
+    /// Binds `http` and assembles `route` with health, metrics and the shared middleware.
+    pub async fn bind(
+        name: &str,
+        http: &HttpConfig,
+        route: Route,
+        checks: Vec<Box<dyn Check>>,
+    ) -> anyhow::Result<Self> {
+        let metrics = Metrics::new(name)?;
+        let endpoint = endpoint(route, Arc::new(checks), metrics).boxed();
+        let server = HttpServer::bind(http).await?;
+        tracing::info!(service = name, port = server.port(), "listening");
+        Ok(Self { server, endpoint })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains (see [`HttpServer::serve`]).
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> io::Result<()> {
+        self.server.serve(self.endpoint, shutdown).await
+    }
 }
 
 /// A token cancelled on the first SIGTERM or SIGINT (Ctrl-C).

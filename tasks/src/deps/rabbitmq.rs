@@ -29,7 +29,7 @@ pub async fn ensure() -> anyhow::Result<()> {
     eprintln!("==> starting RabbitMQ");
     process::run_quiet(
         "rabbitmq-server -detached",
-        &mut sbin("rabbitmq-server").arg("-detached"),
+        sbin("rabbitmq-server").arg("-detached"),
     )?;
     std::fs::write(started_marker(), "")?;
     let log = std::path::PathBuf::from("/var/log/rabbitmq");
@@ -40,7 +40,7 @@ pub async fn ensure() -> anyhow::Result<()> {
 /// Stops the broker if this runner started it.
 pub fn stop() -> anyhow::Result<()> {
     if std::fs::remove_file(started_marker()).is_ok() {
-        process::run_quiet("rabbitmqctl stop", &mut sbin("rabbitmqctl").arg("stop"))?;
+        process::run_quiet("rabbitmqctl stop", sbin("rabbitmqctl").arg("stop"))?;
         eprintln!("stopped RabbitMQ");
     }
     Ok(())

@@ -1,0 +1,4 @@
+//! events service tests, each against its own instance on a free port.
+
+mod health;
+mod helpers;

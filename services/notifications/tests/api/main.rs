@@ -1,0 +1,4 @@
+//! notifications service tests, each against its own instance on a free port.
+
+mod health;
+mod helpers;
