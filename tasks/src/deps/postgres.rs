@@ -69,6 +69,9 @@ fn init(bin: &Path, dir: &Path, data: &Path) -> anyhow::Result<()> {
     eprintln!("==> creating a PostgreSQL cluster in {}", data.display());
     std::fs::create_dir_all(data)?;
     if workspace::is_root() {
+        if let Some(home) = dir.parent().filter(|p| p.starts_with("/var/lib/postgresql")) {
+            eprintln!("    (the postgres user cannot enter .run/, so the cluster lives in {})", home.display());
+        }
         // PostgreSQL refuses to run as root; the cluster belongs to the `postgres` user.
         process::run_quiet(
             "chown postgres",
@@ -111,8 +114,24 @@ fn create_database(bin: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `.run/postgres`, unless the `postgres` user cannot reach it (a clone under a private home
+/// directory), then a folder of ours under PostgreSQL's own home, one per clone.
 fn cluster_dir() -> PathBuf {
-    workspace::run_dir().join("postgres")
+    let preferred = workspace::run_dir().join("postgres");
+    if !workspace::is_root() || postgres_can_enter(&workspace::run_dir()) {
+        return preferred;
+    }
+    let clone = workspace::root().to_string_lossy().replace(['/', ' '], "_");
+    PathBuf::from("/var/lib/postgresql/eventpost").join(clone.trim_start_matches('_'))
+}
+
+fn postgres_can_enter(dir: &Path) -> bool {
+    let _exists = std::fs::create_dir_all(dir);
+    Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-x"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// A command run as the cluster's owner: `postgres` when we are root, ourselves otherwise.
