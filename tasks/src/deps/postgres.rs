@@ -69,8 +69,14 @@ fn init(bin: &Path, dir: &Path, data: &Path) -> anyhow::Result<()> {
     eprintln!("==> creating a PostgreSQL cluster in {}", data.display());
     std::fs::create_dir_all(data)?;
     if workspace::is_root() {
-        if let Some(home) = dir.parent().filter(|p| p.starts_with("/var/lib/postgresql")) {
-            eprintln!("    (the postgres user cannot enter .run/, so the cluster lives in {})", home.display());
+        if let Some(home) = dir
+            .parent()
+            .filter(|p| p.starts_with("/var/lib/postgresql"))
+        {
+            eprintln!(
+                "    (the postgres user cannot enter .run/, so the cluster lives in {})",
+                home.display()
+            );
         }
         // PostgreSQL refuses to run as root; the cluster belongs to the `postgres` user.
         process::run_quiet(
