@@ -6,7 +6,7 @@ use common::{
     testing::{self, RabbitAdmin},
 };
 use lapin::{
-    Channel, Connection,
+    Connection,
     message::Delivery,
     options::{ExchangeDeleteOptions, QueueDeleteOptions},
     types::{AMQPValue, ShortString},
@@ -23,7 +23,6 @@ struct Ping {
 /// A fresh exchange and work queue (dead-lettering into a parking queue) under a unique prefix.
 struct Fixture {
     connection: Arc<Connection>,
-    channel: Channel,
     name: String,
     exchange: String,
     work: String,
@@ -64,7 +63,6 @@ impl Fixture {
         .await?;
         Ok(Self {
             connection,
-            channel,
             name,
             exchange,
             work,
@@ -97,13 +95,19 @@ impl Fixture {
     }
 
     async fn cleanup(self) -> anyhow::Result<()> {
+        // A fresh channel: after a forced reconnection the fixture's own one may still be
+        // recovering when the test ends.
+        let channel = testing::eventually(Duration::from_secs(10), "a usable channel", || async {
+            Ok(self.connection.create_channel().await.ok())
+        })
+        .await?;
         for queue in [&self.work, &self.parked] {
-            self.channel
+            channel
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                 .await?;
         }
         for exchange in [&self.exchange, &self.dead_letters] {
-            self.channel
+            channel
                 .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
                 .await?;
         }

@@ -1,0 +1,34 @@
+//! Domain values more than one service holds: an email address, a topic. Each parses, so an
+//! invalid one cannot exist, whether it came from a request, a stored document or a message.
+
+mod email;
+mod topic;
+
+pub use email::EmailAddress;
+pub use topic::Topic;
+
+/// What is wrong with a raw value; the API layer adds the field name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// Nothing (or only whitespace) was given.
+    #[error("must not be empty")]
+    Empty,
+    /// Shorter than allowed.
+    #[error("must be at least {min} characters")]
+    TooShort {
+        /// The minimum length, in characters.
+        min: usize,
+    },
+    /// Longer than allowed.
+    #[error("must be at most {max} characters")]
+    TooLong {
+        /// The maximum length, in characters.
+        max: usize,
+    },
+    /// Not of the expected form.
+    #[error("must be {expected}")]
+    Malformed {
+        /// What a valid value looks like.
+        expected: &'static str,
+    },
+}
