@@ -138,6 +138,7 @@ pub enum PublishError {
 pub struct Publisher {
     channel: Channel,
     exchange: Arc<str>,
+    mandatory: bool,
 }
 
 impl Publisher {
@@ -150,7 +151,15 @@ impl Publisher {
         Ok(Self {
             channel,
             exchange: exchange.into(),
+            mandatory: true,
         })
+    }
+
+    /// For broadcasts (domain events): a message no queue is bound for yet is dropped by the
+    /// broker instead of failing the publish. Work queues stay mandatory.
+    pub fn broadcast(mut self) -> Self {
+        self.mandatory = false;
+        self
     }
 
     /// Publishes `message` persistently with `routing_key` and returns once the broker has it.
@@ -180,7 +189,7 @@ impl Publisher {
         payload: &[u8],
     ) -> Result<(), PublishError> {
         let options = BasicPublishOptions {
-            mandatory: true,
+            mandatory: self.mandatory,
             ..BasicPublishOptions::default()
         };
         let confirm = self

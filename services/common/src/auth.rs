@@ -106,11 +106,13 @@ struct CachedKeys {
     fetched_at: Instant,
 }
 
-/// Verifies access tokens against a JWKS fetched over HTTP.
+/// Verifies access tokens against a JWKS fetched over HTTP (or, in the service that signs them,
+/// against its own keys).
 pub struct JwksVerifier {
     cfg: AuthConfig,
     http: reqwest::Client,
     cache: RwLock<Option<CachedKeys>>,
+    fixed: Option<JwkSet>,
 }
 
 impl JwksVerifier {
@@ -123,6 +125,16 @@ impl JwksVerifier {
                 .build()
                 .unwrap_or_default(),
             cache: RwLock::new(None),
+            fixed: None,
+        }
+    }
+
+    /// A verifier that trusts exactly `keys` and never fetches: for the users service, which
+    /// holds the keys it signs with. `cfg.jwks_url` is not used.
+    pub fn with_keys(cfg: AuthConfig, keys: JwkSet) -> Self {
+        Self {
+            fixed: Some(keys),
+            ..Self::new(cfg)
         }
     }
 
@@ -144,6 +156,9 @@ impl JwksVerifier {
     }
 
     async fn key(&self, kid: &str) -> Result<Jwk, AuthError> {
+        if let Some(keys) = &self.fixed {
+            return keys.find(kid).cloned().ok_or(AuthError::UnknownKey);
+        }
         if let Some(cached) = self.cache.read().await.as_ref() {
             let fresh = cached.fetched_at.elapsed() < self.cfg.jwks_ttl;
             let found = cached.keys.find(kid).cloned();

@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod health;
 pub mod json;
+pub mod messages;
 pub mod metrics;
 pub mod mongo;
 pub mod problem;

@@ -68,6 +68,37 @@ impl FieldError {
     }
 }
 
+/// Collects every field that fails to parse, so a request learns all its mistakes at once.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// The value if `result` holds one; otherwise records `field` and its error.
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        result
+            .map_err(|err| self.0.push(FieldError::new(field, err.to_string())))
+            .ok()
+    }
+
+    /// Records a failure found another way.
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// `Ok` when nothing failed, otherwise a 422 listing every failure.
+    pub fn result(&self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0.clone()))
+        }
+    }
+}
+
 /// Everything an API call can fail with, each variant saying what the client can do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

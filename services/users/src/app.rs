@@ -1,31 +1,80 @@
-//! Assembling the users service: connect to its dependencies, mount its routes, bind.
-//!
-//! So far it serves only `/healthz`, `/readyz` and `/metrics`; its API arrives with issue #3.
+//! Assembling the users service: connect, declare what it publishes to, mount, bind.
+
+use std::sync::Arc;
 
 use common::{
-    health::{Check, MongoCheck},
-    mongo,
+    amqp::{self, Publisher},
+    auth::JwksVerifier,
+    config::AuthConfig,
+    health::{AmqpCheck, Check, MongoCheck},
+    messages, mongo,
     server::Service,
 };
+use lapin::Connection;
 use mongodb::Database;
-use poem::Route;
 use tokio_util::sync::CancellationToken;
 
-use crate::{SERVICE, config::Config};
+use crate::{
+    SERVICE,
+    api::{self, Ctx},
+    config::Config,
+    limits::LoginLimits,
+    outbox::Relay,
+    passwords::Passwords,
+    store::Store,
+    tokens::Signer,
+};
 
 /// The running users service.
 pub struct Application {
     service: Service,
     db: Database,
+    amqp: Arc<Connection>,
+    relay: Relay,
+    config: Config,
 }
 
 impl Application {
-    /// Connects, mounts and binds (port 0 picks a free port).
+    /// Connects, declares, mounts and binds (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let signer = Arc::new(Signer::from_config(&config.tokens)?);
         let db = mongo::connect(&config.mongo, SERVICE).await?;
-        let checks: Vec<Box<dyn Check>> = vec![Box::new(MongoCheck(db.clone()))];
-        let service = Service::bind(SERVICE, &config.http, Route::new(), checks).await?;
-        Ok(Self { service, db })
+        let store = Store::open(&db).await?;
+        let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
+        let relay = relay(&amqp, &config.amqp.prefix, store.clone()).await?;
+        let verifier = Arc::new(JwksVerifier::with_keys(
+            AuthConfig {
+                issuer: config.tokens.issuer.clone(),
+                audience: config.tokens.audience.clone(),
+                ..AuthConfig::default()
+            },
+            signer.jwks().clone(),
+        ));
+        let ctx = Ctx {
+            store,
+            passwords: Passwords::new().await?,
+            signer,
+            relay: relay.clone(),
+            limits: Arc::new(LoginLimits::per_minute(
+                config.login_attempts_per_account,
+                config.login_attempts_per_client,
+            )),
+            admin_emails: config.admin_emails.clone().into(),
+            refresh_ttl: config.tokens.refresh_ttl,
+        };
+        let checks: Vec<Box<dyn Check>> = vec![
+            Box::new(MongoCheck(db.clone())),
+            Box::new(AmqpCheck(amqp.clone())),
+        ];
+        let service =
+            Service::bind(SERVICE, &config.http, api::routes(ctx, verifier), checks).await?;
+        Ok(Self {
+            service,
+            db,
+            amqp,
+            relay,
+            config,
+        })
     }
 
     /// The port actually bound.
@@ -38,9 +87,31 @@ impl Application {
         &self.db
     }
 
-    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+    /// The broker connection.
+    pub fn amqp(&self) -> &Arc<Connection> {
+        &self.amqp
+    }
+
+    /// Serves and relays the outbox until `shutdown` is cancelled, then lets in-flight requests
+    /// finish.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let relay = tokio::spawn(
+            self.relay
+                .run(self.config.outbox_interval, shutdown.clone()),
+        );
         self.service.run_until_stopped(shutdown).await?;
+        relay.await?;
         Ok(())
     }
+}
+
+async fn relay(amqp: &Connection, prefix: &str, store: Store) -> anyhow::Result<Relay> {
+    let channel = amqp.create_channel().await?;
+    messages::declare_email_topology(&channel, prefix).await?;
+    messages::declare_domain_exchange(&channel, prefix).await?;
+    let email = Publisher::new(amqp, &format!("{prefix}{}", messages::EMAIL_EXCHANGE)).await?;
+    let domain = Publisher::new(amqp, &format!("{prefix}{}", messages::DOMAIN_EXCHANGE))
+        .await?
+        .broadcast();
+    Ok(Relay::new(store, email, domain))
 }

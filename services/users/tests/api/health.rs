@@ -6,14 +6,15 @@ use crate::helpers::spawn_app;
 async fn the_service_is_alive_and_ready_when_its_dependencies_answer() -> anyhow::Result<()> {
     let app = spawn_app().await?;
 
-    let alive = app.get("/healthz").await?;
+    let alive = app.get("/healthz", None).await?;
     assert_eq!(alive.status(), StatusCode::OK);
-    let ready = app.get("/readyz").await?;
+    let ready = app.get("/readyz", None).await?;
     assert_eq!(ready.status(), StatusCode::OK);
     let ready: serde_json::Value = ready.json().await?;
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["checks"][0]["name"], "mongodb");
-    assert_eq!(ready["checks"][0]["ok"], true);
+    assert_eq!(ready["checks"][1]["name"], "rabbitmq");
+    assert_eq!(ready["checks"][1]["ok"], true);
 
     app.cleanup().await
 }
@@ -22,7 +23,7 @@ async fn the_service_is_alive_and_ready_when_its_dependencies_answer() -> anyhow
 async fn an_unknown_path_is_a_404_problem_with_a_request_id() -> anyhow::Result<()> {
     let app = spawn_app().await?;
 
-    let response = app.get("/api/v1/nothing").await?;
+    let response = app.get("/api/v1/nothing", None).await?;
 
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(
@@ -39,9 +40,9 @@ async fn an_unknown_path_is_a_404_problem_with_a_request_id() -> anyhow::Result<
 #[tokio::test]
 async fn metrics_count_answered_requests() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    app.get("/healthz").await?;
+    app.get("/healthz", None).await?;
 
-    let metrics = app.get("/metrics").await?.text().await?;
+    let metrics = app.get("/metrics", None).await?.text().await?;
 
     let healthz = metrics.lines().find(|line| {
         line.starts_with("eventpost_http_requests_total") && line.contains("/healthz")

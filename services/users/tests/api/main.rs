@@ -1,4 +1,14 @@
-//! users service tests, each against its own instance on a free port.
+//! users service tests, each against its own instance on a free port with a fresh database and
+//! fresh queue names on the real FerretDB/MongoDB and RabbitMQ.
 
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
+mod auth;
 mod health;
 mod helpers;
+mod profile;
+mod register;
+mod tokens;

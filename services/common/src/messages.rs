@@ -1,0 +1,86 @@
+//! What services say to each other over RabbitMQ: the exchanges, the queues that must exist for
+//! nothing to be dropped, and each message body with its version in its routing key.
+//!
+//! Names are prefixed with `AmqpConfig::prefix` (empty in production, unique per test).
+
+use chrono::{DateTime, Utc};
+use lapin::Channel;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    amqp::{self, QueueSpec},
+    domain::EmailAddress,
+};
+
+/// Exchange for mail to send; the email-sender consumes it.
+pub const EMAIL_EXCHANGE: &str = "eventpost.email";
+/// Exchange for facts other services react to (`user.deleted.v1`, `event.updated.v1`, …).
+pub const DOMAIN_EXCHANGE: &str = "eventpost.domain";
+/// The email-sender's work queue.
+pub const EMAIL_QUEUE: &str = "email-sender.emails";
+
+/// Routing key of [`EmailRequestedV1`].
+pub const EMAIL_REQUESTED_V1: &str = "email.requested.v1";
+/// Routing key of [`UserDeletedV1`].
+pub const USER_DELETED_V1: &str = "user.deleted.v1";
+
+/// A mail to send. The message id is the idempotency key (the mail's `Message-ID` derives from
+/// it), so a redelivered message is never mailed twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailRequestedV1 {
+    /// Recipient.
+    pub to: EmailAddress,
+    /// What to say.
+    pub content: EmailContent,
+    /// When it was requested.
+    pub requested_at: DateTime<Utc>,
+}
+
+/// The kinds of mail, each rendered from its own template by the email-sender.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EmailContent {
+    /// Sent once, on registration.
+    Welcome {
+        /// How to greet the user, if they gave a name.
+        display_name: Option<String>,
+    },
+    /// Proves the recipient owns an address added to an account.
+    VerifyAddress {
+        /// The single-use token to send back to `POST /api/v1/users/me/emails/verify`.
+        token: String,
+        /// When the token stops working.
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// An account is gone; its saved events and reminders must go too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserDeletedV1 {
+    /// The deleted user's id.
+    pub user_id: String,
+    /// When it was deleted.
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// Declares the email exchange and the email-sender's queue, so mail requested before the
+/// email-sender first starts waits in the queue instead of being returned as unroutable. Both
+/// publishers and the email-sender call this; declarations are idempotent.
+pub async fn declare_email_topology(channel: &Channel, prefix: &str) -> lapin::Result<()> {
+    let exchange = format!("{prefix}{EMAIL_EXCHANGE}");
+    amqp::declare_exchange(channel, &exchange).await?;
+    amqp::declare_queue(
+        channel,
+        &QueueSpec {
+            name: format!("{prefix}{EMAIL_QUEUE}"),
+            bindings: vec![(exchange, "email.#".into())],
+            dead_letter_exchange: None,
+        },
+    )
+    .await
+}
+
+/// Declares the domain-events exchange. Each consumer declares and binds its own queue.
+pub async fn declare_domain_exchange(channel: &Channel, prefix: &str) -> lapin::Result<()> {
+    amqp::declare_exchange(channel, &format!("{prefix}{DOMAIN_EXCHANGE}")).await
+}

@@ -1,0 +1,140 @@
+use chrono::Utc;
+use common::{ApiError, ApiResult, auth::BearerAuth, domain::EmailAddress, json::JsonBody};
+use mongodb::bson;
+use poem::web::RemoteAddr;
+use poem_openapi::{ApiResponse, OpenApi, payload::Json};
+
+use super::{
+    Ctx,
+    models::{self, CredentialsIn, RefreshIn, Tag, TokensOut},
+    users::user_id,
+};
+use crate::{
+    store::{RefreshToken, Session, User},
+    tokens::OpaqueToken,
+};
+
+pub struct AuthApi {
+    pub ctx: Ctx,
+}
+
+#[derive(ApiResponse)]
+enum LoggedOut {
+    /// That login's refresh tokens no longer work.
+    #[oai(status = 204)]
+    Done,
+}
+
+/// The one answer to every failed login, so it reveals nothing about which part was wrong.
+fn bad_credentials() -> ApiError {
+    ApiError::Unauthorized("invalid email or password".into())
+}
+
+fn bad_refresh(why: &str) -> ApiError {
+    ApiError::Unauthorized(format!("the refresh token {why}"))
+}
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "Tag::Auth")]
+impl AuthApi {
+    /// Log in with email and password. Unknown addresses and wrong passwords get the same 401
+    /// after the same work; attempts are limited per account and per client address (429).
+    #[oai(path = "/token", method = "post", operation_id = "auth.token")]
+    async fn token(
+        &self,
+        remote: &RemoteAddr,
+        body: JsonBody<CredentialsIn>,
+    ) -> ApiResult<Json<TokensOut>> {
+        let CredentialsIn { email, password } = body.0;
+        let (Ok(email), Ok(password)) = (EmailAddress::parse(&email), models::password(password))
+        else {
+            return Err(bad_credentials());
+        };
+        let client = remote.as_socket_addr().map(|addr| addr.ip());
+        self.ctx.limits.check(&email, client)?;
+        let user = self.ctx.store.find_by_email(&email).await?;
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        if !self.ctx.passwords.verify(password, stored).await? {
+            return Err(bad_credentials());
+        }
+        let user = user.ok_or_else(bad_credentials)?;
+        let session = self.ctx.store.start_session(user.id).await?;
+        tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
+        Ok(Json(self.issue(&user, &session).await?))
+    }
+
+    /// Exchange a refresh token for a new pair. Each refresh token works once; presenting one
+    /// that was already exchanged ends the whole login (it may have been stolen).
+    #[oai(path = "/refresh", method = "post", operation_id = "auth.refresh")]
+    async fn refresh(&self, body: JsonBody<RefreshIn>) -> ApiResult<Json<TokensOut>> {
+        let digest = OpaqueToken::from_client(body.0.refresh_token).digest();
+        let token = self
+            .ctx
+            .store
+            .refresh_token(&digest)
+            .await?
+            .ok_or_else(|| bad_refresh("is not valid"))?;
+        if token.expires_at < bson::DateTime::now() {
+            return Err(bad_refresh("has expired"));
+        }
+        let session = self
+            .ctx
+            .store
+            .session(token.session_id)
+            .await?
+            .filter(|s| !s.revoked)
+            .ok_or_else(|| bad_refresh("belongs to a login that has ended"))?;
+        if !self.ctx.store.spend_refresh_token(&digest).await? {
+            self.ctx.store.revoke_session(session.id).await?;
+            tracing::warn!(session_id = %session.id, "refresh token reused; login ended");
+            return Err(bad_refresh("was already used; the login has been ended"));
+        }
+        let user = self
+            .ctx
+            .store
+            .find(token.user_id)
+            .await?
+            .ok_or_else(|| bad_refresh("belongs to a deleted account"))?;
+        Ok(Json(self.issue(&user, &session).await?))
+    }
+
+    /// End the login a refresh token belongs to. Answers 204 whether or not the token was
+    /// still valid, so it reveals nothing.
+    #[oai(path = "/logout", method = "post", operation_id = "auth.logout")]
+    async fn logout(&self, auth: BearerAuth, body: JsonBody<RefreshIn>) -> ApiResult<LoggedOut> {
+        let caller = user_id(&auth)?;
+        let digest = OpaqueToken::from_client(body.0.refresh_token).digest();
+        if let Some(token) = self.ctx.store.refresh_token(&digest).await?
+            && token.user_id == caller
+        {
+            self.ctx.store.revoke_session(token.session_id).await?;
+            tracing::info!(session_id = %token.session_id, "logged out");
+        }
+        Ok(LoggedOut::Done)
+    }
+}
+
+impl AuthApi {
+    async fn issue(&self, user: &User, session: &Session) -> ApiResult<TokensOut> {
+        let refresh = OpaqueToken::generate()?;
+        let expires_at = Utc::now() + self.ctx.refresh_ttl;
+        self.ctx
+            .store
+            .add_refresh_token(&RefreshToken {
+                digest: refresh.digest(),
+                session_id: session.id,
+                user_id: user.id,
+                expires_at: bson::DateTime::from_chrono(expires_at),
+            })
+            .await?;
+        let access = self
+            .ctx
+            .signer
+            .access_token(&user.id.to_hex(), &user.roles, Utc::now())?;
+        Ok(TokensOut {
+            access_token: access.token,
+            refresh_token: refresh.reveal().to_owned(),
+            token_type: "Bearer".into(),
+            expires_in: access.expires_in,
+        })
+    }
+}

@@ -1,0 +1,45 @@
+//! The HTTP API: one `#[OpenApi]` struct per resource, assembled into one document.
+
+mod auth;
+mod keys;
+mod models;
+mod users;
+
+use std::{sync::Arc, time::Duration};
+
+use common::{auth::JwksVerifier, domain::EmailAddress};
+use poem::{EndpointExt, Route};
+use poem_openapi::OpenApiService;
+
+use crate::{
+    limits::LoginLimits, outbox::Relay, passwords::Passwords, store::Store, tokens::Signer,
+};
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct Ctx {
+    pub store: Store,
+    pub passwords: Passwords,
+    pub signer: Arc<Signer>,
+    pub relay: Relay,
+    pub limits: Arc<LoginLimits>,
+    pub admin_emails: Arc<[EmailAddress]>,
+    pub refresh_ttl: Duration,
+}
+
+/// The service's routes: the API, its OpenAPI document at `/openapi.json`.
+pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>) -> Route {
+    let api = OpenApiService::new(
+        (
+            users::UsersApi { ctx: ctx.clone() },
+            auth::AuthApi { ctx: ctx.clone() },
+            keys::KeysApi { signer: ctx.signer },
+        ),
+        "eventpost users",
+        env!("CARGO_PKG_VERSION"),
+    );
+    let spec = api.spec_endpoint();
+    Route::new()
+        .at("/openapi.json", spec)
+        .nest("/", api.data(verifier))
+}
