@@ -11,6 +11,10 @@ use tokio::{
 
 use crate::{deps, process, workspace};
 
+/// The users service's key settings; the development key is used unless one is configured.
+const SIGNING_KEY_VAR: &str = "EVENTPOST_USERS__TOKENS__SIGNING_KEY";
+const SIGNING_KEY_FILE_VAR: &str = "EVENTPOST_USERS__TOKENS__SIGNING_KEY_FILE";
+
 /// Every service binary, in start order, with the port it listens on by default.
 const SERVICES: &[(&str, u16)] = &[
     ("users", 8081),
@@ -31,9 +35,17 @@ pub async fn run() -> anyhow::Result<()> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| workspace::root().join("target"));
+    let signing_key = deps::signing_key::ensure()?;
     let mut children = Vec::new();
     for (name, _) in SERVICES {
-        children.push((*name, start(name, &target.join("release").join(name))?));
+        let mut command = Command::new(target.join("release").join(name));
+        let configured = [SIGNING_KEY_VAR, SIGNING_KEY_FILE_VAR]
+            .iter()
+            .any(|var| std::env::var_os(var).is_some());
+        if *name == "users" && !configured {
+            command.env(SIGNING_KEY_FILE_VAR, &signing_key);
+        }
+        children.push((*name, start(name, command)?));
     }
 
     eprintln!("\neventpost is starting; Ctrl-C stops it.");
@@ -55,13 +67,13 @@ pub async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start(name: &'static str, binary: &std::path::Path) -> anyhow::Result<Child> {
-    let mut child = Command::new(binary)
+fn start(name: &'static str, mut command: Command) -> anyhow::Result<Child> {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("starting {}", binary.display()))?;
+        .with_context(|| format!("starting {name}"))?;
     if let Some(out) = child.stdout.take() {
         tokio::spawn(prefix_lines(name, out));
     }

@@ -1,47 +1,48 @@
-//! Relays the messages writes left in account outboxes to RabbitMQ, then clears them.
+//! Relays queued messages to RabbitMQ, and announces deleted accounts.
 //!
-//! A handler that stores a message nudges the relay, so mail goes out at once; a periodic pass
-//! picks up whatever a crash or a broker outage left behind. A message may be published twice
-//! (published, then the process dies before clearing it); consumers deduplicate by message id.
+//! Order makes this lossless without transactions. A handler queues a message *before* the
+//! write it belongs to; the relay publishes it only once that write is visible (its account
+//! exists), and drops it if the write never happened (no account after [`ORPHAN_AFTER`]). An
+//! account deletion is a single flag; the relay announces every flagged account, then purges it.
+//! A message can go out twice (published, then the process dies before forgetting it); consumers
+//! deduplicate by message id, which for `user.deleted` is derived from the account id.
+//!
+//! Handlers nudge the relay so mail goes out at once; a periodic pass picks up what a crash or a
+//! broker outage left behind.
 
 use std::{sync::Arc, time::Duration};
 
+use chrono::Utc;
 use common::{
     amqp::Publisher,
     messages::{self, EmailRequestedV1, UserDeletedV1},
 };
+use mongodb::bson::{self, oid::ObjectId};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{Exchange, OutboxMessage, Store};
 
-/// How many accounts one pass looks at.
+/// How many messages or accounts one pass handles.
 const BATCH: i64 = 100;
 
-/// Builds outbox entries for the messages the users service sends.
-pub fn email(message: &EmailRequestedV1) -> anyhow::Result<OutboxMessage> {
-    entry(Exchange::Email, messages::EMAIL_REQUESTED_V1, message)
-}
+/// How long a message may wait for its account to appear before it is dropped as the remains of
+/// a failed write.
+pub const ORPHAN_AFTER: Duration = Duration::from_secs(60);
 
-/// The outbox entry announcing a deleted account.
-pub fn user_deleted(message: &UserDeletedV1) -> anyhow::Result<OutboxMessage> {
-    entry(Exchange::Domain, messages::USER_DELETED_V1, message)
-}
-
-fn entry(
-    exchange: Exchange,
-    routing_key: &str,
-    body: &impl serde::Serialize,
-) -> anyhow::Result<OutboxMessage> {
+/// The outbox entry for a mail about `user_id`.
+pub fn email(user_id: ObjectId, message: &EmailRequestedV1) -> anyhow::Result<OutboxMessage> {
     Ok(OutboxMessage {
         id: uuid::Uuid::new_v4().to_string(),
-        exchange,
-        routing_key: routing_key.to_owned(),
-        body: serde_json::to_string(body)?,
+        user_id,
+        exchange: Exchange::Email,
+        routing_key: messages::EMAIL_REQUESTED_V1.to_owned(),
+        body: serde_json::to_string(message)?,
+        created_at: bson::DateTime::now(),
     })
 }
 
-/// Publishes outbox messages.
+/// Publishes queued messages and announces deleted accounts.
 #[derive(Clone)]
 pub struct Relay {
     store: Store,
@@ -60,33 +61,52 @@ impl Relay {
         }
     }
 
-    /// Asks for a pass now (after a write that left a message).
+    /// Asks for a pass now (after a write that queued a message or deleted an account).
     pub fn nudge(&self) {
         self.nudge.notify_one();
     }
 
-    /// Publishes every pending message once; returns how many went out.
+    /// One pass over the outbox and the deleted accounts; returns how many messages went out.
     pub async fn publish_pending(&self) -> anyhow::Result<usize> {
         let mut published = 0;
-        for user in self.store.with_pending_messages(BATCH).await? {
-            for message in &user.outbox {
-                self.publish(message).await?;
-                self.store.mark_published(user.id, &message.id).await?;
-                published += 1;
+        for message in self.store.queued(BATCH).await? {
+            if self.store.find(message.user_id).await?.is_none() {
+                self.drop_if_orphaned(&message).await?;
+                continue;
             }
+            let publisher = match message.exchange {
+                Exchange::Email => &self.email,
+                Exchange::Domain => &self.domain,
+            };
+            let body: serde_json::Value = serde_json::from_str(&message.body)?;
+            publisher
+                .publish(&message.routing_key, &message.id, &body)
+                .await?;
+            self.store.dequeue(&message.id).await?;
+            published += 1;
+        }
+        for user_id in self.store.deleted_accounts(BATCH).await? {
+            let deleted = UserDeletedV1 {
+                user_id: user_id.to_hex(),
+                deleted_at: Utc::now(),
+            };
+            let id = format!("user-deleted-{}", user_id.to_hex());
+            self.domain
+                .publish(messages::USER_DELETED_V1, &id, &deleted)
+                .await?;
+            self.store.purge(user_id).await?;
+            published += 1;
         }
         Ok(published)
     }
 
-    async fn publish(&self, message: &OutboxMessage) -> anyhow::Result<()> {
-        let publisher = match message.exchange {
-            Exchange::Email => &self.email,
-            Exchange::Domain => &self.domain,
-        };
-        let body: serde_json::Value = serde_json::from_str(&message.body)?;
-        publisher
-            .publish(&message.routing_key, &message.id, &body)
-            .await?;
+    async fn drop_if_orphaned(&self, message: &OutboxMessage) -> anyhow::Result<()> {
+        let age = Utc::now() - message.created_at.to_chrono();
+        if age.to_std().is_ok_and(|age| age > ORPHAN_AFTER) {
+            tracing::warn!(message_id = %message.id, user_id = %message.user_id,
+                "dropping a message whose account was never stored or is gone");
+            self.store.dequeue(&message.id).await?;
+        }
         Ok(())
     }
 

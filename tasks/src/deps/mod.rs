@@ -3,13 +3,15 @@
 //!
 //! - MongoDB protocol: FerretDB v1.24.2 on PostgreSQL (Debian's), data in `.run/postgres`;
 //! - RabbitMQ: Debian's `rabbitmq-server`, with the management plugin tests use for faults;
-//! - SMTP: Mailpit v1.27.11, whose HTTP API tests read.
+//! - SMTP: Mailpit v1.27.11, whose HTTP API tests read;
+//! - a development token-signing key in `.run/` for the users service.
 
 pub mod ferretdb;
 mod go;
 mod mailpit;
 mod postgres;
 mod rabbitmq;
+pub mod signing_key;
 
 use std::path::PathBuf;
 
@@ -39,6 +41,7 @@ pub async fn ensure_all() -> anyhow::Result<&'static Endpoints> {
     ferretdb::ensure().await?;
     rabbitmq::ensure().await?;
     mailpit::ensure().await?;
+    signing_key::ensure()?;
     eprintln!("==> dependencies ready: MongoDB protocol, RabbitMQ, Mailpit");
     Ok(&ENDPOINTS)
 }

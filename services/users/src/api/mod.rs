@@ -1,6 +1,7 @@
 //! The HTTP API: one `#[OpenApi]` struct per resource, assembled into one document.
 
 mod auth;
+mod emails;
 mod keys;
 mod models;
 mod users;
@@ -32,6 +33,8 @@ pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>) -> Route {
     let api = OpenApiService::new(
         (
             users::UsersApi { ctx: ctx.clone() },
+            users::AccountApi { ctx: ctx.clone() },
+            emails::EmailsApi { ctx: ctx.clone() },
             auth::AuthApi { ctx: ctx.clone() },
             keys::KeysApi { signer: ctx.signer },
         ),

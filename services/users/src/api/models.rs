@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::{
     domain::{DisplayName, Password},
-    store::{self, User},
+    store::User,
 };
 
 #[derive(Tags)]
@@ -122,7 +122,7 @@ impl From<&User> for ProfileOut {
                 .collect(),
             interests: user.interests.iter().map(Topic::to_string).collect(),
             roles: user.roles.clone(),
-            created_at: store::to_utc(user.created_at),
+            created_at: user.created_at.to_chrono(),
         }
     }
 }
@@ -135,4 +135,45 @@ pub fn display_name(raw: Option<&str>) -> Result<Option<DisplayName>, common::do
 /// Parses a password.
 pub fn password(raw: String) -> Result<Password, common::domain::DomainError> {
     Password::parse(raw)
+}
+
+/// An address to add, or to make primary.
+#[derive(Debug, Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+#[oai(deny_unknown_fields)]
+pub struct EmailIn {
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+}
+
+/// The token from a verification email.
+#[derive(Debug, Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+#[oai(deny_unknown_fields)]
+pub struct VerifyIn {
+    pub token: String,
+}
+
+/// The password, to confirm deleting the account.
+#[derive(Debug, Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+#[oai(deny_unknown_fields)]
+pub struct PasswordIn {
+    pub password: String,
+}
+
+/// The roles an account should hold; `user` is always kept.
+#[derive(Debug, Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+#[oai(deny_unknown_fields)]
+pub struct RolesIn {
+    #[oai(validator(max_items = 2))]
+    pub roles: Vec<Role>,
+}
+
+/// An account's roles.
+#[derive(Debug, Object)]
+pub struct RolesOut {
+    pub id: String,
+    pub roles: Vec<Role>,
 }

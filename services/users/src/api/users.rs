@@ -8,11 +8,11 @@ use common::{
     problem::FieldErrors,
 };
 use mongodb::bson::{self, oid::ObjectId};
-use poem_openapi::{ApiResponse, OpenApi, payload::Json};
+use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
 
 use super::{
-    Ctx,
-    models::{self, ProfileOut, ProfilePatch, RegisterIn, Tag},
+    Ctx, emails,
+    models::{self, PasswordIn, ProfileOut, ProfilePatch, RegisterIn, RolesIn, RolesOut, Tag},
 };
 use crate::{
     outbox,
@@ -20,6 +20,11 @@ use crate::{
 };
 
 pub struct UsersApi {
+    pub ctx: Ctx,
+}
+
+/// Deleting accounts and managing roles.
+pub struct AccountApi {
     pub ctx: Ctx,
 }
 
@@ -38,7 +43,7 @@ enum Registered {
 #[OpenApi(prefix_path = "/api/v1/users", tag = "Tag::Users")]
 impl UsersApi {
     /// Register an account. The address must not belong to another account (case-insensitive);
-    /// a welcome email is sent to it.
+    /// a welcome email and a verification email (for reminders to be sent to it) are sent to it.
     #[oai(path = "/", method = "post", operation_id = "users.register")]
     async fn register(&self, body: JsonBody<RegisterIn>) -> ApiResult<Registered> {
         let RegisterIn {
@@ -73,8 +78,10 @@ impl UsersApi {
             },
             requested_at: Utc::now(),
         };
+        let id = ObjectId::new();
+        let (verification, verify_message) = emails::verification(id, &email)?;
         let user = User {
-            id: ObjectId::new(),
+            id,
             display_name,
             emails: vec![Email {
                 address: email,
@@ -86,8 +93,12 @@ impl UsersApi {
             password_hash: self.ctx.passwords.hash(password).await?,
             created_at: now,
             updated_at: now,
-            outbox: vec![outbox::email(&welcome)?],
+            deleted: false,
         };
+        // Queued first; the relay sends them only once the account exists (see outbox.rs).
+        let messages = [outbox::email(id, &welcome)?, verify_message];
+        self.ctx.store.enqueue(&messages).await?;
+        self.ctx.store.add_verification(&verification).await?;
         match self.ctx.store.register(&user).await {
             Ok(()) => {}
             Err(RegisterError::Taken) => {
@@ -108,7 +119,7 @@ impl UsersApi {
     /// The caller's profile.
     #[oai(path = "/me", method = "get", operation_id = "users.me")]
     async fn me(&self, auth: BearerAuth) -> ApiResult<Json<ProfileOut>> {
-        let user = self.current(&auth).await?;
+        let user = current_user(&self.ctx, &auth).await?;
         Ok(Json(ProfileOut::from(&user)))
     }
 
@@ -144,14 +155,74 @@ impl UsersApi {
     }
 }
 
-impl UsersApi {
-    async fn current(&self, auth: &BearerAuth) -> ApiResult<User> {
-        self.ctx
-            .store
-            .find(user_id(auth)?)
-            .await?
-            .ok_or(ApiError::NotFound("account"))
+#[derive(ApiResponse)]
+enum Deleted {
+    /// The account, its logins and addresses are gone; its saved events and reminders follow.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[OpenApi(prefix_path = "/api/v1/users", tag = "Tag::Users")]
+impl AccountApi {
+    /// Delete the caller's account, confirmed with its password (403 if wrong). Logins end at
+    /// once; the other services drop the user's saved events and reminders on `user.deleted`.
+    #[oai(path = "/me", method = "delete", operation_id = "users.delete_me")]
+    async fn delete_me(&self, auth: BearerAuth, body: JsonBody<PasswordIn>) -> ApiResult<Deleted> {
+        let user = current_user(&self.ctx, &auth).await?;
+        let confirmed = match models::password(body.0.password) {
+            Ok(password) => {
+                let stored = Some(user.password_hash.clone());
+                self.ctx.passwords.verify(password, stored).await?
+            }
+            Err(_) => false,
+        };
+        if !confirmed {
+            return Err(ApiError::Forbidden("the password is wrong".into()));
+        }
+        self.ctx.store.delete_account(user.id).await?;
+        self.ctx.relay.nudge();
+        tracing::info!(user_id = %user.id, "account deleted");
+        Ok(Deleted::NoContent)
     }
+
+    /// Grant or revoke `admin` (administrators only). `user` is always kept.
+    #[oai(path = "/:id/roles", method = "put", operation_id = "users.set_roles")]
+    async fn set_roles(
+        &self,
+        auth: BearerAuth,
+        id: Path<String>,
+        body: JsonBody<RolesIn>,
+    ) -> ApiResult<Json<RolesOut>> {
+        if !auth.0.has_role(Role::Admin) {
+            return Err(ApiError::Forbidden(
+                "only administrators may change roles".into(),
+            ));
+        }
+        let id = ObjectId::parse_str(&id.0).map_err(|_| ApiError::NotFound("account"))?;
+        let mut roles = vec![Role::User];
+        if body.roles.contains(&Role::Admin) {
+            roles.push(Role::Admin);
+        }
+        let user = self
+            .ctx
+            .store
+            .set_roles(id, &roles)
+            .await?
+            .ok_or(ApiError::NotFound("account"))?;
+        tracing::info!(user_id = %user.id, by = %auth.0.sub, ?roles, "roles changed");
+        Ok(Json(RolesOut {
+            id: user.id.to_hex(),
+            roles: user.roles,
+        }))
+    }
+}
+
+/// The account the token speaks for; 404 if it no longer exists.
+pub async fn current_user(ctx: &Ctx, auth: &BearerAuth) -> ApiResult<User> {
+    ctx.store
+        .find(user_id(auth)?)
+        .await?
+        .ok_or(ApiError::NotFound("account"))
 }
 
 /// The account id a token speaks for.

@@ -2,7 +2,7 @@ use std::{sync::Arc, time::Duration};
 
 use common::{
     config::{HttpConfig, Secret},
-    messages::{self, EmailRequestedV1},
+    messages::{self, EmailContent, EmailRequestedV1},
     testing,
 };
 use lapin::{
@@ -23,6 +23,7 @@ pub struct TestApp {
     amqp: Arc<Connection>,
     prefix: String,
     shutdown: CancellationToken,
+    stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// Starts the service on a free port against the real dependencies, in fresh namespaces.
@@ -47,16 +48,16 @@ pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> anyhow::Result<Test
     change(&mut config);
     let prefix = config.amqp.prefix.clone();
     let app = Application::build(config).await?;
-    let test_app = TestApp {
+    let shutdown = CancellationToken::new();
+    Ok(TestApp {
         address: format!("http://127.0.0.1:{}", app.port()),
         client: reqwest::Client::new(),
         db: app.db().clone(),
         amqp: app.amqp().clone(),
         prefix,
-        shutdown: CancellationToken::new(),
-    };
-    tokio::spawn(app.run_until_stopped(test_app.shutdown.clone()));
-    Ok(test_app)
+        shutdown: shutdown.clone(),
+        stopped: tokio::spawn(app.run_until_stopped(shutdown)),
+    })
 }
 
 /// A fresh address no other test uses.
@@ -144,11 +145,47 @@ impl TestApp {
 
     /// Waits for the next mail request on the email queue.
     pub async fn next_email(&self) -> anyhow::Result<EmailRequestedV1> {
-        let channel = self.amqp.create_channel().await?;
         let queue = format!("{}{}", self.prefix, messages::EMAIL_QUEUE);
-        let body = testing::eventually(Duration::from_secs(10), "a mail request", || async {
+        Ok(serde_json::from_slice(&self.next_message(&queue).await?)?)
+    }
+
+    /// Waits for the next verification token mailed to `to`, skipping other mail.
+    pub async fn next_verification_token(&self, to: &str) -> anyhow::Result<String> {
+        loop {
+            let mail = self.next_email().await?;
+            if let EmailContent::VerifyAddress { token, .. } = mail.content
+                && mail.to.as_str() == to
+            {
+                return Ok(token);
+            }
+        }
+    }
+
+    /// Declares a queue of the test's own bound to `routing_key` on the domain exchange.
+    pub async fn listen_to_domain_events(&self, routing_key: &str) -> anyhow::Result<String> {
+        let channel = self.amqp.create_channel().await?;
+        let queue = format!("{}test.{routing_key}", self.prefix);
+        common::amqp::declare_queue(
+            &channel,
+            &common::amqp::QueueSpec {
+                name: queue.clone(),
+                bindings: vec![(
+                    format!("{}{}", self.prefix, messages::DOMAIN_EXCHANGE),
+                    routing_key.to_owned(),
+                )],
+                dead_letter_exchange: None,
+            },
+        )
+        .await?;
+        Ok(queue)
+    }
+
+    /// Waits for the next message on `queue` and acknowledges it.
+    pub async fn next_message(&self, queue: &str) -> anyhow::Result<Vec<u8>> {
+        let channel = self.amqp.create_channel().await?;
+        testing::eventually(Duration::from_secs(10), "a message", || async {
             let message = channel
-                .basic_get(queue.as_str().into(), BasicGetOptions::default())
+                .basic_get(queue.into(), BasicGetOptions::default())
                 .await?;
             match message {
                 Some(message) => {
@@ -158,13 +195,14 @@ impl TestApp {
                 None => Ok(None),
             }
         })
-        .await?;
-        Ok(serde_json::from_slice(&body)?)
+        .await
     }
 
     /// Stops the instance, drops its database and its queue.
     pub async fn cleanup(self) -> anyhow::Result<()> {
+        // Stop first: deleting a queue a publisher is writing to crashes RabbitMQ 3.10's channel.
         self.shutdown.cancel();
+        self.stopped.await??;
         let channel = self.amqp.create_channel().await?;
         let queue = format!("{}{}", self.prefix, messages::EMAIL_QUEUE);
         channel

@@ -6,7 +6,9 @@
     reason = "test helpers fail loudly on broken fixtures"
 )]
 
+mod account;
 mod auth;
+mod emails;
 mod health;
 mod helpers;
 mod profile;

@@ -1,0 +1,193 @@
+use chrono::Utc;
+use common::{
+    ApiError, ApiResult,
+    auth::BearerAuth,
+    domain::EmailAddress,
+    json::JsonBody,
+    messages::{EmailContent, EmailRequestedV1},
+};
+use mongodb::bson::{self, oid::ObjectId};
+use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
+
+use super::{
+    Ctx,
+    models::{EmailIn, EmailOut, ProfileOut, Tag, VerifyIn},
+    users::current_user,
+};
+use crate::{
+    outbox,
+    store::{OutboxMessage, RegisterError, Verification},
+    tokens::OpaqueToken,
+};
+
+/// How long a verification token works.
+pub const VERIFICATION_TTL: chrono::Duration = chrono::Duration::hours(24);
+
+/// Most addresses one account may hold.
+pub const MAX_EMAILS: usize = 10;
+
+pub struct EmailsApi {
+    pub ctx: Ctx,
+}
+
+#[derive(ApiResponse)]
+enum Added {
+    /// Added, unverified; a verification email is on its way to it.
+    #[oai(status = 201)]
+    Created(Json<EmailOut>),
+}
+
+#[derive(ApiResponse)]
+enum Done {
+    /// Done.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+/// A new verification of `address` for `user_id`, and the message that mails its token.
+pub fn verification(
+    user_id: ObjectId,
+    address: &EmailAddress,
+) -> anyhow::Result<(Verification, OutboxMessage)> {
+    let token = OpaqueToken::generate()?;
+    let expires_at = Utc::now() + VERIFICATION_TTL;
+    let message = outbox::email(
+        user_id,
+        &EmailRequestedV1 {
+            to: address.clone(),
+            content: EmailContent::VerifyAddress {
+                token: token.reveal().to_owned(),
+                expires_at,
+            },
+            requested_at: Utc::now(),
+        },
+    )?;
+    let verification = Verification {
+        digest: token.digest(),
+        user_id,
+        address: address.clone(),
+        expires_at: bson::DateTime::from_chrono(expires_at),
+    };
+    Ok((verification, message))
+}
+
+fn parse_email(raw: &str) -> ApiResult<EmailAddress> {
+    EmailAddress::parse(raw).map_err(|err| ApiError::invalid("email", err.to_string()))
+}
+
+#[OpenApi(prefix_path = "/api/v1/users/me/emails", tag = "Tag::Users")]
+impl EmailsApi {
+    /// Add a secondary address. It starts unverified; a verification email with a single-use
+    /// token valid for 24 hours is sent to it. 409 if any account holds it.
+    #[oai(path = "/", method = "post", operation_id = "users.add_email")]
+    async fn add_email(&self, auth: BearerAuth, body: JsonBody<EmailIn>) -> ApiResult<Added> {
+        let address = parse_email(&body.email)?;
+        let user = current_user(&self.ctx, &auth).await?;
+        if user.emails.len() >= MAX_EMAILS {
+            return Err(ApiError::Conflict(format!(
+                "an account holds at most {MAX_EMAILS} addresses"
+            )));
+        }
+        let (verification, message) = verification(user.id, &address)?;
+        self.ctx.store.enqueue(&[message]).await?;
+        match self.ctx.store.add_email(user.id, &verification).await {
+            Ok(()) => {}
+            Err(RegisterError::Taken) => {
+                return Err(ApiError::Conflict(
+                    "this address belongs to an account".into(),
+                ));
+            }
+            Err(RegisterError::Store(err)) => return Err(err.into()),
+        }
+        self.ctx.relay.nudge();
+        Ok(Added::Created(Json(EmailOut {
+            email: address.to_string(),
+            verified: false,
+            primary: false,
+        })))
+    }
+
+    /// Prove ownership of an address with the token from its verification email. Needs no
+    /// login: the token is the proof. Each token works once and expires after 24 hours.
+    #[oai(path = "/verify", method = "post", operation_id = "users.verify_email")]
+    async fn verify(&self, body: JsonBody<VerifyIn>) -> ApiResult<Done> {
+        let invalid = || ApiError::invalid("token", "is invalid, used or expired");
+        let digest = OpaqueToken::from_client(body.0.token).digest();
+        let verification = self
+            .ctx
+            .store
+            .take_verification(&digest)
+            .await?
+            .ok_or_else(invalid)?;
+        if verification.expires_at < bson::DateTime::now() {
+            return Err(invalid());
+        }
+        let mut user = self
+            .ctx
+            .store
+            .find(verification.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        let entry = user
+            .emails
+            .iter_mut()
+            .find(|e| e.address == verification.address)
+            .ok_or_else(invalid)?;
+        entry.verified = true;
+        self.ctx.store.set_emails(user.id, &user.emails).await?;
+        Ok(Done::NoContent)
+    }
+
+    /// Make a verified address of the account its primary one.
+    #[oai(
+        path = "/primary",
+        method = "put",
+        operation_id = "users.set_primary_email"
+    )]
+    async fn set_primary(
+        &self,
+        auth: BearerAuth,
+        body: JsonBody<EmailIn>,
+    ) -> ApiResult<Json<ProfileOut>> {
+        let address = parse_email(&body.email)?;
+        let mut user = current_user(&self.ctx, &auth).await?;
+        let target = user
+            .emails
+            .iter()
+            .find(|e| e.address == address)
+            .ok_or(ApiError::NotFound("address on this account"))?;
+        if !target.verified {
+            return Err(ApiError::Conflict(
+                "verify the address before making it primary".into(),
+            ));
+        }
+        for email in &mut user.emails {
+            email.primary = email.address == address;
+        }
+        self.ctx.store.set_emails(user.id, &user.emails).await?;
+        Ok(Json(ProfileOut::from(&user)))
+    }
+
+    /// Remove a secondary address; the primary one cannot be removed.
+    #[oai(
+        path = "/:email",
+        method = "delete",
+        operation_id = "users.remove_email"
+    )]
+    async fn remove(&self, auth: BearerAuth, email: Path<String>) -> ApiResult<Done> {
+        let address = parse_email(&email.0)?;
+        let user = current_user(&self.ctx, &auth).await?;
+        let entry = user
+            .emails
+            .iter()
+            .find(|e| e.address == address)
+            .ok_or(ApiError::NotFound("address on this account"))?;
+        if entry.primary {
+            return Err(ApiError::Conflict(
+                "the primary address cannot be removed".into(),
+            ));
+        }
+        self.ctx.store.remove_email(user.id, entry).await?;
+        Ok(Done::NoContent)
+    }
+}
