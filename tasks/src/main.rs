@@ -4,6 +4,7 @@
 //! Go and (for what is installed from Debian's packages) root.
 
 mod deps;
+mod make_admin;
 mod process;
 mod up;
 mod workspace;
@@ -35,6 +36,11 @@ enum Command {
     },
     /// Drop the `test_*` databases that interrupted tests left behind.
     CleanTestDbs,
+    /// Grant `admin` to the account with this address (for the first administrator).
+    MakeAdmin {
+        /// The account's address.
+        email: String,
+    },
 }
 
 #[tokio::main]
@@ -46,6 +52,7 @@ async fn main() -> ExitCode {
         Command::Down => deps::stop_all().await,
         Command::Test { args } => test(&args).await,
         Command::CleanTestDbs => deps::ferretdb::drop_test_databases().await,
+        Command::MakeAdmin { email } => make_admin::run(&email).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

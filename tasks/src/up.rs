@@ -59,12 +59,27 @@ pub async fn run() -> anyhow::Result<()> {
     eprintln!("  Mailpit UI     {}", endpoints.mailpit_ui);
     eprintln!("  RabbitMQ UI    {} (guest/guest)", endpoints.rabbitmq_ui);
 
-    tokio::signal::ctrl_c().await?;
+    let outcome = tokio::select! {
+        signal = tokio::signal::ctrl_c() => signal.map_err(anyhow::Error::from),
+        exited = first_exit(&mut children) => Err(exited),
+    };
     eprintln!("\nstopping services");
     for (name, child) in &mut children {
         stop(name, child).await;
     }
-    Ok(())
+    outcome
+}
+
+/// Waits until any service exits on its own; the platform is not whole without it.
+async fn first_exit(children: &mut [(&'static str, Child)]) -> anyhow::Error {
+    loop {
+        for (name, child) in children.iter_mut() {
+            if let Ok(Some(status)) = child.try_wait() {
+                return anyhow::anyhow!("{name} exited ({status}); see its lines above");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 fn start(name: &'static str, mut command: Command) -> anyhow::Result<Child> {

@@ -91,7 +91,7 @@ impl Service {
         let metrics = Metrics::new(name)?;
         let endpoint = endpoint(route, Arc::new(checks), metrics).boxed();
         let server = HttpServer::bind(http).await?;
-        tracing::info!(service = name, port = server.port(), "listening");
+        tracing::info!(port = server.port(), "listening");
         Ok(Self { server, endpoint })
     }
 

@@ -36,7 +36,7 @@ pub fn init(service: &'static str, cfg: &TelemetryConfig) -> anyhow::Result<()> 
         registry.with(fmt::layer()).try_init()
     };
     result?;
-    tracing::info!(service, "telemetry initialised");
+    tracing::info!("telemetry initialised");
     Ok(())
 }
 

@@ -7,7 +7,8 @@ use common::{
     config::{self, AmqpConfig, ConfigError, HttpConfig, MongoConfig, TelemetryConfig},
     domain::EmailAddress,
 };
-use serde::{Deserialize, Serialize};
+use figment::providers::Env;
+use serde::{Deserialize, Deserializer, Serialize, de};
 
 use crate::{SERVICE, tokens::TokenConfig};
 
@@ -22,8 +23,10 @@ pub struct Config {
     pub amqp: AmqpConfig,
     /// Token signing and lifetimes.
     pub tokens: TokenConfig,
-    /// Addresses that are made administrators when they register
-    /// (`EVENTPOST_USERS__ADMIN_EMAILS=["ops@example.com"]`). Default none.
+    /// Addresses that are made administrators when they register, comma-separated:
+    /// `EVENTPOST_ADMIN_EMAILS=ops@example.com,cto@example.com` (or
+    /// `EVENTPOST_USERS__ADMIN_EMAILS`). Default none.
+    #[serde(deserialize_with = "comma_separated")]
     pub admin_emails: Vec<EmailAddress>,
     /// Login attempts allowed per minute for one account. Default `10`.
     pub login_attempts_per_account: u32,
@@ -52,9 +55,75 @@ impl Default for Config {
     }
 }
 
+/// The short name the platform documents for the first administrators.
+pub const ADMIN_EMAILS_VAR: &str = "EVENTPOST_ADMIN_EMAILS";
+
 impl Config {
-    /// Defaults, then the optional `EVENTPOST_CONFIG` file, then the environment.
+    /// Defaults, then the optional `EVENTPOST_CONFIG` file, then the environment (including
+    /// `EVENTPOST_ADMIN_EMAILS`).
     pub fn load() -> Result<Self, ConfigError> {
-        config::load(SERVICE)
+        config::figment::<Self>(SERVICE)
+            .merge(
+                Env::raw()
+                    .only(&[ADMIN_EMAILS_VAR])
+                    .map(|_| "admin_emails".into()),
+            )
+            .extract()
+            .map_err(Box::new)
+    }
+}
+
+/// A list given either as a sequence or as one comma-separated string.
+fn comma_separated<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<EmailAddress>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<EmailAddress>),
+    }
+    match Raw::deserialize(de)? {
+        Raw::Many(list) => Ok(list),
+        Raw::One(joined) => joined
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| EmailAddress::parse(s).map_err(|e| de::Error::custom(format!("{s}: {e}"))))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment::Jail closures return figment's own error"
+)]
+mod tests {
+    use figment::Jail;
+
+    use super::*;
+
+    #[test]
+    fn admin_emails_come_from_the_short_variable_as_a_comma_separated_list() {
+        Jail::expect_with(|jail| {
+            jail.set_env(ADMIN_EMAILS_VAR, "Ops@Example.com, cto@example.com");
+            let config = Config::load().map_err(|e| *e)?;
+            let admins: Vec<&str> = config
+                .admin_emails
+                .iter()
+                .map(EmailAddress::as_str)
+                .collect();
+            assert_eq!(admins, ["ops@example.com", "cto@example.com"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_malformed_admin_address_is_refused_at_start() {
+        Jail::expect_with(|jail| {
+            jail.set_env(ADMIN_EMAILS_VAR, "ops@example.com,nonsense");
+            let err = Config::load().expect_err("nonsense is not an address");
+            assert!(err.to_string().contains("nonsense"), "{err}");
+            Ok(())
+        });
     }
 }

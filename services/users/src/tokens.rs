@@ -84,7 +84,8 @@ impl Signer {
         };
         let key = EncodingKey::from_ed_pem(pem.as_bytes())
             .context("the signing key is not a PKCS#8 Ed25519 PEM")?;
-        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::EdDSA)?;
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::EdDSA)
+            .context("the signing key is not a PKCS#8 v1 Ed25519 PEM")?;
         let kid = jwk.thumbprint(ThumbprintHash::SHA256)?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.key_algorithm = Some(KeyAlgorithm::EdDSA);

@@ -42,7 +42,9 @@ pub struct RegisterIn {
 #[serde(deny_unknown_fields)]
 #[oai(deny_unknown_fields)]
 pub struct CredentialsIn {
+    /// The account's address (any case).
     pub email: String,
+    /// Its password.
     pub password: String,
 }
 
@@ -51,6 +53,7 @@ pub struct CredentialsIn {
 #[serde(deny_unknown_fields)]
 #[oai(deny_unknown_fields)]
 pub struct RefreshIn {
+    /// The refresh token from the last token pair.
     pub refresh_token: String,
 }
 
@@ -83,8 +86,11 @@ pub struct TokensOut {
 /// One of the account's addresses.
 #[derive(Debug, Object)]
 pub struct EmailOut {
+    /// The address, lower-cased.
     pub email: String,
+    /// Whether its owner proved they receive mail there.
     pub verified: bool,
+    /// Whether it is the account's primary address (exactly one is).
     pub primary: bool,
 }
 
@@ -95,10 +101,15 @@ pub struct ProfileOut {
     pub id: String,
     /// The primary address.
     pub email: String,
+    /// How others see the user, if set.
     pub display_name: Option<String>,
+    /// Every address of the account.
     pub emails: Vec<EmailOut>,
+    /// Topic slugs the user likes.
     pub interests: Vec<String>,
+    /// `user`, and `admin` for administrators.
     pub roles: Vec<Role>,
+    /// When the account was created (UTC).
     pub created_at: DateTime<Utc>,
 }
 
@@ -142,6 +153,7 @@ pub fn password(raw: String) -> Result<Password, common::domain::DomainError> {
 #[serde(deny_unknown_fields)]
 #[oai(deny_unknown_fields)]
 pub struct EmailIn {
+    /// The address.
     #[oai(validator(max_length = 254))]
     pub email: String,
 }
@@ -151,6 +163,7 @@ pub struct EmailIn {
 #[serde(deny_unknown_fields)]
 #[oai(deny_unknown_fields)]
 pub struct VerifyIn {
+    /// The token from the verification email.
     pub token: String,
 }
 
@@ -159,6 +172,7 @@ pub struct VerifyIn {
 #[serde(deny_unknown_fields)]
 #[oai(deny_unknown_fields)]
 pub struct PasswordIn {
+    /// The account's current password.
     pub password: String,
 }
 
@@ -167,6 +181,7 @@ pub struct PasswordIn {
 #[serde(deny_unknown_fields)]
 #[oai(deny_unknown_fields)]
 pub struct RolesIn {
+    /// The roles to hold: `[]` or `["user"]` revokes `admin`, `["admin"]` grants it.
     #[oai(validator(max_items = 2))]
     pub roles: Vec<Role>,
 }
@@ -174,6 +189,8 @@ pub struct RolesIn {
 /// An account's roles.
 #[derive(Debug, Object)]
 pub struct RolesOut {
+    /// The account's id.
     pub id: String,
+    /// Its roles now. Tokens issued before the change keep the old roles until they expire.
     pub roles: Vec<Role>,
 }
