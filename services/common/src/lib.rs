@@ -19,5 +19,6 @@ pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod time;
 
 pub use problem::{ApiError, ApiResult};

@@ -1,8 +1,7 @@
 //! What the API reads and writes. Request bodies derive `Deserialize` (read by `JsonBody`, which
 //! names the failing field) and `Object` (documented); domain types then decide what is allowed.
 
-use chrono::{DateTime, Utc};
-use common::{auth::Role, domain::Topic};
+use common::{auth::Role, domain::Topic, time::Timestamp};
 use poem_openapi::{Object, Tags};
 use serde::Deserialize;
 
@@ -110,7 +109,7 @@ pub struct ProfileOut {
     /// `user`, and `admin` for administrators.
     pub roles: Vec<Role>,
     /// When the account was created (UTC).
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 impl From<&User> for ProfileOut {
@@ -133,7 +132,7 @@ impl From<&User> for ProfileOut {
                 .collect(),
             interests: user.interests.iter().map(Topic::to_string).collect(),
             roles: user.roles.clone(),
-            created_at: user.created_at.to_chrono(),
+            created_at: user.created_at.to_chrono().into(),
         }
     }
 }

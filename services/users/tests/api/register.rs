@@ -27,6 +27,11 @@ async fn registering_returns_the_profile_and_queues_a_welcome_email() -> anyhow:
         json!([{ "email": email, "verified": false, "primary": true }])
     );
     assert_eq!(profile["id"].as_str().map(str::len), Some(24));
+    let created_at = profile["created_at"].as_str().unwrap_or_default();
+    assert!(
+        created_at.ends_with('Z'),
+        "times are UTC with a Z: {created_at}"
+    );
     assert!(profile.get("password").is_none() && profile.get("password_hash").is_none());
 
     let mail = app.next_email().await?;
