@@ -1,7 +1,13 @@
-//! eventpost gateway: the only public door: routing, token checks, limits, API docs.
+//! eventpost gateway: the only public door. Routes to the services, checks access tokens,
+//! limits rates and sizes, and serves the merged API document with its docs page.
 
 pub mod app;
 pub mod config;
+pub mod limits;
+pub mod openapi;
+pub mod proxy;
+pub mod routes;
+pub mod upstreams;
 
 pub use app::Application;
 

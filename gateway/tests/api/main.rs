@@ -1,4 +1,13 @@
-//! gateway service tests, each against its own instance on a free port.
+//! Gateway tests: the real gateway in front of a real users service and small real HTTP
+//! servers standing in for services whose mechanics (balancing, timeouts) are under test.
 
-mod health;
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
+mod auth;
+mod docs;
 mod helpers;
+mod limits;
+mod routing;

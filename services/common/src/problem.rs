@@ -143,6 +143,12 @@ pub enum ApiError {
         /// When the client may try again.
         retry_after: Duration,
     },
+    /// An upstream service answered with something that is not a valid HTTP response.
+    #[error("bad gateway: {0}")]
+    BadGateway(String),
+    /// An upstream service did not answer in time.
+    #[error("gateway timeout")]
+    GatewayTimeout,
     /// A dependency (database, broker, another service) is down.
     #[error("{dependency} is unavailable")]
     Unavailable {
@@ -180,6 +186,8 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Self::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -198,6 +206,8 @@ impl ApiError {
             Self::PayloadTooLarge => "payload-too-large",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
             Self::TooManyRequests { .. } => "rate-limited",
+            Self::BadGateway(_) => "bad-gateway",
+            Self::GatewayTimeout => "gateway-timeout",
             Self::Unavailable { .. } => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -222,6 +232,8 @@ impl ApiError {
                     retry_after_secs(*retry_after)
                 )
             }
+            Self::BadGateway(why) => why.clone(),
+            Self::GatewayTimeout => "the service did not answer in time".into(),
             Self::Unavailable { dependency, .. } => {
                 format!("{dependency} is unavailable; try again shortly")
             }

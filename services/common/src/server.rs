@@ -88,7 +88,16 @@ impl Service {
         route: Route,
         checks: Vec<Box<dyn Check>>,
     ) -> anyhow::Result<Self> {
-        let metrics = Metrics::new(name)?;
+        Self::bind_with_metrics(http, route, checks, Metrics::new(name)?).await
+    }
+
+    /// Like [`Service::bind`], with a registry the service already added instruments to.
+    pub async fn bind_with_metrics(
+        http: &HttpConfig,
+        route: Route,
+        checks: Vec<Box<dyn Check>>,
+        metrics: Metrics,
+    ) -> anyhow::Result<Self> {
         let endpoint = endpoint(route, Arc::new(checks), metrics).boxed();
         let server = HttpServer::bind(http).await?;
         tracing::info!(port = server.port(), "listening");

@@ -1,0 +1,352 @@
+//! Forwarding: every request that is not the gateway's own goes to an instance of the service
+//! its path belongs to, with its method, path, query, headers (less hop-by-hop and identity
+//! headers) and body streamed, and the answer streamed back the same way.
+
+use std::{net::IpAddr, sync::Arc, time::Instant};
+
+use common::{
+    ApiError,
+    auth::{Claims, JwksVerifier},
+    request_id::RequestId,
+};
+use futures::{StreamExt, TryStreamExt};
+use poem::{
+    Body, Endpoint, Request, Response,
+    http::{HeaderMap, HeaderName, HeaderValue, header},
+    web::RemoteAddr,
+};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
+
+use crate::{
+    limits::RateLimits,
+    routes::{self, Upstream},
+    upstreams::{Instance, Upstreams},
+};
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus `host`.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+/// Headers that carry the verified identity; only the gateway sets them.
+pub const USER_ID: &str = "x-user-id";
+pub const USER_ROLES: &str = "x-user-roles";
+
+/// Upstream traffic by service, instance and status, and upstream latency.
+#[derive(Clone)]
+pub struct ProxyMetrics {
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl ProxyMetrics {
+    pub fn register(registry: &prometheus::Registry) -> prometheus::Result<Self> {
+        let requests = IntCounterVec::new(
+            Opts::new("gateway_upstream_requests_total", "Requests forwarded"),
+            &["service", "upstream", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "gateway_upstream_duration_seconds",
+                "Time until an upstream's response headers arrived",
+            ),
+            &["service"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Self { requests, latency })
+    }
+}
+
+/// The forwarding endpoint.
+pub struct Proxy {
+    pub upstreams: Upstreams,
+    pub http: reqwest::Client,
+    pub verifier: Arc<JwksVerifier>,
+    pub limits: Arc<RateLimits>,
+    pub max_body_bytes: usize,
+    pub timeout: std::time::Duration,
+    pub metrics: ProxyMetrics,
+}
+
+impl Endpoint for Proxy {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        Ok(self.handle(req).await?)
+    }
+}
+
+impl Proxy {
+    async fn handle(&self, req: Request) -> Result<Response, ApiError> {
+        let path = req.uri().path().to_owned();
+        if let Some(why) = routes::path_problem(req.original_uri().path()) {
+            return Err(ApiError::BadRequest {
+                detail: why.into(),
+                field: None,
+            });
+        }
+        let upstream = routes::upstream_for(&path).ok_or(ApiError::NotFound("route"))?;
+        let client = client_ip(&req);
+        if let Some(ip) = client {
+            self.limits.check_client(ip, path == "/api/v1/auth/token")?;
+        }
+        let identity = if routes::is_public(req.method(), &path) {
+            None
+        } else {
+            let claims = self.authenticate(&req).await?;
+            self.limits.check_user(&claims.sub)?;
+            Some(claims)
+        };
+        if let Some(length) = content_length(req.headers())
+            && length > self.max_body_bytes
+        {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        self.forward(upstream, req, client, identity.as_ref()).await
+    }
+
+    async fn authenticate(&self, req: &Request) -> Result<Claims, ApiError> {
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::Unauthorized("a valid bearer token is required".into()))?;
+        Ok(self.verifier.verify(token.trim()).await?)
+    }
+
+    async fn forward(
+        &self,
+        upstream: Upstream,
+        req: Request,
+        client: Option<IpAddr>,
+        identity: Option<&Claims>,
+    ) -> Result<Response, ApiError> {
+        let pool = self.upstreams.pool(upstream);
+        let unavailable = || ApiError::Unavailable {
+            dependency: upstream.name(),
+            source: anyhow::anyhow!("no healthy instance of {}", upstream.name()),
+        };
+        let headers = outgoing_headers(req.headers(), client, identity);
+        let method = req.method().clone();
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        // A request without a body can be retried on another instance when the connection is
+        // refused: nothing reached the service.
+        let retriable = content_length(req.headers()).unwrap_or(0) == 0
+            && !req.headers().contains_key(header::TRANSFER_ENCODING);
+        let mut body = Some(self.limited_body(req.into_body()));
+        loop {
+            let instance = pool.pick().ok_or_else(unavailable)?;
+            let body = body
+                .take()
+                .unwrap_or_else(|| reqwest::Body::from(Vec::new()));
+            match self
+                .send(
+                    upstream,
+                    &instance,
+                    &method,
+                    &path_and_query,
+                    &headers,
+                    body,
+                )
+                .await
+            {
+                Err(SendError::Connect(err)) => {
+                    instance.eject();
+                    if !retriable {
+                        return Err(ApiError::Unavailable {
+                            dependency: upstream.name(),
+                            source: err.into(),
+                        });
+                    }
+                }
+                Err(SendError::Api(err)) => return Err(err),
+                Ok(response) => return Ok(response),
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        upstream: Upstream,
+        instance: &Instance,
+        method: &poem::http::Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: reqwest::Body,
+    ) -> Result<Response, SendError> {
+        let url = instance
+            .base
+            .join(path_and_query.trim_start_matches('/'))
+            .map_err(|e| SendError::Api(ApiError::Internal(e.into())))?;
+        let started = Instant::now();
+        let request = self
+            .http
+            .request(method.clone(), url)
+            .headers(headers.clone())
+            .body(body)
+            .send();
+        let outcome = tokio::time::timeout(self.timeout, request).await;
+        let status = |s: &str| {
+            self.metrics
+                .requests
+                .with_label_values(&[upstream.name(), instance.base.as_str(), s])
+                .inc();
+        };
+        let response = match outcome {
+            Err(_elapsed) => {
+                status("timeout");
+                return Err(SendError::Api(ApiError::GatewayTimeout));
+            }
+            Ok(Err(err)) if err.is_connect() => {
+                status("unreachable");
+                return Err(SendError::Connect(err));
+            }
+            Ok(Err(err)) => {
+                status("error");
+                return Err(SendError::Api(classify_send_error(err)));
+            }
+            Ok(Ok(response)) => response,
+        };
+        self.metrics
+            .latency
+            .with_label_values(&[upstream.name()])
+            .observe(started.elapsed().as_secs_f64());
+        status(response.status().as_str());
+        Ok(incoming_response(response))
+    }
+
+    /// The client's body as a stream that fails once it exceeds the limit.
+    fn limited_body(&self, body: Body) -> reqwest::Body {
+        let limit = self.max_body_bytes;
+        let mut seen = 0usize;
+        let stream = body.into_bytes_stream().map(move |chunk| {
+            let chunk = chunk?;
+            seen += chunk.len();
+            if seen > limit {
+                return Err(std::io::Error::other(TooLarge));
+            }
+            Ok(chunk)
+        });
+        reqwest::Body::wrap_stream(stream)
+    }
+}
+
+enum SendError {
+    /// The instance could not be reached: eject it, maybe retry elsewhere.
+    Connect(reqwest::Error),
+    /// Answer the client with this.
+    Api(ApiError),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("request body too large")]
+struct TooLarge;
+
+fn classify_send_error(err: reqwest::Error) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    while let Some(current) = source {
+        if current.downcast_ref::<TooLarge>().is_some() {
+            return ApiError::PayloadTooLarge;
+        }
+        source = current.source();
+    }
+    if err.is_timeout() {
+        return ApiError::GatewayTimeout;
+    }
+    tracing::warn!(error = %err, "upstream exchange failed");
+    ApiError::BadGateway("the service's answer could not be read".into())
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn client_ip(req: &Request) -> Option<IpAddr> {
+    match req.remote_addr() {
+        RemoteAddr(poem::Addr::SocketAddr(addr)) => Some(addr.ip()),
+        _ => None,
+    }
+}
+
+/// The client's headers, less hop-by-hop and identity ones, plus forwarding and identity.
+fn outgoing_headers(
+    incoming: &HeaderMap,
+    client: Option<IpAddr>,
+    identity: Option<&Claims>,
+) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(incoming.len() + 4);
+    for (name, value) in incoming {
+        let name_str = name.as_str();
+        if HOP_BY_HOP.contains(&name_str) || name_str == USER_ID || name_str == USER_ROLES {
+            continue;
+        }
+        headers.append(name.clone(), value.clone());
+    }
+    if let Some(ip) = client {
+        let forwarded = match incoming
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(earlier) => format!("{earlier}, {ip}"),
+            None => ip.to_string(),
+        };
+        insert(&mut headers, "x-forwarded-for", &forwarded);
+    }
+    insert(&mut headers, "x-forwarded-proto", "http");
+    if let Some(id) = RequestId::current() {
+        insert(&mut headers, common::request_id::HEADER, id.as_str());
+    }
+    if let Some(claims) = identity {
+        insert(&mut headers, USER_ID, &claims.sub);
+        let roles: Vec<_> = claims
+            .roles
+            .iter()
+            .map(|r| {
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+            })
+            .collect::<Option<_>>()
+            .unwrap_or_default();
+        insert(&mut headers, USER_ROLES, &roles.join(","));
+    }
+    headers
+}
+
+fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// The upstream's answer, streamed, less hop-by-hop headers.
+fn incoming_response(upstream: reqwest::Response) -> Response {
+    let mut response = Response::builder().status(upstream.status());
+    for (name, value) in upstream.headers() {
+        if !HOP_BY_HOP.contains(&name.as_str()) && name.as_str() != common::request_id::HEADER {
+            response = response.header(name.clone(), value.clone());
+        }
+    }
+    let stream = upstream.bytes_stream().map_err(std::io::Error::other);
+    response.body(Body::from_bytes_stream(stream))
+}

@@ -1,0 +1,45 @@
+use serde_json::Value;
+
+use crate::helpers::{Users, spawn_gateway, trust};
+
+#[tokio::test]
+async fn the_merged_document_lists_every_answering_services_paths() -> anyhow::Result<()> {
+    let users = Users::start().await?;
+    let gateway = spawn_gateway(|c| trust(c, &users)).await?;
+
+    let doc: Value = gateway.get("/openapi.json").await?.json().await?;
+
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(paths.contains_key("/api/v1/auth/token"));
+    assert!(paths.contains_key("/api/v1/users/me"));
+    assert!(doc["components"]["schemas"].get("Problem").is_some());
+    let description = doc["info"]["description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains("events") && description.contains("notifications"),
+        "{description}"
+    );
+    gateway.stop();
+    users.cleanup().await
+}
+
+#[tokio::test]
+async fn the_docs_page_embeds_the_merged_document_under_a_strict_policy() -> anyhow::Result<()> {
+    let users = Users::start().await?;
+    let gateway = spawn_gateway(|c| trust(c, &users)).await?;
+
+    let page = gateway.get("/docs").await?;
+
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()?
+        .to_owned();
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    let html = page.text().await?;
+    assert!(html.contains("SwaggerUIBundle"));
+    assert!(
+        html.contains("/api/v1/auth/token"),
+        "the merged document is embedded"
+    );
+    gateway.stop();
+    users.cleanup().await
+}

@@ -1,0 +1,73 @@
+use crate::helpers::{Echo, problem, spawn_gateway};
+
+#[tokio::test]
+async fn an_oversized_body_is_a_413_and_never_reaches_the_service() -> anyhow::Result<()> {
+    let events = Echo::start("events").await?;
+    let gateway = spawn_gateway(|c| {
+        c.upstreams.events = vec![events.url.clone()];
+        c.limits.max_body_bytes = 1024;
+    })
+    .await?;
+
+    let response = gateway
+        .client
+        .post(gateway.url("/api/v1/users"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 4096])
+        .send()
+        .await?;
+
+    problem(response, 413).await?;
+    assert_eq!(events.hits(), 0);
+    gateway.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn too_many_requests_from_one_client_are_a_429_with_retry_after() -> anyhow::Result<()> {
+    let events = Echo::start("events").await?;
+    let gateway = spawn_gateway(|c| {
+        c.upstreams.events = vec![events.url.clone()];
+        c.limits.per_client_per_minute = 3;
+    })
+    .await?;
+
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(gateway.get("/api/v1/events").await?.status().as_u16());
+    }
+    let limited = gateway.get("/api/v1/events").await?;
+
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    let retry_after: u64 = limited.headers()["retry-after"].to_str()?.parse()?;
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    problem(limited, 429).await?;
+    assert_eq!(events.hits(), 3);
+    gateway.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn logging_in_is_limited_more_strictly() -> anyhow::Result<()> {
+    let users = Echo::start("users").await?;
+    let gateway = spawn_gateway(|c| {
+        c.upstreams.users = vec![users.url.clone()];
+        c.limits.token_per_client_per_minute = 2;
+    })
+    .await?;
+    let login = || {
+        gateway
+            .client
+            .post(gateway.url("/api/v1/auth/token"))
+            .json(&serde_json::json!({ "email": "a@example.com", "password": "whatever!" }))
+            .send()
+    };
+
+    assert_eq!(login().await?.status(), 200);
+    assert_eq!(login().await?.status(), 200);
+    problem(login().await?, 429).await?;
+    // Other routes are not held back by the login limit.
+    assert_eq!(gateway.get("/.well-known/jwks.json").await?.status(), 200);
+    gateway.stop();
+    Ok(())
+}
