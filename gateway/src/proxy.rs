@@ -52,14 +52,15 @@ impl ProxyMetrics {
     pub fn register(registry: &prometheus::Registry) -> prometheus::Result<Self> {
         let requests = IntCounterVec::new(
             Opts::new("gateway_upstream_requests_total", "Requests forwarded"),
-            &["service", "upstream", "status"],
+            // `service` is the registry's own label (gateway); the one behind is the target.
+            &["target", "instance", "status"],
         )?;
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "gateway_upstream_duration_seconds",
                 "Time until an upstream's response headers arrived",
             ),
-            &["service"],
+            &["target"],
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;

@@ -71,3 +71,71 @@ async fn logging_in_is_limited_more_strictly() -> anyhow::Result<()> {
     gateway.stop();
     Ok(())
 }
+
+#[tokio::test]
+async fn one_signed_in_user_is_limited_across_addresses() -> anyhow::Result<()> {
+    let users = crate::helpers::Users::start().await?;
+    let notifications = Echo::start("notifications").await?;
+    let gateway = spawn_gateway(|c| {
+        crate::helpers::trust(c, &users);
+        c.upstreams.notifications = vec![notifications.url.clone()];
+        c.limits.per_user_per_minute = 2;
+    })
+    .await?;
+    let token = gateway.sign_up().await?;
+    let call = || {
+        gateway
+            .client
+            .get(gateway.url("/api/v1/notifications"))
+            .bearer_auth(&token)
+            .send()
+    };
+
+    assert_eq!(call().await?.status(), 200);
+    assert_eq!(call().await?.status(), 200);
+    problem(call().await?, 429).await?;
+    gateway.stop();
+    users.cleanup().await
+}
+
+#[tokio::test]
+async fn a_request_line_the_http_parser_rejects_is_a_400() -> anyhow::Result<()> {
+    let gateway = spawn_gateway(|_| {}).await?;
+    assert_eq!(gateway.raw_get_status("/api/v1/has space").await?, 400);
+    gateway.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn browsers_from_allowed_origins_only_may_call_the_api() -> anyhow::Result<()> {
+    let events = Echo::start("events").await?;
+    let gateway = spawn_gateway(|c| {
+        c.upstreams.events = vec![events.url.clone()];
+        c.cors_origins = vec!["https://app.eventpost.test".into()];
+    })
+    .await?;
+    let preflight = |origin: &'static str| {
+        gateway
+            .client
+            .request(reqwest::Method::OPTIONS, gateway.url("/api/v1/events"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+
+    let allowed = preflight("https://app.eventpost.test").await?;
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.eventpost.test"
+    );
+    let refused = preflight("https://evil.test").await?;
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert!(refused.status().is_client_error());
+    gateway.stop();
+    Ok(())
+}

@@ -47,6 +47,17 @@ async fn requests_are_spread_over_instances_and_a_stopped_one_is_taken_out() -> 
         assert_eq!(gateway.get("/api/v1/events").await?.status(), 200);
     }
     assert_eq!(a.hits(), 15);
+    let metrics = gateway.get("/metrics").await?.text().await?;
+    let forwarded = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("eventpost_gateway_upstream_requests_total") && l.contains(a.url.as_str())
+        })
+        .unwrap_or_default();
+    assert!(
+        forwarded.contains("status=\"200\"") && forwarded.ends_with(" 15"),
+        "{metrics}"
+    );
     gateway.stop();
     Ok(())
 }

@@ -4,8 +4,10 @@
 //! - MongoDB protocol: FerretDB v1.24.2 on PostgreSQL (Debian's), data in `.run/postgres`;
 //! - RabbitMQ: Debian's `rabbitmq-server`, with the management plugin tests use for faults;
 //! - SMTP: Mailpit v1.27.11, whose HTTP API tests read;
-//! - a development token-signing key in `.run/` for the users service.
+//! - a development token-signing key in `.run/` for the users service;
+//! - Chromium, for the browser test of the gateway's docs page.
 
+mod chromium;
 pub mod ferretdb;
 mod go;
 mod mailpit;
@@ -42,6 +44,7 @@ pub async fn ensure_all() -> anyhow::Result<&'static Endpoints> {
     rabbitmq::ensure().await?;
     mailpit::ensure().await?;
     signing_key::ensure()?;
+    chromium::ensure()?;
     eprintln!("==> dependencies ready: MongoDB protocol, RabbitMQ, Mailpit");
     Ok(&ENDPOINTS)
 }
