@@ -313,7 +313,10 @@ fn outgoing_headers(
         };
         insert(&mut headers, "x-forwarded-for", &forwarded);
     }
-    insert(&mut headers, "x-forwarded-proto", "http");
+    // A TLS terminator in front of the gateway says how the client came in; otherwise plain HTTP.
+    if !incoming.contains_key("x-forwarded-proto") {
+        insert(&mut headers, "x-forwarded-proto", "http");
+    }
     if let Some(id) = RequestId::current() {
         insert(&mut headers, common::request_id::HEADER, id.as_str());
     }

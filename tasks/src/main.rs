@@ -3,6 +3,7 @@
 //! Everything a developer or CI needs runs through here, so a fresh machine needs only Rust,
 //! Go and (for what is installed from Debian's packages) root.
 
+mod bench;
 mod deps;
 mod make_admin;
 mod process;
@@ -34,6 +35,8 @@ enum Command {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+    /// Measure what the gateway costs: requests/s directly and through it (release builds).
+    Bench,
     /// Drop the `test_*` databases that interrupted tests left behind.
     CleanTestDbs,
     /// Grant `admin` to the account with this address (for the first administrator).
@@ -51,6 +54,7 @@ async fn main() -> ExitCode {
         Command::Up => up::run().await,
         Command::Down => deps::stop_all().await,
         Command::Test { args } => test(&args).await,
+        Command::Bench => bench::run().await,
         Command::CleanTestDbs => deps::ferretdb::drop_test_databases().await,
         Command::MakeAdmin { email } => make_admin::run(&email).await,
     };

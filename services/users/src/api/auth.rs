@@ -1,7 +1,9 @@
 use chrono::Utc;
 use common::{ApiError, ApiResult, auth::BearerAuth, domain::EmailAddress, json::JsonBody};
 use mongodb::bson;
-use poem::web::RemoteAddr;
+use std::net::IpAddr;
+
+use poem::{Request, web::RemoteAddr};
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 
 use super::{
@@ -25,6 +27,21 @@ enum LoggedOut {
     Done,
 }
 
+/// The client's address: the last `X-Forwarded-For` entry (the one the gateway appended, so
+/// a client cannot forge it; services are reachable only through the gateway) or the peer.
+fn client_address(req: &Request) -> Option<IpAddr> {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|last| last.trim().parse().ok());
+    forwarded.or_else(|| match req.remote_addr() {
+        RemoteAddr(poem::Addr::SocketAddr(addr)) => Some(addr.ip()),
+        _ => None,
+    })
+}
+
 /// The one answer to every failed login, so it reveals nothing about which part was wrong.
 fn bad_credentials() -> ApiError {
     ApiError::Unauthorized("invalid email or password".into())
@@ -41,7 +58,7 @@ impl AuthApi {
     #[oai(path = "/token", method = "post", operation_id = "auth.token")]
     async fn token(
         &self,
-        remote: &RemoteAddr,
+        req: &Request,
         body: JsonBody<CredentialsIn>,
     ) -> ApiResult<Json<TokensOut>> {
         let CredentialsIn { email, password } = body.0;
@@ -49,7 +66,7 @@ impl AuthApi {
         else {
             return Err(bad_credentials());
         };
-        let client = remote.as_socket_addr().map(|addr| addr.ip());
+        let client = client_address(req);
         self.ctx.limits.check(&email, client)?;
         let user = self.ctx.store.find_by_email(&email).await?;
         let stored = user.as_ref().map(|u| u.password_hash.clone());

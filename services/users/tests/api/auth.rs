@@ -135,3 +135,27 @@ async fn too_many_login_attempts_for_one_account_are_refused_with_retry_after() 
     assert_eq!(app.login(&other, PASSWORD).await?.status(), 200);
     app.cleanup().await
 }
+
+#[tokio::test]
+async fn behind_the_gateway_the_login_limit_counts_the_forwarded_client_address()
+-> anyhow::Result<()> {
+    let app = spawn_with(|config| config.login_attempts_per_client = 2).await?;
+    let attempt = |client: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/token"))
+            // What the gateway sends: whatever the client claimed, then the address it saw.
+            .header("x-forwarded-for", format!("203.0.113.9, {client}"))
+            .json(&json!({ "email": unique_email("x"), "password": "wrong password" }))
+            .send()
+    };
+
+    assert_eq!(attempt("198.51.100.1").await?.status(), 401);
+    assert_eq!(attempt("198.51.100.1").await?.status(), 401);
+    assert_eq!(attempt("198.51.100.1").await?.status(), 429);
+    assert_eq!(
+        attempt("198.51.100.2").await?.status(),
+        401,
+        "another client is not limited"
+    );
+    app.cleanup().await
+}
