@@ -138,3 +138,21 @@ async fn the_users_service_is_reachable_through_the_gateway() -> anyhow::Result<
     gateway.stop();
     users.cleanup().await
 }
+
+#[tokio::test]
+async fn the_gateway_serves_health_readiness_problems_and_metrics() -> anyhow::Result<()> {
+    let (users, events, notifications) = (
+        Echo::start("u").await?,
+        Echo::start("e").await?,
+        Echo::start("n").await?,
+    );
+    let gateway = spawn_gateway(|c| {
+        c.upstreams.users = vec![users.url.clone()];
+        c.upstreams.events = vec![events.url.clone()];
+        c.upstreams.notifications = vec![notifications.url.clone()];
+    })
+    .await?;
+    common::testing::assert_serves_health(&gateway.address, "gateway", &["upstreams"]).await?;
+    gateway.stop();
+    Ok(())
+}

@@ -265,3 +265,57 @@ impl RabbitAdmin {
         Ok(closed)
     }
 }
+
+/// Asserts what every service serves at `base` (`http://127.0.0.1:<port>`): `/healthz`;
+/// `/readyz` ready with exactly the named checks passing; an unknown path as a 404 problem with
+/// the request id; and `/metrics` counting answered requests under the service's name.
+pub async fn assert_serves_health(
+    base: &str,
+    service: &str,
+    checks: &[&str],
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{base}{path}")).send();
+
+    anyhow::ensure!(
+        get("/healthz").await?.status() == 200,
+        "/healthz is not 200"
+    );
+    let ready = get("/readyz").await?;
+    anyhow::ensure!(ready.status() == 200, "/readyz is {}", ready.status());
+    let ready: serde_json::Value = ready.json().await?;
+    let reported: Vec<(&str, bool)> = ready["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| (c["name"].as_str().unwrap_or(""), c["ok"] == true))
+        .collect();
+    let expected: Vec<(&str, bool)> = checks.iter().map(|name| (*name, true)).collect();
+    anyhow::ensure!(
+        reported == expected,
+        "readiness checks {reported:?}, expected {expected:?}"
+    );
+
+    let unknown = get("/api/v1/nothing-here").await?;
+    anyhow::ensure!(
+        unknown.status() == 404,
+        "an unknown path is {}",
+        unknown.status()
+    );
+    anyhow::ensure!(unknown.headers()["content-type"] == crate::problem::PROBLEM_JSON);
+    let request_id = unknown.headers()["x-request-id"].to_str()?.to_owned();
+    let problem: crate::problem::Problem = unknown.json().await?;
+    anyhow::ensure!(problem.request_id.as_deref() == Some(request_id.as_str()));
+
+    let metrics = get("/metrics").await?.text().await?;
+    let counted = metrics.lines().any(|line| {
+        line.starts_with("eventpost_http_requests_total")
+            && line.contains("route=\"/healthz\"")
+            && line.contains(&format!("service=\"{service}\""))
+    });
+    anyhow::ensure!(
+        counted,
+        "/metrics does not count /healthz for {service}:\n{metrics}"
+    );
+    Ok(())
+}

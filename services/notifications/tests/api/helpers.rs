@@ -2,10 +2,9 @@ use common::{config::HttpConfig, testing};
 use notifications::{Application, config::Config};
 use tokio_util::sync::CancellationToken;
 
-/// One running instance of the service and a client for it.
+/// One running instance of the service.
 pub struct TestApp {
     pub address: String,
-    pub client: reqwest::Client,
     pub db: mongodb::Database,
     shutdown: CancellationToken,
 }
@@ -21,7 +20,6 @@ pub async fn spawn_app() -> anyhow::Result<TestApp> {
     let app = Application::build(config).await?;
     let test_app = TestApp {
         address: format!("http://127.0.0.1:{}", app.port()),
-        client: reqwest::Client::new(),
         db: app.db().clone(),
         shutdown: CancellationToken::new(),
     };
@@ -30,14 +28,6 @@ pub async fn spawn_app() -> anyhow::Result<TestApp> {
 }
 
 impl TestApp {
-    pub async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
-        Ok(self
-            .client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await?)
-    }
-
     /// Stops the instance and drops its database.
     pub async fn cleanup(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
