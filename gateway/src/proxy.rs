@@ -149,7 +149,8 @@ impl Proxy {
         // refused: nothing reached the service.
         let retriable = content_length(req.headers()).unwrap_or(0) == 0
             && !req.headers().contains_key(header::TRANSFER_ENCODING);
-        let mut body = Some(self.limited_body(req.into_body()));
+        // Most requests have no body: send none rather than an empty chunked stream.
+        let mut body = (!retriable).then(|| self.limited_body(req.into_body()));
         loop {
             let instance = pool.pick().ok_or_else(unavailable)?;
             let body = body

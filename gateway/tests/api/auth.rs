@@ -75,3 +75,67 @@ async fn the_verified_identity_replaces_whatever_the_client_claimed() -> anyhow:
     gateway.stop();
     users.cleanup().await
 }
+
+#[tokio::test]
+async fn an_expired_token_or_one_signed_by_another_key_is_a_401() -> anyhow::Result<()> {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+
+    let users = Users::start().await?;
+    let notifications = Echo::start("notifications").await?;
+    let gateway = spawn_gateway(|c| {
+        trust(c, &users);
+        c.upstreams.notifications = vec![notifications.url.clone()];
+    })
+    .await?;
+    let jwks: Value = gateway.get("/.well-known/jwks.json").await?.json().await?;
+    let kid = jwks["keys"][0]["kid"].as_str().expect("a kid").to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let claims = |exp: i64| {
+        serde_json::json!({
+            "sub": "65f1c0ffee0000000000abcd", "roles": ["user"], "iat": now - 7200, "exp": exp,
+            "iss": "eventpost", "aud": "eventpost-api", "jti": "x",
+        })
+    };
+    let sign = |pem: &str, exp: i64| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.clone());
+        encode(
+            &header,
+            &claims(exp),
+            &EncodingKey::from_ed_pem(pem.as_bytes()).expect("key"),
+        )
+    };
+    let ours = include_str!("fixtures/test-only-ed25519.pem");
+    let foreign = include_str!("fixtures/test-only-ed25519-rotated.pem");
+
+    for (what, token) in [
+        ("expired", sign(ours, now - 3600)?),
+        ("foreign", sign(foreign, now + 600)?),
+    ] {
+        let response = gateway
+            .client
+            .get(gateway.url("/api/v1/notifications"))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        assert_eq!(response.status(), 401, "{what}");
+        problem(response, 401).await?;
+    }
+    let valid = sign(ours, now + 600)?;
+    let accepted = gateway
+        .client
+        .get(gateway.url("/api/v1/notifications"))
+        .bearer_auth(valid)
+        .send()
+        .await?;
+    assert_eq!(
+        accepted.status(),
+        200,
+        "the same key and claims, unexpired, pass"
+    );
+    assert_eq!(notifications.hits(), 1);
+    gateway.stop();
+    users.cleanup().await
+}

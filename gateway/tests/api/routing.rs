@@ -156,3 +156,29 @@ async fn the_gateway_serves_health_readiness_problems_and_metrics() -> anyhow::R
     gateway.stop();
     Ok(())
 }
+
+#[tokio::test]
+async fn an_upstream_that_answers_garbage_is_a_502() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = url::Url::parse(&format!("http://{}/", listener.local_addr()?))?;
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 1024];
+            let read = socket.read(&mut request).await.unwrap_or(0);
+            // Healthy to the poller, so the gateway keeps choosing it.
+            let answer: &[u8] = if request[..read].starts_with(b"GET /readyz") {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+            } else {
+                b"this is not HTTP\r\n\r\n"
+            };
+            let _written = socket.write_all(answer).await;
+        }
+    });
+    let gateway = spawn_gateway(|c| c.upstreams.events = vec![url]).await?;
+
+    problem(gateway.get("/api/v1/events").await?, 502).await?;
+    gateway.stop();
+    Ok(())
+}
