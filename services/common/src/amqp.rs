@@ -66,14 +66,18 @@ pub async fn declare_exchange(channel: &Channel, name: &str) -> lapin::Result<()
 }
 
 /// A queue and what feeds it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct QueueSpec {
     /// Full queue name (already prefixed).
     pub name: String,
     /// `(exchange, routing key pattern)` pairs the queue is bound with.
     pub bindings: Vec<(String, String)>,
-    /// Where rejected messages go, if anywhere.
+    /// Where rejected (or expired) messages go, if anywhere.
     pub dead_letter_exchange: Option<String>,
+    /// The routing key they go with; their own when unset.
+    pub dead_letter_routing_key: Option<String>,
+    /// How long a message may wait in the queue before it expires (a delay queue).
+    pub message_ttl: Option<std::time::Duration>,
 }
 
 /// Declares `spec` as a durable quorum queue (replicated, survives restarts, counts deliveries)
@@ -90,6 +94,13 @@ pub async fn declare_queue(channel: &Channel, spec: &QueueSpec) -> lapin::Result
             long_string("at-least-once"),
         );
         arguments.insert("x-overflow".into(), long_string("reject-publish"));
+    }
+    if let Some(key) = &spec.dead_letter_routing_key {
+        arguments.insert("x-dead-letter-routing-key".into(), long_string(key));
+    }
+    if let Some(ttl) = spec.message_ttl {
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        arguments.insert("x-message-ttl".into(), AMQPValue::LongLongInt(millis));
     }
     channel
         .queue_declare(
@@ -172,11 +183,24 @@ impl Publisher {
         message_id: &str,
         message: &T,
     ) -> Result<(), PublishError> {
+        self.publish_with_headers(routing_key, message_id, message, FieldTable::default())
+            .await
+    }
+
+    /// Like [`Publisher::publish`], with extra headers (an attempt count, say).
+    pub async fn publish_with_headers<T: Serialize>(
+        &self,
+        routing_key: &str,
+        message_id: &str,
+        message: &T,
+        headers: FieldTable,
+    ) -> Result<(), PublishError> {
         let payload = serde_json::to_vec(message)?;
-        match self.try_publish(routing_key, message_id, &payload).await {
+        let attempt = || self.try_publish(routing_key, message_id, &payload, headers.clone());
+        match attempt().await {
             Err(PublishError::Broker(err)) => {
                 self.channel.wait_for_recovery(err).await?;
-                self.try_publish(routing_key, message_id, &payload).await
+                attempt().await
             }
             other => other,
         }
@@ -187,6 +211,7 @@ impl Publisher {
         routing_key: &str,
         message_id: &str,
         payload: &[u8],
+        headers: FieldTable,
     ) -> Result<(), PublishError> {
         let options = BasicPublishOptions {
             mandatory: self.mandatory,
@@ -199,7 +224,7 @@ impl Publisher {
                 routing_key.into(),
                 options,
                 payload,
-                properties(message_id),
+                properties(message_id, headers),
             )
             .await?
             .await?;
@@ -216,8 +241,7 @@ impl Publisher {
     }
 }
 
-fn properties(message_id: &str) -> BasicProperties {
-    let mut headers = FieldTable::default();
+fn properties(message_id: &str, mut headers: FieldTable) -> BasicProperties {
     if let Some(id) = RequestId::current() {
         headers.insert(REQUEST_ID_HEADER.into(), long_string(id.as_str()));
     }

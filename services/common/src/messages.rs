@@ -18,6 +18,10 @@ pub const EMAIL_EXCHANGE: &str = "eventpost.email";
 pub const DOMAIN_EXCHANGE: &str = "eventpost.domain";
 /// The email-sender's work queue.
 pub const EMAIL_QUEUE: &str = "email-sender.emails";
+/// Where mail that cannot be sent is parked for an operator (exchange and queue).
+pub const EMAIL_DEAD_EXCHANGE: &str = "eventpost.email.dead";
+/// The parking queue behind [`EMAIL_DEAD_EXCHANGE`].
+pub const EMAIL_DEAD_QUEUE: &str = "email-sender.dead";
 
 /// Routing key of [`EmailRequestedV1`].
 pub const EMAIL_REQUESTED_V1: &str = "email.requested.v1";
@@ -63,18 +67,35 @@ pub struct UserDeletedV1 {
     pub deleted_at: DateTime<Utc>,
 }
 
-/// Declares the email exchange and the email-sender's queue, so mail requested before the
-/// email-sender first starts waits in the queue instead of being returned as unroutable. Both
-/// publishers and the email-sender call this; declarations are idempotent.
+/// Declares the email exchange, the email-sender's work queue and its parking queue, so mail
+/// requested before the email-sender first starts waits instead of being returned as
+/// unroutable. Publishers and the email-sender call this; declarations are idempotent.
+///
+/// The work queue dead-letters into the parking queue: besides the worker's own decisions,
+/// RabbitMQ 4 drops a quorum queue's message after 20 deliveries unless a dead-letter exchange
+/// is set.
 pub async fn declare_email_topology(channel: &Channel, prefix: &str) -> lapin::Result<()> {
     let exchange = format!("{prefix}{EMAIL_EXCHANGE}");
+    let dead = format!("{prefix}{EMAIL_DEAD_EXCHANGE}");
     amqp::declare_exchange(channel, &exchange).await?;
+    amqp::declare_exchange(channel, &dead).await?;
+    amqp::declare_queue(
+        channel,
+        &QueueSpec {
+            name: format!("{prefix}{EMAIL_DEAD_QUEUE}"),
+            bindings: vec![(dead.clone(), "#".into())],
+            dead_letter_exchange: None,
+            ..Default::default()
+        },
+    )
+    .await?;
     amqp::declare_queue(
         channel,
         &QueueSpec {
             name: format!("{prefix}{EMAIL_QUEUE}"),
             bindings: vec![(exchange, "email.#".into())],
-            dead_letter_exchange: None,
+            dead_letter_exchange: Some(dead),
+            ..Default::default()
         },
     )
     .await

@@ -1,33 +1,69 @@
-//! Assembling the email-sender service: connect to its dependencies, mount its routes, bind.
-//!
-//! So far it serves only `/healthz`, `/readyz` and `/metrics`; its API arrives with issue #6.
+//! Assembling the email-sender: connect, declare the email topology and retry queues, consume.
+//! It serves no API, only `/healthz`, `/readyz` and `/metrics`.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use common::{
-    amqp,
-    health::{AmqpCheck, Check},
+    amqp::{self, Publisher},
+    health::{AmqpCheck, Check, MongoCheck},
+    messages, mongo,
     server::Service,
 };
+use futures::future::BoxFuture;
 use lapin::Connection;
+use mongodb::Database;
 use poem::Route;
 use tokio_util::sync::CancellationToken;
 
-use crate::{SERVICE, config::Config};
+use crate::{
+    SERVICE,
+    config::Config,
+    deliveries::Deliveries,
+    mailer::Mailer,
+    templates::Templates,
+    worker::{self, Worker},
+};
 
-/// The running email-sender service.
+/// The running email-sender.
 pub struct Application {
     service: Service,
     amqp: Arc<Connection>,
+    db: Database,
+    worker: Worker,
+    config: Config,
 }
 
 impl Application {
-    /// Connects, mounts and binds (port 0 picks a free port).
+    /// Connects, declares and binds (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = mongo::connect(&config.mongo, SERVICE).await?;
         let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
-        let checks: Vec<Box<dyn Check>> = vec![Box::new(AmqpCheck(amqp.clone()))];
+        let prefix = &config.amqp.prefix;
+        let delays: Arc<[Duration]> = config.worker.delays().into();
+        let channel = amqp.create_channel().await?;
+        messages::declare_email_topology(&channel, prefix).await?;
+        worker::declare_retry_queues(&channel, prefix, &delays).await?;
+        let mailer = Mailer::new(&config.smtp)?;
+        let worker = Worker {
+            templates: Arc::new(Templates::new()?),
+            mailer: mailer.clone(),
+            deliveries: Deliveries::new(&db),
+            retry: Publisher::new(&amqp, &format!("{prefix}{}", worker::RETRY_EXCHANGE)).await?,
+            delays,
+        };
+        let checks: Vec<Box<dyn Check>> = vec![
+            Box::new(AmqpCheck(amqp.clone())),
+            Box::new(MongoCheck(db.clone())),
+            Box::new(SmtpCheck(mailer)),
+        ];
         let service = Service::bind(SERVICE, &config.http, Route::new(), checks).await?;
-        Ok(Self { service, amqp })
+        Ok(Self {
+            service,
+            amqp,
+            db,
+            worker,
+            config,
+        })
     }
 
     /// The port actually bound.
@@ -35,14 +71,50 @@ impl Application {
         self.service.port()
     }
 
+    /// Its database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
     /// The broker connection.
-    pub fn amqp(&self) -> &Connection {
+    pub fn amqp(&self) -> &Arc<Connection> {
         &self.amqp
     }
 
-    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+    /// Consumes and serves until `shutdown`; mail being sent then is finished and acknowledged.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let queue = format!("{}{}", self.config.amqp.prefix, messages::EMAIL_QUEUE);
+        let worker = self.worker;
+        let handler = move |delivery: lapin::message::Delivery| {
+            let worker = worker.clone();
+            async move { worker.handle(&delivery).await }
+        };
+        let consumer = tokio::spawn({
+            let (amqp, shutdown) = (self.amqp.clone(), shutdown.clone());
+            let prefetch = self.config.amqp.prefetch;
+            async move { amqp::consume(&amqp, &queue, prefetch, shutdown, handler).await }
+        });
         self.service.run_until_stopped(shutdown).await?;
+        consumer.await??;
         Ok(())
+    }
+}
+
+/// The SMTP server answers.
+struct SmtpCheck(Mailer);
+
+impl Check for SmtpCheck {
+    fn name(&self) -> &'static str {
+        "smtp"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            match tokio::time::timeout(common::health::CHECK_TIMEOUT, self.0.is_reachable()).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the SMTP server does not answer".into()),
+                Err(_) => Err("the SMTP server is too slow to answer".into()),
+            }
+        })
     }
 }

@@ -1,7 +1,11 @@
-//! eventpost email-sender: consumes the email queue and sends over SMTP.
+//! eventpost email-sender: consumes the email queue and mails each request over SMTP, once.
 
 pub mod app;
 pub mod config;
+pub mod deliveries;
+pub mod mailer;
+pub mod templates;
+pub mod worker;
 
 pub use app::Application;
 

@@ -49,6 +49,7 @@ impl Fixture {
                 name: work.clone(),
                 bindings: vec![(exchange.clone(), "ping.#".into())],
                 dead_letter_exchange: Some(dead_letters.clone()),
+                ..Default::default()
             },
         )
         .await?;
@@ -58,6 +59,7 @@ impl Fixture {
                 name: parked.clone(),
                 bindings: vec![(dead_letters.clone(), "#".into())],
                 dead_letter_exchange: None,
+                ..Default::default()
             },
         )
         .await?;

@@ -1,34 +1,121 @@
-use common::{config::HttpConfig, testing};
-use email_sender::{Application, config::Config};
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use common::{
+    amqp::Publisher,
+    config::HttpConfig,
+    domain::EmailAddress,
+    messages::{self, EmailContent, EmailRequestedV1},
+    testing::{self, Mailpit},
+};
+use email_sender::{
+    Application,
+    config::{Config, WorkerConfig},
+};
+use lapin::{
+    Connection,
+    options::{BasicAckOptions, BasicGetOptions},
+};
 use tokio_util::sync::CancellationToken;
 
-/// One running instance of the service.
+/// One running instance of the service and a publisher onto its email exchange.
 pub struct TestApp {
     pub address: String,
+    pub prefix: String,
+    pub db: mongodb::Database,
+    pub amqp: Arc<Connection>,
+    publisher: Publisher,
     shutdown: CancellationToken,
+    stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-/// Starts the service on a free port against the real dependencies, in fresh namespaces.
+/// The service against the real dependencies, in fresh namespaces, retrying quickly.
 pub async fn spawn_app() -> anyhow::Result<TestApp> {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> anyhow::Result<TestApp> {
     testing::init();
-    let config = Config {
+    let (host, port) = Mailpit::smtp_address();
+    let mut config = Config {
         http: HttpConfig::local(0),
+        mongo: testing::mongo_config("email_sender"),
         amqp: testing::amqp_config("email_sender"),
+        worker: WorkerConfig::with_delays([Duration::from_millis(100), Duration::from_millis(200)]),
         ..Config::default()
     };
+    config.smtp.host = host;
+    config.smtp.port = port;
+    change(&mut config);
+    let prefix = config.amqp.prefix.clone();
     let app = Application::build(config).await?;
-    let test_app = TestApp {
+    let amqp = app.amqp().clone();
+    let publisher = Publisher::new(&amqp, &format!("{prefix}{}", messages::EMAIL_EXCHANGE)).await?;
+    let shutdown = CancellationToken::new();
+    Ok(TestApp {
         address: format!("http://127.0.0.1:{}", app.port()),
-        shutdown: CancellationToken::new(),
-    };
-    tokio::spawn(app.run_until_stopped(test_app.shutdown.clone()));
-    Ok(test_app)
+        prefix,
+        db: app.db().clone(),
+        amqp,
+        publisher,
+        shutdown: shutdown.clone(),
+        stopped: tokio::spawn(app.run_until_stopped(shutdown)),
+    })
+}
+
+/// A fresh recipient.
+pub fn unique_address(who: &str) -> String {
+    format!("{}@example.com", testing::unique_name(who))
+}
+
+pub fn welcome(to: &str, name: Option<&str>) -> EmailRequestedV1 {
+    EmailRequestedV1 {
+        to: EmailAddress::parse(to).expect("a valid address"),
+        content: EmailContent::Welcome {
+            display_name: name.map(str::to_owned),
+        },
+        requested_at: Utc::now(),
+    }
 }
 
 impl TestApp {
-    /// Stops the instance.
+    /// Publishes a mail request with `message_id`, as the users service would.
+    pub async fn request(
+        &self,
+        message_id: &str,
+        request: &EmailRequestedV1,
+    ) -> anyhow::Result<()> {
+        self.publisher
+            .publish(messages::EMAIL_REQUESTED_V1, message_id, request)
+            .await?;
+        Ok(())
+    }
+
+    /// Waits for a message in the parking queue and returns its body.
+    pub async fn next_parked(&self) -> anyhow::Result<EmailRequestedV1> {
+        let channel = self.amqp.create_channel().await?;
+        let queue = format!("{}{}", self.prefix, messages::EMAIL_DEAD_QUEUE);
+        let body = testing::eventually(Duration::from_secs(15), "a parked mail", || async {
+            match channel
+                .basic_get(queue.as_str().into(), BasicGetOptions::default())
+                .await?
+            {
+                Some(message) => {
+                    message.delivery.ack(BasicAckOptions::default()).await?;
+                    Ok(Some(message.delivery.data))
+                }
+                None => Ok(None),
+            }
+        })
+        .await?;
+        Ok(serde_json::from_slice(&body)?)
+    }
+
+    /// Stops the instance and drops its database (queues are left to `cargo task`'s broker).
     pub async fn cleanup(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
+        self.stopped.await??;
+        self.db.drop().await?;
         Ok(())
     }
 }

@@ -1,4 +1,11 @@
-//! email-sender service tests, each against its own instance on a free port.
+//! email-sender tests against the real RabbitMQ, FerretDB/MongoDB and Mailpit.
 
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
+mod delivery;
+mod end_to_end;
 mod health;
 mod helpers;

@@ -174,6 +174,7 @@ impl TestApp {
                     routing_key.to_owned(),
                 )],
                 dead_letter_exchange: None,
+                ..Default::default()
             },
         )
         .await?;
@@ -204,11 +205,22 @@ impl TestApp {
         self.shutdown.cancel();
         self.stopped.await??;
         let channel = self.amqp.create_channel().await?;
-        let queue = format!("{}{}", self.prefix, messages::EMAIL_QUEUE);
-        channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await?;
-        for exchange in [messages::EMAIL_EXCHANGE, messages::DOMAIN_EXCHANGE] {
+        let listened = format!("test.{}", messages::USER_DELETED_V1);
+        for queue in [
+            messages::EMAIL_QUEUE,
+            messages::EMAIL_DEAD_QUEUE,
+            listened.as_str(),
+        ] {
+            let queue = format!("{}{queue}", self.prefix);
+            channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await?;
+        }
+        for exchange in [
+            messages::EMAIL_EXCHANGE,
+            messages::EMAIL_DEAD_EXCHANGE,
+            messages::DOMAIN_EXCHANGE,
+        ] {
             channel
                 .exchange_delete(
                     format!("{}{exchange}", self.prefix).as_str().into(),

@@ -1,0 +1,180 @@
+//! Consume → render → send → acknowledge.
+//!
+//! A delivery is acknowledged only after the SMTP server accepted its mail (or it was mailed
+//! before: the message id is recorded once sent). A mail the server refuses for now goes to the
+//! retry queue for its attempt, whose TTL returns it to the work queue later, so a waiting retry
+//! never blocks other mail; after the last delay, or when the server refuses it for good, it is
+//! rejected and RabbitMQ parks it in `email-sender.dead`.
+
+use std::{sync::Arc, time::Duration};
+
+use common::{
+    amqp::{self, Outcome, Publisher, QueueSpec},
+    messages::{self, EmailRequestedV1},
+};
+use lapin::{
+    Channel,
+    message::Delivery,
+    types::{AMQPValue, FieldTable, ShortString},
+};
+
+use crate::{
+    deliveries::Deliveries,
+    mailer::{Mailer, SendFailure},
+    templates::Templates,
+};
+
+/// Header counting how many times a mail was tried.
+pub const ATTEMPT_HEADER: &str = "x-attempt";
+
+/// Exchange the retry queues hang from.
+pub const RETRY_EXCHANGE: &str = "eventpost.email.retry";
+
+/// Declares one delay queue per retry wait: messages sit there for the wait, then dead-letter
+/// back to the email exchange. Queues are named by their wait, so changing the waits adds queues
+/// instead of redeclaring one with other arguments (which RabbitMQ refuses).
+pub async fn declare_retry_queues(
+    channel: &Channel,
+    prefix: &str,
+    delays: &[Duration],
+) -> lapin::Result<()> {
+    let exchange = format!("{prefix}{RETRY_EXCHANGE}");
+    amqp::declare_exchange(channel, &exchange).await?;
+    for delay in delays {
+        let key = retry_key(*delay);
+        amqp::declare_queue(
+            channel,
+            &QueueSpec {
+                name: format!("{prefix}email-sender.retry.{key}"),
+                bindings: vec![(exchange.clone(), key)],
+                dead_letter_exchange: Some(format!("{prefix}{}", messages::EMAIL_EXCHANGE)),
+                dead_letter_routing_key: Some(messages::EMAIL_REQUESTED_V1.into()),
+                message_ttl: Some(*delay),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn retry_key(delay: Duration) -> String {
+    format!("{}ms", delay.as_millis())
+}
+
+/// Everything a delivery needs.
+#[derive(Clone)]
+pub struct Worker {
+    pub templates: Arc<Templates>,
+    pub mailer: Mailer,
+    pub deliveries: Deliveries,
+    pub retry: Publisher,
+    pub delays: Arc<[Duration]>,
+}
+
+impl Worker {
+    /// Decides what happens to one delivery.
+    pub async fn handle(&self, delivery: &Delivery) -> Outcome {
+        let Some(message_id) = delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(ShortString::to_string)
+        else {
+            tracing::error!(
+                "a mail request without a message id cannot be deduplicated; parking it"
+            );
+            return Outcome::Reject;
+        };
+        let request: EmailRequestedV1 = match serde_json::from_slice(&delivery.data) {
+            Ok(request) => request,
+            Err(err) => {
+                tracing::error!(error = %err, "unreadable mail request; parking it");
+                return Outcome::Reject;
+            }
+        };
+        match self.deliveries.was_sent(&message_id).await {
+            Ok(true) => {
+                tracing::info!("already mailed; acknowledging the duplicate");
+                return Outcome::Ack;
+            }
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(error = ?err, "cannot check for duplicates; will retry");
+                return Outcome::Requeue;
+            }
+        }
+        let rendered = match self.templates.render(&request) {
+            Ok(rendered) => rendered,
+            Err(err) => {
+                tracing::error!(error = ?err, "rendering failed; parking the mail");
+                return Outcome::Reject;
+            }
+        };
+        match self
+            .mailer
+            .send(request.to.as_str(), &message_id, &rendered)
+            .await
+        {
+            Ok(()) => {
+                if let Err(err) = self.deliveries.record(&message_id).await {
+                    tracing::warn!(error = ?err, "mailed, but not recorded: a redelivery would mail it again");
+                }
+                tracing::info!("mailed");
+                Outcome::Ack
+            }
+            Err(SendFailure::Permanent(why)) => {
+                tracing::error!(%why, "the SMTP server refused the mail for good; parking it");
+                Outcome::Reject
+            }
+            Err(SendFailure::Transient(why)) => {
+                self.retry_later(&message_id, &request, attempt(delivery), &why)
+                    .await
+            }
+        }
+    }
+
+    async fn retry_later(
+        &self,
+        message_id: &str,
+        request: &EmailRequestedV1,
+        attempt: usize,
+        why: &str,
+    ) -> Outcome {
+        let Some(delay) = self.delays.get(attempt) else {
+            tracing::error!(%why, attempts = attempt + 1, "out of retries; parking the mail");
+            return Outcome::Reject;
+        };
+        let mut headers = FieldTable::default();
+        let next = i64::try_from(attempt + 1).unwrap_or(i64::MAX);
+        headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongLongInt(next));
+        match self
+            .retry
+            .publish_with_headers(&retry_key(*delay), message_id, request, headers)
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(%why, ?delay, attempt = attempt + 1, "SMTP refused for now; retrying later");
+                Outcome::Ack
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot schedule the retry; requeueing");
+                Outcome::Requeue
+            }
+        }
+    }
+}
+
+/// How many times the delivery was tried before (0 the first time).
+fn attempt(delivery: &Delivery) -> usize {
+    delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(ATTEMPT_HEADER))
+        .and_then(|value| match value {
+            AMQPValue::LongLongInt(n) => usize::try_from(*n).ok(),
+            AMQPValue::LongInt(n) => usize::try_from(*n).ok(),
+            _ => None,
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,60 @@
+use common::testing::Mailpit;
+
+use crate::helpers::{spawn_app, spawn_with, unique_address, welcome};
+
+#[tokio::test]
+async fn a_requested_mail_arrives_with_both_parts_and_a_stable_message_id() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let to = unique_address("ada");
+    let message_id = uuid::Uuid::new_v4().to_string();
+
+    app.request(&message_id, &welcome(&to, Some("Ada"))).await?;
+
+    let mailpit = Mailpit::local();
+    let received = mailpit.wait_for(&to, 1).await?;
+    let mail = mailpit.message(&received[0].id).await?;
+    assert_eq!(mail.subject, "Welcome to eventpost");
+    assert_eq!(mail.message_id, format!("{message_id}@eventpost"));
+    assert_eq!(mail.from.address, "noreply@eventpost.local");
+    assert!(mail.text.starts_with("Hello Ada,"), "{}", mail.text);
+    assert!(
+        mail.html.contains("<strong>eventpost</strong>"),
+        "{}",
+        mail.html
+    );
+    app.cleanup().await
+}
+
+#[tokio::test]
+async fn a_message_delivered_twice_is_mailed_once() -> anyhow::Result<()> {
+    // One delivery at a time, so the marker below is handled after both copies.
+    let app = spawn_with(|config| config.amqp.prefetch = 1).await?;
+    let to = unique_address("once");
+    let marker = unique_address("marker");
+    let message_id = uuid::Uuid::new_v4().to_string();
+
+    app.request(&message_id, &welcome(&to, None)).await?;
+    app.request(&message_id, &welcome(&to, None)).await?;
+    app.request(&uuid::Uuid::new_v4().to_string(), &welcome(&marker, None))
+        .await?;
+
+    let mailpit = Mailpit::local();
+    mailpit.wait_for(&marker, 1).await?;
+    assert_eq!(mailpit.messages_to(&to).await?.len(), 1);
+    app.cleanup().await
+}
+
+#[tokio::test]
+async fn mail_the_smtp_server_never_takes_is_retried_then_parked() -> anyhow::Result<()> {
+    // Nothing listens on port 1: every attempt is refused, as when the server is down.
+    let app = spawn_with(|config| config.smtp.port = 1).await?;
+    let to = unique_address("unlucky");
+
+    app.request(&uuid::Uuid::new_v4().to_string(), &welcome(&to, None))
+        .await?;
+
+    let parked = app.next_parked().await?;
+    assert_eq!(parked.to.as_str(), to);
+    assert!(Mailpit::local().messages_to(&to).await?.is_empty());
+    app.cleanup().await
+}
