@@ -69,6 +69,7 @@ async fn main() -> ExitCode {
 
 async fn test(extra: &[String]) -> anyhow::Result<()> {
     deps::ensure_all().await?;
+    deps::chromium::ensure()?;
     let cargo = workspace::cargo();
     process::run_step(
         "cargo fmt --check",

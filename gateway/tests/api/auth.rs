@@ -107,8 +107,8 @@ async fn an_expired_token_or_one_signed_by_another_key_is_a_401() -> anyhow::Res
             &EncodingKey::from_ed_pem(pem.as_bytes()).expect("key"),
         )
     };
-    let ours = include_str!("fixtures/test-only-ed25519.pem");
-    let foreign = include_str!("fixtures/test-only-ed25519-rotated.pem");
+    let ours = common::testing::TEST_SIGNING_KEY;
+    let foreign = common::testing::OTHER_TEST_SIGNING_KEY;
 
     for (what, token) in [
         ("expired", sign(ours, now - 3600)?),

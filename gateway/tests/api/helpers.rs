@@ -100,7 +100,7 @@ impl Users {
             mongo: testing::mongo_config("gateway"),
             amqp: testing::amqp_config("gateway"),
             tokens: users::tokens::TokenConfig {
-                signing_key: Some(Secret::new(include_str!("fixtures/test-only-ed25519.pem"))),
+                signing_key: Some(Secret::new(common::testing::TEST_SIGNING_KEY)),
                 ..Default::default()
             },
             ..users::config::Config::default()

@@ -16,6 +16,13 @@ use crate::{
     mongo::TEST_DATABASE_PREFIX,
 };
 
+/// An Ed25519 signing key (PKCS#8 PEM) for tests only: no deployment trusts it.
+pub const TEST_SIGNING_KEY: &str = include_str!("../tests/it/fixtures/test-only-ed25519.pem");
+
+/// A second test-only key, for tokens signed by a key nobody published.
+pub const OTHER_TEST_SIGNING_KEY: &str =
+    include_str!("../tests/it/fixtures/test-only-ed25519-rotated.pem");
+
 /// Installs test logging (see [`crate::telemetry::init_for_tests`]).
 pub fn init() {
     crate::telemetry::init_for_tests();

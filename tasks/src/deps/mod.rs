@@ -4,10 +4,11 @@
 //! - MongoDB protocol: FerretDB v1.24.2 on PostgreSQL (Debian's), data in `.run/postgres`;
 //! - RabbitMQ: Debian's `rabbitmq-server`, with the management plugin tests use for faults;
 //! - SMTP: Mailpit v1.27.11, whose HTTP API tests read;
-//! - a development token-signing key in `.run/` for the users service;
-//! - Chromium, for the browser test of the gateway's docs page.
+//! - a development token-signing key in `.run/` for the users service.
+//!
+//! `cargo task test` also makes sure of Chromium (see `chromium.rs`).
 
-mod chromium;
+pub mod chromium;
 pub mod ferretdb;
 mod go;
 mod mailpit;
@@ -44,7 +45,6 @@ pub async fn ensure_all() -> anyhow::Result<&'static Endpoints> {
     rabbitmq::ensure().await?;
     mailpit::ensure().await?;
     signing_key::ensure()?;
-    chromium::ensure()?;
     eprintln!("==> dependencies ready: MongoDB protocol, RabbitMQ, Mailpit");
     Ok(&ENDPOINTS)
 }

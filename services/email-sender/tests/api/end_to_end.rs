@@ -21,7 +21,7 @@ async fn registering_mails_a_welcome_and_a_code_that_verifies_the_address() -> a
             ..testing::amqp_config("e2e")
         },
         tokens: users::tokens::TokenConfig {
-            signing_key: Some(Secret::new(include_str!("fixtures/test-only-ed25519.pem"))),
+            signing_key: Some(Secret::new(common::testing::TEST_SIGNING_KEY)),
             ..Default::default()
         },
         ..users::config::Config::default()

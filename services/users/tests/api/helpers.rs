@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use users::{Application, config::Config, tokens::TokenConfig};
 
-pub const SIGNING_KEY: &str = include_str!("fixtures/test-only-ed25519.pem");
+pub const SIGNING_KEY: &str = common::testing::TEST_SIGNING_KEY;
 
 /// One running instance of the service and a client for it.
 pub struct TestApp {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{SIGNING_KEY, TestApp, problem, spawn_app, unique_email};
 
-const OTHER_KEY: &str = include_str!("fixtures/test-only-ed25519-rotated.pem");
+const OTHER_KEY: &str = common::testing::OTHER_TEST_SIGNING_KEY;
 
 async fn published_kid(app: &TestApp) -> anyhow::Result<String> {
     let jwks: Value = app
