@@ -200,11 +200,18 @@ impl TestGateway {
     /// Sends `GET <path>` exactly as written (HTTP clients normalise dot segments away) and
     /// returns the status code.
     pub async fn raw_get_status(&self, path: &str) -> anyhow::Result<u16> {
+        self.raw_status(&format!("GET {path} HTTP/1.1"), "").await
+    }
+
+    /// Sends `request_line` and `extra_headers` (each ending in CRLF) as bytes, exactly as
+    /// written, and returns the status code.
+    pub async fn raw_status(&self, request_line: &str, extra_headers: &str) -> anyhow::Result<u16> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let address = self.address.trim_start_matches("http://");
         let mut stream = tokio::net::TcpStream::connect(address).await?;
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        let request = format!(
+            "{request_line}\r\nHost: {address}\r\n{extra_headers}Connection: close\r\n\r\n"
+        );
         stream.write_all(request.as_bytes()).await?;
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await?;

@@ -99,9 +99,13 @@ async fn one_signed_in_user_is_limited_across_addresses() -> anyhow::Result<()> 
 }
 
 #[tokio::test]
-async fn a_request_line_the_http_parser_rejects_is_a_400() -> anyhow::Result<()> {
+async fn a_request_line_or_header_the_http_parser_rejects_is_a_400() -> anyhow::Result<()> {
     let gateway = spawn_gateway(|_| {}).await?;
     assert_eq!(gateway.raw_get_status("/api/v1/has space").await?, 400);
+    let bad_header = gateway
+        .raw_status("GET /api/v1/events HTTP/1.1", "Bad Header: x\r\n")
+        .await?;
+    assert_eq!(bad_header, 400);
     gateway.stop();
     Ok(())
 }
