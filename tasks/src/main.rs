@@ -5,6 +5,7 @@
 
 mod bench;
 mod deps;
+mod dlq;
 mod make_admin;
 mod process;
 mod up;
@@ -39,11 +40,24 @@ enum Command {
     Bench,
     /// Drop the `test_*` databases that interrupted tests left behind.
     CleanTestDbs,
+    /// Inspect or replay the mail the email-sender parked.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
     /// Grant `admin` to the account with this address (for the first administrator).
     MakeAdmin {
         /// The account's address.
         email: String,
     },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// List parked mail: message id, recipient, kind.
+    List,
+    /// Send every parked mail again with a fresh retry budget.
+    Replay,
 }
 
 #[tokio::main]
@@ -56,6 +70,10 @@ async fn main() -> ExitCode {
         Command::Test { args } => test(&args).await,
         Command::Bench => bench::run().await,
         Command::CleanTestDbs => deps::ferretdb::drop_test_databases().await,
+        Command::Dlq { action } => match action {
+            DlqAction::List => dlq::list().await,
+            DlqAction::Replay => dlq::replay().await,
+        },
         Command::MakeAdmin { email } => make_admin::run(&email).await,
     };
     match result {

@@ -58,3 +58,44 @@ async fn mail_the_smtp_server_never_takes_is_retried_then_parked() -> anyhow::Re
     assert!(Mailpit::local().messages_to(&to).await?.is_empty());
     app.cleanup().await
 }
+
+#[tokio::test]
+async fn parked_mail_is_listed_and_sent_once_replayed_after_the_cause_is_fixed()
+-> anyhow::Result<()> {
+    let to = unique_address("replayed");
+    let message_id = uuid::Uuid::new_v4().to_string();
+    // The SMTP server is unreachable: the mail ends parked.
+    let broken = spawn_with(|config| config.smtp.port = 1).await?;
+    let (prefix, db) = (broken.prefix.clone(), broken.db.clone());
+    broken.request(&message_id, &welcome(&to, None)).await?;
+    common::testing::eventually(
+        std::time::Duration::from_secs(15),
+        "the mail to be parked",
+        || async {
+            let parked = email_sender::dlq::list(&broken.amqp, &prefix).await?;
+            Ok((parked.len() == 1).then_some(parked))
+        },
+    )
+    .await
+    .map(|parked| assert_eq!(parked[0].message_id.as_deref(), Some(message_id.as_str())))?;
+    broken.stop().await?;
+
+    // Fixed: the same queues and database, a reachable server.
+    let fixed = spawn_with(|config| {
+        config.amqp.prefix = prefix.clone();
+        config.mongo.database = db.name().to_owned();
+    })
+    .await?;
+    let replayed = email_sender::dlq::replay(&fixed.amqp, &prefix).await?;
+
+    assert_eq!(replayed, 1);
+    let mailpit = Mailpit::local();
+    let received = mailpit.wait_for(&to, 1).await?;
+    assert_eq!(received[0].message_id, format!("{message_id}@eventpost"));
+    assert!(
+        email_sender::dlq::list(&fixed.amqp, &prefix)
+            .await?
+            .is_empty()
+    );
+    fixed.cleanup().await
+}

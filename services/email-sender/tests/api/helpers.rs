@@ -111,6 +111,12 @@ impl TestApp {
         Ok(serde_json::from_slice(&body)?)
     }
 
+    /// Stops the instance, keeping its database and queues.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.stopped.await?
+    }
+
     /// Stops the instance and drops its database (queues are left to `cargo task`'s broker).
     pub async fn cleanup(self) -> anyhow::Result<()> {
         self.shutdown.cancel();

@@ -1,0 +1,102 @@
+//! The parking queue, for operators (`cargo task dlq list|replay`): what could not be mailed,
+//! and sending it again once the cause is fixed.
+
+use common::{
+    amqp::Publisher,
+    messages::{self, EmailRequestedV1},
+};
+use lapin::{
+    Connection,
+    options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions},
+    types::{FieldTable, ShortString},
+};
+
+/// A parked mail request.
+#[derive(Debug, Clone)]
+pub struct Parked {
+    pub message_id: Option<String>,
+    pub request: Result<EmailRequestedV1, String>,
+}
+
+fn queue(prefix: &str) -> String {
+    format!("{prefix}{}", messages::EMAIL_DEAD_QUEUE)
+}
+
+/// How many messages wait in `queue`, declaring the email topology first (idempotent), so
+/// asking before the email-sender ever ran answers 0 rather than failing.
+async fn depth(connection: &Connection, prefix: &str, queue: &str) -> lapin::Result<u32> {
+    let channel = connection.create_channel().await?;
+    messages::declare_email_topology(&channel, prefix).await?;
+    let declared = channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(declared.message_count())
+}
+
+/// What is parked, without taking it out: the messages are read unacknowledged on a channel
+/// that is then closed, which returns them to the queue.
+pub async fn list(connection: &Connection, prefix: &str) -> anyhow::Result<Vec<Parked>> {
+    let queue = queue(prefix);
+    let count = depth(connection, prefix, &queue).await?;
+    let channel = connection.create_channel().await?;
+    let mut parked = Vec::new();
+    for _ in 0..count {
+        let Some(message) = channel
+            .basic_get(queue.as_str().into(), BasicGetOptions::default())
+            .await?
+        else {
+            break;
+        };
+        parked.push(Parked {
+            message_id: message
+                .delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(ShortString::to_string),
+            request: serde_json::from_slice(&message.delivery.data).map_err(|e| e.to_string()),
+        });
+    }
+    channel.close(200, "listed".into()).await?;
+    Ok(parked)
+}
+
+/// Sends every parked mail back to the work queue with a fresh retry budget; each is removed
+/// from the parking queue only once the broker confirmed its copy. Returns how many.
+pub async fn replay(connection: &Connection, prefix: &str) -> anyhow::Result<usize> {
+    let queue = queue(prefix);
+    let count = depth(connection, prefix, &queue).await?;
+    let publisher =
+        Publisher::new(connection, &format!("{prefix}{}", messages::EMAIL_EXCHANGE)).await?;
+    let channel = connection.create_channel().await?;
+    let mut replayed = 0;
+    for _ in 0..count {
+        let Some(message) = channel
+            .basic_get(queue.as_str().into(), BasicGetOptions::default())
+            .await?
+        else {
+            break;
+        };
+        let delivery = message.delivery;
+        let request: EmailRequestedV1 = serde_json::from_slice(&delivery.data)?;
+        let message_id = delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(ShortString::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        publisher
+            .publish(messages::EMAIL_REQUESTED_V1, &message_id, &request)
+            .await?;
+        delivery.ack(BasicAckOptions::default()).await?;
+        replayed += 1;
+    }
+    Ok(replayed)
+}
