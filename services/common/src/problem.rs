@@ -90,12 +90,18 @@ impl FieldErrors {
     }
 
     /// `Ok` when nothing failed, otherwise a 422 listing every failure.
-    pub fn result(&self) -> Result<(), ApiError> {
+    pub fn result(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(self.0.clone()))
+            Err(self.into())
         }
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        ApiError::Validation(errors.0)
     }
 }
 

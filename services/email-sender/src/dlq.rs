@@ -6,7 +6,8 @@ use common::{
     messages::{self, EmailRequestedV1},
 };
 use lapin::{
-    Connection,
+    Channel, Connection,
+    message::Delivery,
     options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions},
     types::{FieldTable, ShortString},
 };
@@ -48,20 +49,12 @@ pub async fn list(connection: &Connection, prefix: &str) -> anyhow::Result<Vec<P
     let channel = connection.create_channel().await?;
     let mut parked = Vec::new();
     for _ in 0..count {
-        let Some(message) = channel
-            .basic_get(queue.as_str().into(), BasicGetOptions::default())
-            .await?
-        else {
+        let Some(delivery) = next(&channel, &queue).await? else {
             break;
         };
         parked.push(Parked {
-            message_id: message
-                .delivery
-                .properties
-                .message_id()
-                .as_ref()
-                .map(ShortString::to_string),
-            request: serde_json::from_slice(&message.delivery.data).map_err(|e| e.to_string()),
+            message_id: message_id(&delivery),
+            request: serde_json::from_slice(&delivery.data).map_err(|e| e.to_string()),
         });
     }
     channel.close(200, "listed".into()).await?;
@@ -78,20 +71,11 @@ pub async fn replay(connection: &Connection, prefix: &str) -> anyhow::Result<usi
     let channel = connection.create_channel().await?;
     let mut replayed = 0;
     for _ in 0..count {
-        let Some(message) = channel
-            .basic_get(queue.as_str().into(), BasicGetOptions::default())
-            .await?
-        else {
+        let Some(delivery) = next(&channel, &queue).await? else {
             break;
         };
-        let delivery = message.delivery;
         let request: EmailRequestedV1 = serde_json::from_slice(&delivery.data)?;
-        let message_id = delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .map(ShortString::to_string)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let message_id = message_id(&delivery).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         publisher
             .publish(messages::EMAIL_REQUESTED_V1, &message_id, &request)
             .await?;
@@ -99,4 +83,20 @@ pub async fn replay(connection: &Connection, prefix: &str) -> anyhow::Result<usi
         replayed += 1;
     }
     Ok(replayed)
+}
+
+/// The next parked message, unacknowledged, if any.
+async fn next(channel: &Channel, queue: &str) -> lapin::Result<Option<Delivery>> {
+    let message = channel
+        .basic_get(queue.into(), BasicGetOptions::default())
+        .await?;
+    Ok(message.map(|m| m.delivery))
+}
+
+fn message_id(delivery: &Delivery) -> Option<String> {
+    delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(ShortString::to_string)
 }
