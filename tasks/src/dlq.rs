@@ -35,5 +35,6 @@ fn kind(content: &EmailContent) -> &'static str {
     match content {
         EmailContent::Welcome { .. } => "welcome",
         EmailContent::VerifyAddress { .. } => "verify-address",
+        EmailContent::Reminder { .. } => "reminder",
     }
 }

@@ -56,6 +56,31 @@ pub enum EmailContent {
         /// When the token stops working.
         expires_at: DateTime<Utc>,
     },
+    /// A reminder of an event, with the event attached as an iCalendar file.
+    Reminder {
+        /// The reminder's id.
+        reminder_id: String,
+        /// The mail's subject, as the user set it or made from the event.
+        subject: String,
+        /// The mail's text, as the user set it or made from the event.
+        content: String,
+        /// The event it reminds of.
+        event: EventSummary,
+    },
+}
+
+/// What a reminder mail says about its event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventSummary {
+    /// The event's id.
+    pub id: String,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// IANA time zone the event happens in, e.g. `Europe/Madrid`.
+    pub timezone: String,
+    /// Where: the place's name, then its address if known.
+    pub place: String,
 }
 
 /// An account is gone; its saved events and reminders must go too.

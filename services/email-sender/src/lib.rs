@@ -4,6 +4,7 @@ pub mod app;
 pub mod config;
 pub mod deliveries;
 pub mod dlq;
+pub mod ics;
 pub mod mailer;
 pub mod templates;
 pub mod worker;

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, MultiPart},
+    message::{Attachment, Mailbox, MultiPart, header::ContentType},
     transport::smtp::{
         PoolConfig,
         authentication::Credentials,
@@ -75,15 +75,27 @@ impl Mailer {
                 .map_err(|e| SendFailure::Permanent(format!("recipient {to}: {e}")))?)
             .subject(&rendered.subject)
             .message_id(Some(format!("<{message_id}@eventpost>")))
-            .multipart(MultiPart::alternative_plain_html(
-                rendered.text.clone(),
-                rendered.html.clone(),
-            ))
+            .multipart(body(rendered))
             .map_err(|e| SendFailure::Permanent(format!("building the mail: {e}")))?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
             Err(err) if err.is_permanent() => Err(SendFailure::Permanent(err.to_string())),
             Err(err) => Err(SendFailure::Transient(err.to_string())),
+        }
+    }
+}
+
+/// Plain text and HTML as alternatives, inside a mixed part with the attachment if there is one.
+fn body(rendered: &Rendered) -> MultiPart {
+    let words = MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone());
+    match &rendered.attachment {
+        None => words,
+        Some(file) => {
+            let content_type =
+                ContentType::parse(file.content_type).unwrap_or(ContentType::TEXT_PLAIN);
+            MultiPart::mixed().multipart(words).singlepart(
+                Attachment::new(file.file_name.clone()).body(file.body.clone(), content_type),
+            )
         }
     }
 }

@@ -4,12 +4,23 @@
 use common::messages::{EmailContent, EmailRequestedV1};
 use minijinja::{Environment, context};
 
-/// A mail's words.
+use crate::ics;
+
+/// A mail's words, and the file it carries, if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
+    pub attachment: Option<Attachment>,
+}
+
+/// A file attached to a mail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    pub file_name: String,
+    pub content_type: &'static str,
+    pub body: String,
 }
 
 /// The templates, parsed once.
@@ -31,6 +42,8 @@ impl Templates {
                 "verify_address.html",
                 include_str!("templates/verify_address.html"),
             ),
+            ("reminder.txt", include_str!("templates/reminder.txt")),
+            ("reminder.html", include_str!("templates/reminder.html")),
         ] {
             env.add_template(name, source)?;
         }
@@ -39,6 +52,7 @@ impl Templates {
 
     /// The words of `request`.
     pub fn render(&self, request: &EmailRequestedV1) -> anyhow::Result<Rendered> {
+        let mut attachment = None;
         let (subject, name, ctx) = match &request.content {
             EmailContent::Welcome { display_name } => (
                 "Welcome to eventpost".to_owned(),
@@ -54,6 +68,34 @@ impl Templates {
                     expires_at => expires_at.format("%Y-%m-%d %H:%M").to_string(),
                 },
             ),
+            EmailContent::Reminder {
+                subject,
+                content,
+                event,
+                ..
+            } => {
+                attachment = Some(Attachment {
+                    file_name: "event.ics".into(),
+                    content_type: "text/calendar; charset=utf-8",
+                    body: ics::event_file(event),
+                });
+                let zone: chrono_tz::Tz = event.timezone.parse().unwrap_or(chrono_tz::UTC);
+                let when = event
+                    .starts_at
+                    .with_timezone(&zone)
+                    .format("%A %-d %B %Y, %H:%M");
+                (
+                    subject.clone(),
+                    "reminder",
+                    context! {
+                        content => content,
+                        title => &event.title,
+                        when => when.to_string(),
+                        timezone => zone.name(),
+                        place => &event.place,
+                    },
+                )
+            }
         };
         Ok(Rendered {
             subject,
@@ -65,6 +107,7 @@ impl Templates {
                 .env
                 .get_template(&format!("{name}.html"))?
                 .render(&ctx)?,
+            attachment,
         })
     }
 }
@@ -99,6 +142,40 @@ mod tests {
             rendered.html
         );
         assert!(!rendered.html.contains("<script>"));
+    }
+
+    #[test]
+    fn a_reminder_shows_the_local_time_and_attaches_the_event() {
+        let rendered = Templates::new()
+            .unwrap()
+            .render(&request(EmailContent::Reminder {
+                reminder_id: "r1".into(),
+                subject: "Jazz night in one hour".into(),
+                content: "Leave soon!".into(),
+                event: common::messages::EventSummary {
+                    id: "e1".into(),
+                    title: "Jazz night".into(),
+                    starts_at: "2026-12-01T18:00:00Z".parse().unwrap(),
+                    ends_at: None,
+                    timezone: "Europe/Madrid".into(),
+                    place: "Café Central".into(),
+                },
+            }))
+            .unwrap();
+        assert_eq!(rendered.subject, "Jazz night in one hour");
+        assert!(
+            rendered
+                .text
+                .contains("Tuesday 1 December 2026, 19:00 (Europe/Madrid)"),
+            "{}",
+            rendered.text
+        );
+        let file = rendered.attachment.expect("the event is attached");
+        assert_eq!(file.file_name, "event.ics");
+        assert!(
+            file.body
+                .contains("DTSTART;TZID=Europe/Madrid:20261201T190000")
+        );
     }
 
     #[test]

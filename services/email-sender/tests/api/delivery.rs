@@ -99,3 +99,46 @@ async fn parked_mail_is_listed_and_sent_once_replayed_after_the_cause_is_fixed()
     );
     fixed.cleanup().await
 }
+
+#[tokio::test]
+async fn a_reminder_arrives_with_the_event_attached_as_ics() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let to = unique_address("reminded");
+    let request = common::messages::EmailRequestedV1 {
+        to: common::domain::EmailAddress::parse(&to)?,
+        content: common::messages::EmailContent::Reminder {
+            reminder_id: "65f1c0ffee0000000000aaaa".into(),
+            subject: "Jazz night starts in an hour".into(),
+            content: "Time to leave.".into(),
+            event: common::messages::EventSummary {
+                id: "65f1c0ffee0000000000bbbb".into(),
+                title: "Jazz night".into(),
+                starts_at: "2026-12-01T18:00:00Z".parse()?,
+                ends_at: None,
+                timezone: "Europe/Madrid".into(),
+                place: "Café Central, Madrid".into(),
+            },
+        },
+        requested_at: chrono::Utc::now(),
+    };
+
+    app.request(&uuid::Uuid::new_v4().to_string(), &request)
+        .await?;
+
+    let mailpit = Mailpit::local();
+    let received = mailpit.wait_for(&to, 1).await?;
+    let mail = mailpit.message(&received[0].id).await?;
+    assert_eq!(mail.subject, "Jazz night starts in an hour");
+    assert!(mail.text.contains("19:00 (Europe/Madrid)"), "{}", mail.text);
+    assert!(!mail.html.is_empty());
+    assert_eq!(mail.attachments.len(), 1);
+    assert_eq!(mail.attachments[0].file_name, "event.ics");
+    assert!(
+        mail.attachments[0]
+            .content_type
+            .starts_with("text/calendar"),
+        "{:?}",
+        mail.attachments
+    );
+    app.cleanup().await
+}

@@ -1,0 +1,68 @@
+//! The event a reminder is about, as an iCalendar (RFC 5545) file in the event's own time zone,
+//! so calendars show it at the local time it happens.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use common::messages::EventSummary;
+use icalendar::{Calendar, Component, Event, EventLike};
+
+/// The `.ics` text for `event`. An unknown time zone name falls back to UTC.
+pub fn event_file(event: &EventSummary) -> String {
+    let zone: Tz = event.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let local = |at: DateTime<Utc>| (at.with_timezone(&zone).naive_local(), zone);
+    let mut entry = Event::new();
+    entry
+        .uid(&format!("event-{}@eventpost", event.id))
+        .summary(&event.title)
+        .location(&event.place)
+        .timestamp(Utc::now())
+        .starts(local(event.starts_at));
+    if let Some(ends_at) = event.ends_at {
+        entry.ends(local(ends_at));
+    }
+    Calendar::new().push(entry.done()).done().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(timezone: &str) -> EventSummary {
+        EventSummary {
+            id: "65f1c0ffee0000000000abcd".into(),
+            title: "Jazz night".into(),
+            starts_at: "2026-12-01T18:00:00Z".parse().unwrap(),
+            ends_at: Some("2026-12-01T21:30:00Z".parse().unwrap()),
+            timezone: timezone.into(),
+            place: "Café Central, Madrid".into(),
+        }
+    }
+
+    #[test]
+    fn times_are_written_in_the_events_own_zone() {
+        let ics = event_file(&event("Europe/Madrid"));
+        assert!(
+            ics.contains("BEGIN:VCALENDAR") && ics.contains("BEGIN:VEVENT"),
+            "{ics}"
+        );
+        assert!(
+            ics.contains("DTSTART;TZID=Europe/Madrid:20261201T190000"),
+            "{ics}"
+        );
+        assert!(
+            ics.contains("DTEND;TZID=Europe/Madrid:20261201T223000"),
+            "{ics}"
+        );
+        assert!(ics.contains("SUMMARY:Jazz night"), "{ics}");
+        assert!(
+            ics.contains("UID:event-65f1c0ffee0000000000abcd@eventpost"),
+            "{ics}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_zone_falls_back_to_utc() {
+        let ics = event_file(&event("Mars/Olympus_Mons"));
+        assert!(ics.contains("DTSTART;TZID=UTC:20261201T180000"), "{ics}");
+    }
+}
