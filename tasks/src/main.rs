@@ -38,7 +38,7 @@ enum Command {
     },
     /// Measure what the gateway costs: requests/s directly and through it (release builds).
     Bench,
-    /// Drop the `test_*` databases that interrupted tests left behind.
+    /// Drop the `test_*` databases, queues and exchanges earlier test runs left behind.
     CleanTestDbs,
     /// Inspect or replay the mail the email-sender parked.
     Dlq {
@@ -69,7 +69,7 @@ async fn main() -> ExitCode {
         Command::Down => deps::stop_all().await,
         Command::Test { args } => test(&args).await,
         Command::Bench => bench::run().await,
-        Command::CleanTestDbs => deps::ferretdb::drop_test_databases().await,
+        Command::CleanTestDbs => clean_test_leftovers().await,
         Command::Dlq { action } => match action {
             DlqAction::List => dlq::list().await,
             DlqAction::Replay => dlq::replay().await,
@@ -85,9 +85,18 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Removes what earlier test runs left in the database server and the broker.
+async fn clean_test_leftovers() -> anyhow::Result<()> {
+    deps::ferretdb::drop_test_databases().await?;
+    let deleted = deps::rabbitmq::delete_test_leftovers().await?;
+    eprintln!("deleted {deleted} test queue(s) and exchange(s)");
+    Ok(())
+}
+
 async fn test(extra: &[String]) -> anyhow::Result<()> {
     deps::ensure_all().await?;
     deps::chromium::ensure()?;
+    clean_test_leftovers().await?;
     let cargo = workspace::cargo();
     process::run_step(
         "cargo fmt --check",

@@ -49,10 +49,14 @@ pub fn mongo_config(prefix: &str) -> MongoConfig {
     cfg
 }
 
+/// Every exchange and queue a test declares starts with this, so `cargo task clean-test-dbs`
+/// (run by `cargo task test` first) can remove what earlier runs left on the broker.
+pub const TEST_AMQP_PREFIX: &str = "test_";
+
 /// The test broker, with exchange and queue names under a fresh prefix.
 pub fn amqp_config(prefix: &str) -> AmqpConfig {
     let mut cfg = AmqpConfig {
-        prefix: format!("{}.", unique_name(prefix)),
+        prefix: format!("{}.", unique_name(&format!("{TEST_AMQP_PREFIX}{prefix}"))),
         retry_for: Duration::from_secs(20),
         ..AmqpConfig::default()
     };
