@@ -88,7 +88,9 @@ async fn main() -> ExitCode {
 /// Removes what earlier test runs left in the database server and the broker.
 async fn clean_test_leftovers() -> anyhow::Result<()> {
     deps::ferretdb::drop_test_databases().await?;
-    let deleted = deps::rabbitmq::delete_test_leftovers().await?;
+    let deleted = common::testing::RabbitAdmin::local()
+        .delete_test_leftovers()
+        .await?;
     eprintln!("deleted {deleted} test queue(s) and exchange(s)");
     Ok(())
 }

@@ -246,35 +246,65 @@ impl RabbitAdmin {
     /// Force-closes every connection whose client named itself `connection_name`, as a broker
     /// restart would. Returns how many were closed.
     pub async fn close_connections_named(&self, connection_name: &str) -> anyhow::Result<usize> {
-        let connections: Vec<ConnectionInfo> = self
-            .http
-            .get(format!("{}/api/connections", self.base))
-            .basic_auth("guest", Some("guest"))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let connections: Vec<ConnectionInfo> = self.list("connections").await?;
         let mut closed = 0;
         for connection in connections {
             if connection.client_properties["connection_name"] == connection_name {
-                let encoded: String =
-                    url::form_urlencoded::byte_serialize(connection.name.as_bytes()).collect();
-                self.http
-                    .delete(format!(
-                        "{}/api/connections/{}",
-                        self.base,
-                        encoded.replace('+', "%20")
-                    ))
-                    .basic_auth("guest", Some("guest"))
-                    .send()
-                    .await?
-                    .error_for_status()?;
+                self.delete("connections", &connection.name).await?;
                 closed += 1;
             }
         }
         Ok(closed)
     }
+
+    /// Deletes the queues and exchanges tests declared (named [`TEST_AMQP_PREFIX`]…): quorum
+    /// queues are heavy, and a broker keeping every run's leftovers slows to a halt.
+    pub async fn delete_test_leftovers(&self) -> anyhow::Result<usize> {
+        let mut deleted = 0;
+        for kind in ["queues/%2F", "exchanges/%2F"] {
+            let named: Vec<Named> = self.list(kind).await?;
+            for item in named
+                .iter()
+                .filter(|n| n.name.starts_with(TEST_AMQP_PREFIX))
+            {
+                self.delete(kind, &item.name).await?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    async fn list<T: serde::de::DeserializeOwned>(&self, kind: &str) -> anyhow::Result<T> {
+        Ok(self
+            .http
+            .get(format!("{}/api/{kind}", self.base))
+            .basic_auth("guest", Some("guest"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    async fn delete(&self, kind: &str, name: &str) -> anyhow::Result<()> {
+        let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        self.http
+            .delete(format!(
+                "{}/api/{kind}/{}",
+                self.base,
+                encoded.replace('+', "%20")
+            ))
+            .basic_auth("guest", Some("guest"))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct Named {
+    name: String,
 }
 
 /// Asserts what every service serves at `base` (`http://127.0.0.1:<port>`): `/healthz`;

@@ -13,7 +13,7 @@ pub mod ferretdb;
 mod go;
 mod mailpit;
 mod postgres;
-pub mod rabbitmq;
+mod rabbitmq;
 pub mod signing_key;
 
 use std::path::PathBuf;

@@ -8,7 +8,6 @@ use common::{amqp, config::AmqpConfig};
 use super::logs_dir;
 use crate::{process, workspace};
 
-const MANAGEMENT: &str = "http://127.0.0.1:15672";
 const MANAGEMENT_API: &str = "http://127.0.0.1:15672/api/overview";
 
 /// Makes a broker answer on 5672 with the management API on 15672.
@@ -45,39 +44,6 @@ pub fn stop() -> anyhow::Result<()> {
         eprintln!("stopped RabbitMQ");
     }
     Ok(())
-}
-
-/// Deletes the queues and exchanges tests declared (named `test_…`): quorum queues are heavy,
-/// and a broker that keeps every run's leftovers slows to a halt.
-pub async fn delete_test_leftovers() -> anyhow::Result<usize> {
-    let http = reqwest::Client::new();
-    let mut deleted = 0;
-    for kind in ["queues", "exchanges"] {
-        let names: Vec<serde_json::Value> = http
-            .get(format!("{MANAGEMENT}/api/{kind}/%2F?columns=name"))
-            .basic_auth("guest", Some("guest"))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        for name in names.iter().filter_map(|n| n["name"].as_str()) {
-            if !name.starts_with(common::testing::TEST_AMQP_PREFIX) {
-                continue;
-            }
-            let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
-            http.delete(format!(
-                "{MANAGEMENT}/api/{kind}/%2F/{}",
-                encoded.replace('+', "%20")
-            ))
-            .basic_auth("guest", Some("guest"))
-            .send()
-            .await?
-            .error_for_status()?;
-            deleted += 1;
-        }
-    }
-    Ok(deleted)
 }
 
 fn enable_management(offline: bool) -> anyhow::Result<()> {
