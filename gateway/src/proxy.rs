@@ -323,16 +323,7 @@ fn outgoing_headers(
     }
     if let Some(claims) = identity {
         insert(&mut headers, USER_ID, &claims.sub);
-        let roles: Vec<_> = claims
-            .roles
-            .iter()
-            .map(|r| {
-                serde_json::to_value(r)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-            })
-            .collect::<Option<_>>()
-            .unwrap_or_default();
+        let roles: Vec<&str> = claims.roles.iter().map(|role| role.as_str()).collect();
         insert(&mut headers, USER_ROLES, &roles.join(","));
     }
     headers

@@ -39,6 +39,16 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// The role's name, as tokens and headers carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 /// The claims of an access token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
