@@ -8,6 +8,7 @@ mod deps;
 mod dlq;
 mod make_admin;
 mod process;
+mod seed;
 mod up;
 mod workspace;
 
@@ -38,6 +39,9 @@ enum Command {
     },
     /// Measure what the gateway costs: requests/s directly and through it (release builds).
     Bench,
+    /// Load the demo catalogue (1,200 upcoming events in 8 cities and 12 topics) into the local
+    /// events database; run again, it only tops up.
+    Seed,
     /// Drop the `test_*` databases, queues and exchanges earlier test runs left behind.
     CleanTestDbs,
     /// Inspect or replay the mail the email-sender parked.
@@ -69,6 +73,7 @@ async fn main() -> ExitCode {
         Command::Down => deps::stop_all().await,
         Command::Test { args } => test(&args).await,
         Command::Bench => bench::run().await,
+        Command::Seed => seed::run().await,
         Command::CleanTestDbs => clean_test_leftovers().await,
         Command::Dlq { action } => match action {
             DlqAction::List => dlq::list().await,

@@ -66,6 +66,9 @@ pub struct Claims {
     pub aud: String,
     /// Unique token id.
     pub jti: String,
+    /// Topic slugs the user said they like, when the token was issued (for recommendations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interests: Vec<String>,
 }
 
 impl Claims {

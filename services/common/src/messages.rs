@@ -27,6 +27,10 @@ pub const EMAIL_DEAD_QUEUE: &str = "email-sender.dead";
 pub const EMAIL_REQUESTED_V1: &str = "email.requested.v1";
 /// Routing key of [`UserDeletedV1`].
 pub const USER_DELETED_V1: &str = "user.deleted.v1";
+/// Routing key of [`EventUpdatedV1`].
+pub const EVENT_UPDATED_V1: &str = "event.updated.v1";
+/// Routing key of [`EventDeletedV1`].
+pub const EVENT_DELETED_V1: &str = "event.deleted.v1";
 
 /// A mail to send. The message id is the idempotency key (the mail's `Message-ID` derives from
 /// it), so a redelivered message is never mailed twice.
@@ -88,6 +92,32 @@ pub struct EventSummary {
 pub struct UserDeletedV1 {
     /// The deleted user's id.
     pub user_id: String,
+    /// When it was deleted.
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// An event was replaced. Reminders relative to its start move when `starts_at` changed.
+///
+/// Messages about one event may arrive out of order; `version` tells which is newer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventUpdatedV1 {
+    /// The event's id.
+    pub event_id: String,
+    /// The event's version after this change.
+    pub version: u32,
+    /// When it started before this change.
+    pub previous_starts_at: DateTime<Utc>,
+    /// When it starts now.
+    pub starts_at: DateTime<Utc>,
+    /// When it was changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An event was removed from the catalogue; pending reminders of it are cancelled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventDeletedV1 {
+    /// The event's id.
+    pub event_id: String,
     /// When it was deleted.
     pub deleted_at: DateTime<Utc>,
 }

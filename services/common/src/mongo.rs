@@ -58,7 +58,16 @@ pub async fn ensure_indexes<T: Send + Sync>(
     collection: &Collection<T>,
     indexes: impl IntoIterator<Item = IndexModel>,
 ) -> anyhow::Result<()> {
-    let indexes: Vec<_> = indexes.into_iter().collect();
+    // Only the missing ones are sent: FerretDB 1.24 drops the connection (a panic in its
+    // handler) when asked again for an existing index on a dotted field such as `place.lat`.
+    let existing = collection.list_index_names().await.unwrap_or_default();
+    let indexes: Vec<_> = indexes
+        .into_iter()
+        .filter(|index| {
+            let name = index.options.as_ref().and_then(|o| o.name.as_ref());
+            name.is_none_or(|name| !existing.contains(name))
+        })
+        .collect();
     if indexes.is_empty() {
         return Ok(());
     }

@@ -84,6 +84,15 @@ impl FieldErrors {
             .ok()
     }
 
+    /// `Err` with every recorded failure as bad query parameters (400), if there were any.
+    pub fn parameters_result(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidParameters(self.0))
+        }
+    }
+
     /// Records a failure found another way.
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError::new(field, message));
@@ -116,6 +125,9 @@ pub enum ApiError {
         /// The offending field, when known.
         field: Option<String>,
     },
+    /// Some query parameters hold values that are not allowed (400, each one named).
+    #[error("invalid parameters: {0:?}")]
+    InvalidParameters(Vec<FieldError>),
     /// The request was read but some fields hold values that are not allowed.
     #[error("invalid fields: {0:?}")]
     Validation(Vec<FieldError>),
@@ -181,7 +193,7 @@ impl ApiError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } | Self::InvalidParameters(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -201,7 +213,7 @@ impl ApiError {
 
     fn slug(&self) -> &'static str {
         match self {
-            Self::BadRequest { .. } => "malformed-request",
+            Self::BadRequest { .. } | Self::InvalidParameters(_) => "malformed-request",
             Self::Validation(_) => "validation",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
@@ -222,7 +234,7 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             Self::BadRequest { detail, .. } => detail.clone(),
-            Self::Validation(errors) => match errors.as_slice() {
+            Self::Validation(errors) | Self::InvalidParameters(errors) => match errors.as_slice() {
                 [one] => format!("`{}` {}", one.field, one.message),
                 _ => format!("{} fields are invalid", errors.len()),
             },
@@ -249,7 +261,7 @@ impl ApiError {
 
     fn field_errors(&self) -> Option<Vec<FieldError>> {
         match self {
-            Self::Validation(errors) => Some(errors.clone()),
+            Self::Validation(errors) | Self::InvalidParameters(errors) => Some(errors.clone()),
             Self::BadRequest {
                 field: Some(field),
                 detail,

@@ -6,6 +6,8 @@
 //! can be changed with `EVENTPOST_TEST_MONGO_URI`, `EVENTPOST_TEST_AMQP_URI`,
 //! `EVENTPOST_TEST_MAILPIT_URL` and `EVENTPOST_TEST_RABBITMQ_API`.
 
+mod issuer;
+
 use std::{future::Future, time::Duration};
 
 use serde::Deserialize;
@@ -15,6 +17,8 @@ use crate::{
     config::{AmqpConfig, MongoConfig, Secret},
     mongo::TEST_DATABASE_PREFIX,
 };
+
+pub use issuer::TokenIssuer;
 
 /// An Ed25519 signing key (PKCS#8 PEM) for tests only: no deployment trusts it.
 pub const TEST_SIGNING_KEY: &str = include_str!("../tests/it/fixtures/test-only-ed25519.pem");
@@ -260,13 +264,16 @@ impl RabbitAdmin {
     /// Deletes the queues and exchanges tests declared (named [`TEST_AMQP_PREFIX`]…): quorum
     /// queues are heavy, and a broker keeping every run's leftovers slows to a halt.
     pub async fn delete_test_leftovers(&self) -> anyhow::Result<usize> {
+        self.delete_prefixed(TEST_AMQP_PREFIX).await
+    }
+
+    /// Deletes the queues and exchanges named `prefix`…: what one test declared, once the
+    /// services using them have stopped (deleting a queue under a publisher kills its channel).
+    pub async fn delete_prefixed(&self, prefix: &str) -> anyhow::Result<usize> {
         let mut deleted = 0;
         for kind in ["queues/%2F", "exchanges/%2F"] {
             let named: Vec<Named> = self.list(kind).await?;
-            for item in named
-                .iter()
-                .filter(|n| n.name.starts_with(TEST_AMQP_PREFIX))
-            {
+            for item in named.iter().filter(|n| n.name.starts_with(prefix)) {
                 self.delete(kind, &item.name).await?;
                 deleted += 1;
             }

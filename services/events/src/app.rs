@@ -1,31 +1,69 @@
-//! Assembling the events service: connect to its dependencies, mount its routes, bind.
-//!
-//! So far it serves only `/healthz`, `/readyz` and `/metrics`; its API arrives with issue #4.
+//! Assembling the events service: connect, declare its queues, mount, bind; then serve, relay
+//! changes and consume deleted accounts until stopped.
+
+use std::sync::Arc;
 
 use common::{
-    health::{Check, MongoCheck},
-    mongo,
+    amqp::{self, Publisher},
+    auth::JwksVerifier,
+    health::{AmqpCheck, Check, MongoCheck},
+    messages, mongo,
     server::Service,
 };
+use lapin::Connection;
 use mongodb::Database;
-use poem::Route;
 use tokio_util::sync::CancellationToken;
 
-use crate::{SERVICE, config::Config};
+use crate::{
+    SERVICE,
+    api::{self, Ctx},
+    config::Config,
+    messages as consumed,
+    relay::Relay,
+    store::Store,
+};
 
 /// The running events service.
 pub struct Application {
     service: Service,
     db: Database,
+    store: Store,
+    amqp: Arc<Connection>,
+    relay: Relay,
+    config: Config,
 }
 
 impl Application {
-    /// Connects, mounts and binds (port 0 picks a free port).
+    /// Connects, declares, mounts and binds (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = mongo::connect(&config.mongo, SERVICE).await?;
-        let checks: Vec<Box<dyn Check>> = vec![Box::new(MongoCheck(db.clone()))];
-        let service = Service::bind(SERVICE, &config.http, Route::new(), checks).await?;
-        Ok(Self { service, db })
+        let store = Store::open(&db).await?;
+        let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
+        consumed::declare(&amqp, &config.amqp.prefix).await?;
+        let exchange = format!("{}{}", config.amqp.prefix, messages::DOMAIN_EXCHANGE);
+        let relay = Relay::new(
+            store.clone(),
+            Publisher::new(&amqp, &exchange).await?.broadcast(),
+        );
+        let verifier = Arc::new(JwksVerifier::new(config.auth.clone()));
+        let ctx = Ctx {
+            store: store.clone(),
+            relay: relay.clone(),
+        };
+        let checks: Vec<Box<dyn Check>> = vec![
+            Box::new(MongoCheck(db.clone())),
+            Box::new(AmqpCheck(amqp.clone())),
+        ];
+        let service =
+            Service::bind(SERVICE, &config.http, api::routes(ctx, verifier), checks).await?;
+        Ok(Self {
+            service,
+            db,
+            store,
+            amqp,
+            relay,
+            config,
+        })
     }
 
     /// The port actually bound.
@@ -38,9 +76,30 @@ impl Application {
         &self.db
     }
 
-    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+    /// The broker connection.
+    pub fn amqp(&self) -> &Arc<Connection> {
+        &self.amqp
+    }
+
+    /// The store, for tests that look behind the API (query plans).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves, relays changes and consumes deleted accounts until `shutdown` is cancelled, then
+    /// lets in-flight work finish.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let relay = tokio::spawn(self.relay.run(self.config.relay_interval, shutdown.clone()));
+        let consumer = tokio::spawn(consumed::consume_user_deletions(
+            self.amqp.clone(),
+            self.config.amqp.prefix.clone(),
+            self.config.amqp.prefetch,
+            self.store.clone(),
+            shutdown.clone(),
+        ));
         self.service.run_until_stopped(shutdown).await?;
+        relay.await?;
+        consumer.await??;
         Ok(())
     }
 }

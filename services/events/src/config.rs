@@ -1,7 +1,11 @@
 //! The events service's configuration: defaults that work against the local stack, overridden
 //! by `EVENTPOST_EVENTS__<SECTION>__<FIELD>` variables (see `common::config`).
 
-use common::config::{self, ConfigError, HttpConfig, MongoConfig, TelemetryConfig};
+use std::time::Duration;
+
+use common::config::{
+    self, AmqpConfig, AuthConfig, ConfigError, HttpConfig, MongoConfig, TelemetryConfig,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::SERVICE;
@@ -13,6 +17,13 @@ pub struct Config {
     pub http: HttpConfig,
     /// Its own database. Default `events` on the local server.
     pub mongo: MongoConfig,
+    /// The broker it announces changes on and hears of deleted accounts from.
+    pub amqp: AmqpConfig,
+    /// Whose access tokens it trusts (the users service's JWKS).
+    pub auth: AuthConfig,
+    /// How often the relay looks for changes to announce besides being nudged. Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub relay_interval: Duration,
     /// Log filter and format.
     pub telemetry: TelemetryConfig,
 }
@@ -22,6 +33,9 @@ impl Default for Config {
         Self {
             http: HttpConfig::local(8082),
             mongo: MongoConfig::local("events"),
+            amqp: AmqpConfig::default(),
+            auth: AuthConfig::default(),
+            relay_interval: Duration::from_secs(5),
             telemetry: TelemetryConfig::default(),
         }
     }

@@ -1,7 +1,14 @@
 //! eventpost events: the event catalogue: search, saved events, change messages.
 
+pub mod api;
 pub mod app;
 pub mod config;
+pub mod domain;
+pub mod messages;
+pub mod relay;
+pub mod search;
+pub mod seed;
+pub mod store;
 
 pub use app::Application;
 

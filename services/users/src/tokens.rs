@@ -3,13 +3,11 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use crate::store::User;
 use anyhow::{Context, bail};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use common::{
-    auth::{Claims, Role},
-    config::Secret,
-};
+use common::{auth::Claims, config::Secret};
 use jsonwebtoken::{
     Algorithm, EncodingKey, Header, encode,
     jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash},
@@ -112,22 +110,22 @@ impl Signer {
         &self.jwks_json
     }
 
-    /// An access token for `user` with `roles`, issued at `now`.
-    pub fn access_token(
-        &self,
-        user: &str,
-        roles: &[Role],
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<AccessToken> {
+    /// An access token for `user`, issued at `now`, carrying its roles and interests.
+    pub fn access_token(&self, user: &User, now: DateTime<Utc>) -> anyhow::Result<AccessToken> {
         let expires_in = self.access_ttl.as_secs();
         let claims = Claims {
-            sub: user.to_owned(),
-            roles: roles.to_vec(),
+            sub: user.id.to_hex(),
+            roles: user.roles.clone(),
             exp: now.timestamp() + i64::try_from(expires_in)?,
             iat: now.timestamp(),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
+            interests: user
+                .interests
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());

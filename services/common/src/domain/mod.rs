@@ -25,6 +25,18 @@ pub enum DomainError {
         /// The maximum length, in characters.
         max: usize,
     },
+    /// More items than allowed.
+    #[error("must have at most {max} items")]
+    TooMany {
+        /// The most items allowed.
+        max: usize,
+    },
+    /// A number outside the range it must lie in.
+    #[error("must be within {range}")]
+    OutOfRange {
+        /// The allowed range, as the client should read it (`-90..=90`).
+        range: &'static str,
+    },
     /// Not of the expected form.
     #[error("must be {expected}")]
     Malformed {

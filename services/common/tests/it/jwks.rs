@@ -55,6 +55,7 @@ fn claims(audience: &str, expires_in: i64) -> Claims {
         iss: "eventpost".into(),
         aud: audience.into(),
         jti: uuid::Uuid::new_v4().to_string(),
+        interests: Vec::new(),
     }
 }
 

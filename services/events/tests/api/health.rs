@@ -3,6 +3,6 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn the_service_serves_health_readiness_problems_and_metrics() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    common::testing::assert_serves_health(&app.address, "events", &["mongodb"]).await?;
+    common::testing::assert_serves_health(&app.address, "events", &["mongodb", "rabbitmq"]).await?;
     app.cleanup().await
 }

@@ -1,4 +1,7 @@
 //! events service tests, each against its own instance on a free port.
 
+mod catalogue;
 mod health;
 mod helpers;
+mod saved;
+mod search;

@@ -143,10 +143,7 @@ impl AuthApi {
                 expires_at: bson::DateTime::from_chrono(expires_at),
             })
             .await?;
-        let access = self
-            .ctx
-            .signer
-            .access_token(&user.id.to_hex(), &user.roles, Utc::now())?;
+        let access = self.ctx.signer.access_token(user, Utc::now())?;
         Ok(TokensOut {
             access_token: access.token,
             refresh_token: refresh.reveal().to_owned(),

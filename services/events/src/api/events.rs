@@ -1,0 +1,263 @@
+//! The catalogue: search, read, and (administrators) create, replace, delete.
+
+use chrono::Utc;
+use common::{
+    ApiError, ApiResult,
+    auth::{BearerAuth, Role},
+    json::JsonBody,
+    time::Timestamp,
+};
+use mongodb::bson::{self, oid::ObjectId};
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+};
+
+use super::{
+    Ctx, event_id,
+    models::{EventIn, EventOut, EventPage, Tag},
+    search_params::SearchParams,
+};
+use crate::store::{EventDoc, WriteError};
+
+pub struct EventsApi {
+    pub ctx: Ctx,
+}
+
+#[derive(ApiResponse)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per request and moved straight into the response"
+)]
+enum OneEvent {
+    /// The event.
+    #[oai(status = 200)]
+    Ok(
+        Json<EventOut>,
+        /// The event's version in quotes; send it back in `If-None-Match` or `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// The event has not changed since the version in `If-None-Match`.
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String),
+}
+
+#[derive(ApiResponse)]
+enum Created {
+    /// The event is in the catalogue.
+    #[oai(status = 201)]
+    Created(
+        Json<EventOut>,
+        /// Where it can be read.
+        #[oai(header = "Location")]
+        String,
+        #[oai(header = "ETag")] String,
+    ),
+}
+
+#[derive(ApiResponse)]
+enum Replaced {
+    /// The event as it is now.
+    #[oai(status = 200)]
+    Ok(Json<EventOut>, #[oai(header = "ETag")] String),
+}
+
+#[derive(ApiResponse)]
+enum Deleted {
+    /// The event is gone; its pending reminders are being cancelled.
+    #[oai(status = 204)]
+    Done,
+}
+
+#[OpenApi(prefix_path = "/api/v1/events", tag = "Tag::Events")]
+impl EventsApi {
+    /// Search upcoming events. Every filter combines with every other: `topic` (repeatable: any
+    /// of them), `from`/`to` (start time range; without `from`, only events that have not
+    /// started), `near=lat,lon` with `radius_km` (great-circle distance; results carry
+    /// `distance_km`), `q` (every word must appear in the title or description, any case),
+    /// `sort=starts_at` (default) or `sort=distance` (needs `near`). Paginated by `cursor`.
+    #[oai(path = "/", method = "get", operation_id = "events.search")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per documented query parameter"
+    )]
+    async fn search_events(
+        &self,
+        /// Events with any of these topics (repeat the parameter for several).
+        topic: Query<Vec<String>>,
+        /// Events starting at or after this instant (RFC 3339). Default: now.
+        from: Query<Option<Timestamp>>,
+        /// Events starting before this instant (RFC 3339).
+        to: Query<Option<Timestamp>>,
+        /// Centre of a location search, `lat,lon` in degrees (e.g. `37.18,-3.60`).
+        near: Query<Option<String>>,
+        /// Radius around `near` in kilometres, more than 0 and at most 1000. Default 25.
+        radius_km: Query<Option<f64>>,
+        /// Words that must all appear in the title or description (any case).
+        q: Query<Option<String>>,
+        /// `starts_at` (default) or `distance` (needs `near`).
+        sort: Query<Option<String>>,
+        /// Items per page, 1 to 100. Default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<EventPage>> {
+        let params = SearchParams {
+            topics: topic.0,
+            from: from.0,
+            to: to.0,
+            near: near.0,
+            radius_km: radius_km.0,
+            q: q.0,
+            sort: sort.0,
+            limit: limit.0,
+            cursor: cursor.0,
+        };
+        let search = params.parse(Utc::now())?;
+        let (found, more) = self.ctx.store.search(&search).await?;
+        let next_cursor = more
+            .then(|| found.last().map(|last| last.cursor(search.sort).encode()))
+            .flatten();
+        Ok(Json(EventPage {
+            items: found.iter().map(EventOut::from).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// One event, with its `ETag`. With `If-None-Match` holding the current ETag: 304.
+    #[oai(path = "/:id", method = "get", operation_id = "events.get")]
+    async fn get_event(
+        &self,
+        /// The event's id.
+        id: Path<String>,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> ApiResult<OneEvent> {
+        let event = self.live(&id).await?;
+        let etag = etag(&event);
+        if if_none_match
+            .as_deref()
+            .is_some_and(|tags| matches_any(tags, &etag))
+        {
+            return Ok(OneEvent::NotModified(etag));
+        }
+        Ok(OneEvent::Ok(Json(EventOut::from(&event)), etag))
+    }
+
+    /// Add an event (administrators).
+    #[oai(path = "/", method = "post", operation_id = "events.create")]
+    async fn create_event(&self, auth: BearerAuth, body: JsonBody<EventIn>) -> ApiResult<Created> {
+        require_admin(&auth)?;
+        let draft = body.0.parse()?;
+        let event = draft.into_doc(ObjectId::new(), 1, bson::DateTime::now());
+        self.ctx.store.create(&event).await?;
+        self.ctx.relay.nudge();
+        tracing::info!(event_id = %event.id, "event created");
+        Ok(Created::Created(
+            Json(EventOut::from(&event)),
+            format!("/api/v1/events/{}", event.id),
+            etag(&event),
+        ))
+    }
+
+    /// Replace an event (administrators). Send the `ETag` you read in `If-Match`: if the event
+    /// changed since, nothing is written and the answer is 412. Announces `event.updated`, so
+    /// reminders relative to its start follow it.
+    #[oai(path = "/:id", method = "put", operation_id = "events.replace")]
+    async fn replace_event(
+        &self,
+        auth: BearerAuth,
+        /// The event's id.
+        id: Path<String>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        body: JsonBody<EventIn>,
+    ) -> ApiResult<Replaced> {
+        require_admin(&auth)?;
+        let current = self.live(&id).await?;
+        check_if_match(if_match.as_deref(), &current)?;
+        let draft = body.0.parse()?;
+        let next = draft.into_doc(current.id, current.version + 1, current.created_at);
+        self.ctx
+            .store
+            .replace(&current, &next)
+            .await
+            .map_err(stale)?;
+        self.ctx.relay.nudge();
+        tracing::info!(event_id = %next.id, version = next.version, "event replaced");
+        Ok(Replaced::Ok(Json(EventOut::from(&next)), etag(&next)))
+    }
+
+    /// Delete an event (administrators); `If-Match` is honoured as for PUT. Announces
+    /// `event.deleted`: its pending reminders are cancelled and everyone's saves of it dropped.
+    #[oai(path = "/:id", method = "delete", operation_id = "events.delete")]
+    async fn delete_event(
+        &self,
+        auth: BearerAuth,
+        /// The event's id.
+        id: Path<String>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+    ) -> ApiResult<Deleted> {
+        require_admin(&auth)?;
+        let current = self.live(&id).await?;
+        check_if_match(if_match.as_deref(), &current)?;
+        self.ctx.store.delete(&current).await.map_err(stale)?;
+        self.ctx.relay.nudge();
+        tracing::info!(event_id = %current.id, "event deleted");
+        Ok(Deleted::Done)
+    }
+}
+
+impl EventsApi {
+    async fn live(&self, raw_id: &str) -> ApiResult<EventDoc> {
+        let id = event_id(raw_id)?;
+        self.ctx
+            .store
+            .event(id)
+            .await?
+            .ok_or(ApiError::NotFound("event"))
+    }
+}
+
+fn require_admin(auth: &BearerAuth) -> ApiResult<()> {
+    if auth.0.has_role(Role::Admin) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only administrators may change the catalogue".into(),
+        ))
+    }
+}
+
+/// The strong ETag of an event's version.
+fn etag(event: &EventDoc) -> String {
+    format!("\"{}\"", event.version)
+}
+
+/// Whether an `If-None-Match`/`If-Match` list names `etag` (or is `*`). Weak tags compare by
+/// their opaque part, as `If-None-Match` requires.
+fn matches_any(header: &str, etag: &str) -> bool {
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+fn check_if_match(if_match: Option<&str>, current: &EventDoc) -> ApiResult<()> {
+    match if_match {
+        Some(tags) if !matches_any(tags, &etag(current)) => Err(ApiError::PreconditionFailed(
+            format!("the event is at version {}; read it again", current.version),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn stale(err: WriteError) -> ApiError {
+    match err {
+        WriteError::Stale => {
+            ApiError::PreconditionFailed("the event was changed meanwhile; read it again".into())
+        }
+        WriteError::Store(err) => err.into(),
+    }
+}

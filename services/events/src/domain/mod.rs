@@ -1,0 +1,14 @@
+//! The catalogue's values. Each parses, so an event that breaks a rule cannot be built, whether it
+//! came from a request or from the database.
+
+mod geo;
+mod place;
+mod schedule;
+mod text;
+mod words;
+
+pub use geo::{BoundingBox, Coordinates, CoordinatesError, Radius};
+pub use place::{Place, PlaceError};
+pub use schedule::{Schedule, ScheduleError, TimeZone};
+pub use text::{Description, Organizer, Title, Topics};
+pub use words::words;

@@ -1,0 +1,154 @@
+//! Free text an event carries, each with its limits, and its topic list.
+
+use common::domain::{DomainError, Topic};
+use serde::{Deserialize, Serialize};
+
+/// Trims `raw` and checks its length in characters.
+fn bounded(raw: &str, min: usize, max: usize) -> Result<String, DomainError> {
+    let trimmed = raw.trim();
+    let chars = trimmed.chars().count();
+    if chars == 0 && min > 0 {
+        return Err(DomainError::Empty);
+    }
+    if chars > max {
+        return Err(DomainError::TooLong { max });
+    }
+    Ok(trimmed.to_owned())
+}
+
+macro_rules! bounded_text {
+    ($(#[$doc:meta])* $name:ident, min = $min:expr, max = $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Fewest characters allowed.
+            pub const MIN_LEN: usize = $min;
+            /// Most characters allowed.
+            pub const MAX_LEN: usize = $max;
+
+            /// Trims surrounding whitespace, then checks the length.
+            pub fn parse(raw: &str) -> Result<Self, DomainError> {
+                bounded(raw, Self::MIN_LEN, Self::MAX_LEN).map(Self)
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+    };
+}
+
+bounded_text!(
+    /// What the event is called: 1 to 120 characters.
+    Title, min = 1, max = 120
+);
+bounded_text!(
+    /// What happens there: up to 4,000 characters, may be empty.
+    Description, min = 0, max = 4000
+);
+bounded_text!(
+    /// Who runs it: 1 to 120 characters.
+    Organizer, min = 1, max = 120
+);
+
+/// The topics an event is listed under: at most [`Topics::MAX`], each once, in the given order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "Vec<Topic>", into = "Vec<Topic>")]
+pub struct Topics(Vec<Topic>);
+
+impl Topics {
+    /// Most topics an event may have.
+    pub const MAX: usize = 10;
+
+    /// Drops repeats; refuses more than [`Topics::MAX`].
+    pub fn parse(topics: Vec<Topic>) -> Result<Self, DomainError> {
+        let mut unique: Vec<Topic> = Vec::with_capacity(topics.len());
+        for topic in topics {
+            if !unique.contains(&topic) {
+                unique.push(topic);
+            }
+        }
+        if unique.len() > Self::MAX {
+            return Err(DomainError::TooMany { max: Self::MAX });
+        }
+        Ok(Self(unique))
+    }
+
+    /// The topics.
+    pub fn as_slice(&self) -> &[Topic] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<Topic>> for Topics {
+    type Error = DomainError;
+
+    fn try_from(topics: Vec<Topic>) -> Result<Self, Self::Error> {
+        Self::parse(topics)
+    }
+}
+
+impl From<Topics> for Vec<Topic> {
+    fn from(topics: Topics) -> Self {
+        topics.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_trimmed_and_bounded() {
+        assert_eq!(
+            Title::parse("  Jazz night ").unwrap().as_str(),
+            "Jazz night"
+        );
+        assert_eq!(Title::parse("   "), Err(DomainError::Empty));
+        assert_eq!(
+            Title::parse(&"é".repeat(120))
+                .unwrap()
+                .as_str()
+                .chars()
+                .count(),
+            120
+        );
+        assert_eq!(
+            Title::parse(&"é".repeat(121)),
+            Err(DomainError::TooLong { max: 120 })
+        );
+    }
+
+    #[test]
+    fn a_description_may_be_empty_but_not_endless() {
+        assert_eq!(Description::parse("").unwrap().as_str(), "");
+        assert!(Description::parse(&"a".repeat(4001)).is_err());
+    }
+
+    #[test]
+    fn topics_drop_repeats_and_refuse_more_than_ten() {
+        let topic = |s: &str| Topic::parse(s).unwrap();
+        let parsed = Topics::parse(vec![topic("jazz"), topic("food"), topic("jazz")]).unwrap();
+        assert_eq!(parsed.as_slice(), &[topic("jazz"), topic("food")]);
+        let eleven = (0..11).map(|i| topic(&format!("t{i}"))).collect();
+        assert_eq!(Topics::parse(eleven), Err(DomainError::TooMany { max: 10 }));
+    }
+}

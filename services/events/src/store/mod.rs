@@ -1,0 +1,77 @@
+//! The only code that touches the `events` database.
+//!
+//! FerretDB 1.x has no transactions and its updates are read-modify-write, so every guarantee
+//! rests on inserts guarded by a unique `_id`, atomic on MongoDB and FerretDB alike:
+//! - a change of an event is an insert into `event_versions` with `_id` `<event id>:<version>`:
+//!   of two writers starting from the same version exactly one gets to write the next;
+//! - `events` holds the latest version of each live event, for reading and searching. The writer
+//!   of a version updates it; if that writer dies in between, the relay rolls it forward;
+//! - a version also says what to announce (`relayed` until it was published), so a change and
+//!   its message cannot part: see `relay.rs`;
+//! - a saved event is one `saved` document with `_id` `<user id>:<event id>`.
+
+mod events;
+mod saved;
+mod search;
+mod versions;
+
+use common::mongo;
+use mongodb::{Collection, Database, bson::doc};
+
+pub use events::{EventDoc, PlaceDoc, WriteError};
+pub use saved::SavedDoc;
+pub use search::Found;
+pub use versions::{Change, VersionDoc};
+
+/// The events database.
+#[derive(Clone)]
+pub struct Store {
+    db: Database,
+    events: Collection<EventDoc>,
+    versions: Collection<VersionDoc>,
+    saved: Collection<SavedDoc>,
+}
+
+impl Store {
+    /// Opens the collections and declares an index for every query shape.
+    pub async fn open(db: &Database) -> anyhow::Result<Self> {
+        let store = Self {
+            db: db.clone(),
+            events: db.collection("events"),
+            versions: db.collection("event_versions"),
+            saved: db.collection("saved"),
+        };
+        mongo::ensure_indexes(
+            &store.events,
+            [
+                // Every search bounds `starts_at` and sorts by it (or by distance).
+                mongo::index("by_start", doc! { "starts_at": 1, "_id": 1 }),
+                mongo::index("by_topic", doc! { "topics": 1, "starts_at": 1, "_id": 1 }),
+                mongo::index("by_word", doc! { "words": 1, "starts_at": 1, "_id": 1 }),
+                // The bounding box of a location search: a range on both coordinates.
+                mongo::index(
+                    "by_place",
+                    doc! { "place.lat": 1, "place.lon": 1, "starts_at": 1 },
+                ),
+            ],
+        )
+        .await?;
+        mongo::ensure_indexes(
+            &store.versions,
+            [
+                mongo::index("by_relayed", doc! { "relayed": 1, "at": 1 }),
+                mongo::index("by_event", doc! { "event_id": 1, "version": -1 }),
+            ],
+        )
+        .await?;
+        mongo::ensure_indexes(
+            &store.saved,
+            [
+                mongo::index("by_user", doc! { "user_id": 1, "saved_at": -1, "_id": -1 }),
+                mongo::index("by_event", doc! { "event_id": 1 }),
+            ],
+        )
+        .await?;
+        Ok(store)
+    }
+}
