@@ -31,6 +31,10 @@ pub const USER_DELETED_V1: &str = "user.deleted.v1";
 pub const EVENT_UPDATED_V1: &str = "event.updated.v1";
 /// Routing key of [`EventDeletedV1`].
 pub const EVENT_DELETED_V1: &str = "event.deleted.v1";
+/// Routing key of [`ReminderSentV1`].
+pub const REMINDER_SENT_V1: &str = "reminder.sent.v1";
+/// Routing key of [`ReminderFailedV1`].
+pub const REMINDER_FAILED_V1: &str = "reminder.failed.v1";
 
 /// A mail to send. The message id is the idempotency key (the mail's `Message-ID` derives from
 /// it), so a redelivered message is never mailed twice.
@@ -96,19 +100,18 @@ pub struct UserDeletedV1 {
     pub deleted_at: DateTime<Utc>,
 }
 
-/// An event was replaced. Reminders relative to its start move when `starts_at` changed.
+/// An event was replaced. Reminders relative to its start move when `starts_at` changed, and
+/// every pending reminder's mail shows the new details.
 ///
 /// Messages about one event may arrive out of order; `version` tells which is newer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventUpdatedV1 {
-    /// The event's id.
-    pub event_id: String,
     /// The event's version after this change.
     pub version: u32,
     /// When it started before this change.
     pub previous_starts_at: DateTime<Utc>,
-    /// When it starts now.
-    pub starts_at: DateTime<Utc>,
+    /// The event as it is now.
+    pub event: EventSummary,
     /// When it was changed.
     pub updated_at: DateTime<Utc>,
 }
@@ -120,6 +123,32 @@ pub struct EventDeletedV1 {
     pub event_id: String,
     /// When it was deleted.
     pub deleted_at: DateTime<Utc>,
+}
+
+/// The SMTP server accepted a reminder's mail. Sent again if the email-sender is unsure the
+/// first went out, so the receiver must be idempotent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReminderSentV1 {
+    /// The reminder's id.
+    pub reminder_id: String,
+    /// The id of the mail request that was sent (which scheduling of the reminder it was).
+    pub message_id: String,
+    /// When the SMTP server accepted it.
+    pub sent_at: DateTime<Utc>,
+}
+
+/// A reminder's mail was refused for good, or its retries ran out; it is parked in the
+/// dead-letter queue, from where an operator may replay it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReminderFailedV1 {
+    /// The reminder's id.
+    pub reminder_id: String,
+    /// The id of the mail request that failed.
+    pub message_id: String,
+    /// The SMTP server's answer or what else went wrong.
+    pub error: String,
+    /// When it was given up.
+    pub failed_at: DateTime<Utc>,
 }
 
 /// Declares the email exchange, the email-sender's work queue and its parking queue, so mail

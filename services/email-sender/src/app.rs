@@ -43,12 +43,16 @@ impl Application {
         let channel = amqp.create_channel().await?;
         messages::declare_email_topology(&channel, prefix).await?;
         worker::declare_retry_queues(&channel, prefix, &delays).await?;
+        messages::declare_domain_exchange(&channel, prefix).await?;
         let mailer = Mailer::new(&config.smtp)?;
         let worker = Worker {
             templates: Arc::new(Templates::new()?),
             mailer: mailer.clone(),
             deliveries: Deliveries::new(&db),
             retry: Publisher::new(&amqp, &format!("{prefix}{}", worker::RETRY_EXCHANGE)).await?,
+            results: Publisher::new(&amqp, &format!("{prefix}{}", messages::DOMAIN_EXCHANGE))
+                .await?
+                .broadcast(),
             delays,
         };
         let checks: Vec<Box<dyn Check>> = vec![

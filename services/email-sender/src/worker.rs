@@ -5,12 +5,18 @@
 //! retry queue for its attempt, whose TTL returns it to the work queue later, so a waiting retry
 //! never blocks other mail; after the last delay, or when the server refuses it for good, it is
 //! rejected and RabbitMQ parks it in `email-sender.dead`.
+//!
+//! For reminders the outcome is announced on the domain exchange (`reminder.sent`,
+//! `reminder.failed`) before the delivery is settled; if that publish fails, the delivery is
+//! requeued and its redelivery announces again (a duplicate is acknowledged only once its
+//! `reminder.sent` is out), so the notifications service always learns the outcome.
 
 use std::{sync::Arc, time::Duration};
 
+use chrono::Utc;
 use common::{
     amqp::{self, Outcome, Publisher, QueueSpec},
-    messages::{self, EmailRequestedV1},
+    messages::{self, EmailContent, EmailRequestedV1, ReminderFailedV1, ReminderSentV1},
 };
 use lapin::{
     Channel,
@@ -68,6 +74,8 @@ pub struct Worker {
     pub mailer: Mailer,
     pub deliveries: Deliveries,
     pub retry: Publisher,
+    /// The domain exchange, for reminder outcomes.
+    pub results: Publisher,
     pub delays: Arc<[Duration]>,
 }
 
@@ -95,7 +103,7 @@ impl Worker {
         match self.deliveries.was_sent(&message_id).await {
             Ok(true) => {
                 tracing::info!("already mailed; acknowledging the duplicate");
-                return Outcome::Ack;
+                return self.announce_sent(&message_id, &request).await;
             }
             Ok(false) => {}
             Err(err) => {
@@ -120,11 +128,11 @@ impl Worker {
                     tracing::warn!(error = ?err, "mailed, but not recorded: a redelivery would mail it again");
                 }
                 tracing::info!("mailed");
-                Outcome::Ack
+                self.announce_sent(&message_id, &request).await
             }
             Err(SendFailure::Permanent(why)) => {
                 tracing::error!(%why, "the SMTP server refused the mail for good; parking it");
-                Outcome::Reject
+                self.announce_failed(&message_id, &request, &why).await
             }
             Err(SendFailure::Transient(why)) => {
                 self.retry_later(&message_id, &request, attempt(delivery), &why)
@@ -142,7 +150,8 @@ impl Worker {
     ) -> Outcome {
         let Some(delay) = self.delays.get(attempt) else {
             tracing::error!(%why, attempts = attempt + 1, "out of retries; parking the mail");
-            return Outcome::Reject;
+            let why = format!("gave up after {} attempts: {why}", attempt + 1);
+            return self.announce_failed(message_id, request, &why).await;
         };
         let mut headers = FieldTable::default();
         let next = i64::try_from(attempt + 1).unwrap_or(i64::MAX);
@@ -158,6 +167,60 @@ impl Worker {
             }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot schedule the retry; requeueing");
+                Outcome::Requeue
+            }
+        }
+    }
+}
+
+impl Worker {
+    /// Tells the notifications service a reminder was mailed, then acknowledges.
+    async fn announce_sent(&self, message_id: &str, request: &EmailRequestedV1) -> Outcome {
+        let EmailContent::Reminder { reminder_id, .. } = &request.content else {
+            return Outcome::Ack;
+        };
+        let sent = ReminderSentV1 {
+            reminder_id: reminder_id.clone(),
+            message_id: message_id.to_owned(),
+            sent_at: Utc::now(),
+        };
+        let id = format!("sent-{message_id}");
+        self.announce(messages::REMINDER_SENT_V1, &id, &sent, Outcome::Ack)
+            .await
+    }
+
+    /// Tells the notifications service a reminder failed for good, then parks it.
+    async fn announce_failed(
+        &self,
+        message_id: &str,
+        request: &EmailRequestedV1,
+        why: &str,
+    ) -> Outcome {
+        let EmailContent::Reminder { reminder_id, .. } = &request.content else {
+            return Outcome::Reject;
+        };
+        let failed = ReminderFailedV1 {
+            reminder_id: reminder_id.clone(),
+            message_id: message_id.to_owned(),
+            error: why.to_owned(),
+            failed_at: Utc::now(),
+        };
+        let id = format!("failed-{message_id}");
+        self.announce(messages::REMINDER_FAILED_V1, &id, &failed, Outcome::Reject)
+            .await
+    }
+
+    async fn announce<T: serde::Serialize>(
+        &self,
+        key: &str,
+        id: &str,
+        body: &T,
+        then: Outcome,
+    ) -> Outcome {
+        match self.results.publish(key, id, body).await {
+            Ok(()) => then,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot announce the outcome; requeueing to announce it later");
                 Outcome::Requeue
             }
         }

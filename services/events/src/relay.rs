@@ -72,10 +72,9 @@ impl Relay {
         match (version.change, &version.event, version.previous_starts_at) {
             (Change::Updated, Some(event), Some(previous)) => {
                 let updated = EventUpdatedV1 {
-                    event_id: version.event_id.to_hex(),
                     version: u32::try_from(version.version)?,
                     previous_starts_at: previous.to_chrono(),
-                    starts_at: event.starts_at.to_chrono(),
+                    event: event.summary(),
                     updated_at: version.at.to_chrono(),
                 };
                 self.domain

@@ -1,31 +1,89 @@
-//! Assembling the notifications service: connect to its dependencies, mount its routes, bind.
-//!
-//! So far it serves only `/healthz`, `/readyz` and `/metrics`; its API arrives with issue #5.
+//! Assembling the notifications service: connect, declare its queues, mount, bind; then serve,
+//! consume and schedule, as its role says, until stopped.
+
+use std::sync::Arc;
 
 use common::{
-    health::{Check, MongoCheck},
+    amqp::{self, Publisher},
+    auth::JwksVerifier,
+    health::{AmqpCheck, Check, MongoCheck},
+    messages as wire,
+    metrics::Metrics,
     mongo,
     server::Service,
 };
+use lapin::Connection;
 use mongodb::Database;
 use poem::Route;
 use tokio_util::sync::CancellationToken;
 
-use crate::{SERVICE, config::Config};
+use crate::{
+    SERVICE,
+    api::{self, Ctx},
+    clients::Services,
+    config::Config,
+    messages::{self, Handler},
+    metrics::SchedulerMetrics,
+    scheduler::Scheduler,
+    store::Store,
+};
 
 /// The running notifications service.
 pub struct Application {
     service: Service,
     db: Database,
+    amqp: Arc<Connection>,
+    handler: Handler,
+    scheduler: Scheduler,
+    config: Config,
 }
 
 impl Application {
-    /// Connects, mounts and binds (port 0 picks a free port).
+    /// Connects, declares, mounts and binds (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = mongo::connect(&config.mongo, SERVICE).await?;
-        let checks: Vec<Box<dyn Check>> = vec![Box::new(MongoCheck(db.clone()))];
-        let service = Service::bind(SERVICE, &config.http, Route::new(), checks).await?;
-        Ok(Self { service, db })
+        let store = Store::open(&db).await?;
+        let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
+        messages::declare(&amqp, &config.amqp.prefix).await?;
+        let metrics = Metrics::new(SERVICE)?;
+        let scheduler_metrics = SchedulerMetrics::register(metrics.registry())?;
+        let email = Publisher::new(
+            &amqp,
+            &format!("{}{}", config.amqp.prefix, wire::EMAIL_EXCHANGE),
+        )
+        .await?;
+        let scheduler = Scheduler::new(
+            store.clone(),
+            email,
+            config.scheduler.clone(),
+            scheduler_metrics.clone(),
+        );
+        let handler = Handler {
+            store: store.clone(),
+            metrics: scheduler_metrics,
+        };
+        let route = if config.role.runs_api() {
+            let ctx = Ctx {
+                store,
+                services: Services::new(config.users_url.clone(), config.events_url.clone())?,
+            };
+            api::routes(ctx, Arc::new(JwksVerifier::new(config.auth.clone())))
+        } else {
+            Route::new()
+        };
+        let checks: Vec<Box<dyn Check>> = vec![
+            Box::new(MongoCheck(db.clone())),
+            Box::new(AmqpCheck(amqp.clone())),
+        ];
+        let service = Service::bind_with_metrics(&config.http, route, checks, metrics).await?;
+        Ok(Self {
+            service,
+            db,
+            amqp,
+            handler,
+            scheduler,
+            config,
+        })
     }
 
     /// The port actually bound.
@@ -38,9 +96,39 @@ impl Application {
         &self.db
     }
 
-    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+    /// The broker connection.
+    pub fn amqp(&self) -> &Arc<Connection> {
+        &self.amqp
+    }
+
+    /// The scheduler, for tests that tick it by hand.
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// Serves, consumes and schedules (as the role says) until `shutdown` is cancelled, then
+    /// lets in-flight work finish.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let role = self.config.role;
+        let consumer = role.runs_api().then(|| {
+            tokio::spawn(messages::consume(
+                self.amqp.clone(),
+                self.config.amqp.prefix.clone(),
+                self.config.amqp.prefetch,
+                self.handler.clone(),
+                shutdown.clone(),
+            ))
+        });
+        let scheduler = role
+            .runs_scheduler()
+            .then(|| tokio::spawn(self.scheduler.clone().run(shutdown.clone())));
         self.service.run_until_stopped(shutdown).await?;
+        if let Some(consumer) = consumer {
+            consumer.await??;
+        }
+        if let Some(scheduler) = scheduler {
+            scheduler.await??;
+        }
         Ok(())
     }
 }

@@ -1,27 +1,106 @@
-//! The notifications service's configuration: defaults that work against the local stack, overridden
-//! by `EVENTPOST_NOTIFICATIONS__<SECTION>__<FIELD>` variables (see `common::config`).
+//! The notifications service's configuration: defaults that work against the local stack,
+//! overridden by `EVENTPOST_NOTIFICATIONS__<SECTION>__<FIELD>` variables (see `common::config`).
 
-use common::config::{self, ConfigError, HttpConfig, MongoConfig, TelemetryConfig};
+use std::time::Duration;
+
+use common::config::{
+    self, AmqpConfig, AuthConfig, ConfigError, HttpConfig, MongoConfig, TelemetryConfig,
+};
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use crate::SERVICE;
 
 /// Everything the notifications service reads at start.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Config {
-    /// Where the service listens. Default `127.0.0.1:8083`.
+    /// What this process does: `all` (default), `api` or `scheduler`. `--role` overrides it.
+    pub role: Role,
+    /// Where the service listens (every role serves health and metrics). Default `127.0.0.1:8083`.
     pub http: HttpConfig,
     /// Its own database. Default `notifications` on the local server.
     pub mongo: MongoConfig,
+    /// The broker reminders are published to and results and domain events come from.
+    pub amqp: AmqpConfig,
+    /// Whose access tokens it trusts (the users service's JWKS).
+    pub auth: AuthConfig,
+    /// The users service, asked for the caller's verified addresses (forwarding their token).
+    /// Default `http://127.0.0.1:8081`.
+    pub users_url: Url,
+    /// The events service, asked for the event a reminder is created for.
+    /// Default `http://127.0.0.1:8082`.
+    pub events_url: Url,
+    /// The scheduler's knobs.
+    pub scheduler: SchedulerConfig,
     /// Log filter and format.
     pub telemetry: TelemetryConfig,
 }
 
-impl Default for Config {
+/// Which parts run in this process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The API, the message consumers and the scheduler.
+    #[default]
+    All,
+    /// The API and the message consumers only.
+    Api,
+    /// The scheduler only (and health and metrics).
+    Scheduler,
+}
+
+impl Role {
+    /// Whether this process serves the reminder API and consumes messages.
+    pub fn runs_api(self) -> bool {
+        matches!(self, Self::All | Self::Api)
+    }
+
+    /// Whether this process claims and publishes due reminders.
+    pub fn runs_scheduler(self) -> bool {
+        matches!(self, Self::All | Self::Scheduler)
+    }
+}
+
+/// How the scheduler claims and publishes due reminders.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SchedulerConfig {
+    /// Time between ticks, in whole seconds (at least `1s`, the scheduler's resolution).
+    /// Default `1s`.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// How long a claimed reminder waits for its result before it is published again (its
+    /// worker is presumed dead). Default `2m`.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// Most reminders claimed per tick. Default `500`.
+    pub batch: u32,
+    /// Reminders claimed and published at once within a tick. Default `32`.
+    pub concurrency: usize,
+}
+
+impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
+            interval: Duration::from_secs(1),
+            lease: Duration::from_secs(120),
+            batch: 500,
+            concurrency: 32,
+        }
+    }
+}
+
+impl Default for Config {
+    #[expect(clippy::expect_used, reason = "constant URLs known to parse")]
+    fn default() -> Self {
+        Self {
+            role: Role::All,
             http: HttpConfig::local(8083),
             mongo: MongoConfig::local("notifications"),
+            amqp: AmqpConfig::default(),
+            auth: AuthConfig::default(),
+            users_url: Url::parse("http://127.0.0.1:8081").expect("valid URL"),
+            events_url: Url::parse("http://127.0.0.1:8082").expect("valid URL"),
+            scheduler: SchedulerConfig::default(),
             telemetry: TelemetryConfig::default(),
         }
     }

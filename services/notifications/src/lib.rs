@@ -1,7 +1,14 @@
-//! eventpost notifications: reminders and the scheduler that publishes them when due.
+//! eventpost notifications: email reminders of events, and the scheduler that sends them on time.
 
+pub mod api;
 pub mod app;
+pub mod clients;
 pub mod config;
+pub mod domain;
+pub mod messages;
+pub mod metrics;
+pub mod scheduler;
+pub mod store;
 
 pub use app::Application;
 

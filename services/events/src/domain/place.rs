@@ -58,14 +58,6 @@ impl Place {
     pub fn position(&self) -> Option<Coordinates> {
         self.position
     }
-
-    /// The name, then the address if known: how a mail or calendar shows the place.
-    pub fn label(&self) -> String {
-        match &self.address {
-            Some(address) => format!("{}, {address}", self.name),
-            None => self.name.clone(),
-        }
-    }
 }
 
 /// Which part of a place is wrong.

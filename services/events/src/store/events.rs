@@ -1,6 +1,7 @@
 //! Live events (the latest version of each) and the writes that change them.
 
 use anyhow::Context;
+use common::messages::EventSummary;
 use mongodb::bson::{self, doc, oid::ObjectId};
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,23 @@ pub struct PlaceDoc {
     pub address: Option<String>,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
+}
+
+impl EventDoc {
+    /// What other services keep of an event (reminder mails show it).
+    pub fn summary(&self) -> EventSummary {
+        EventSummary {
+            id: self.id.to_hex(),
+            title: self.title.as_str().to_owned(),
+            starts_at: self.starts_at.to_chrono(),
+            ends_at: self.ends_at.map(bson::DateTime::to_chrono),
+            timezone: self.timezone.clone(),
+            place: match &self.place.address {
+                Some(address) => format!("{}, {address}", self.place.name),
+                None => self.place.name.clone(),
+            },
+        }
+    }
 }
 
 impl PlaceDoc {

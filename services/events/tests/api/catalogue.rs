@@ -227,13 +227,18 @@ async fn replacing_announces_the_old_and_new_start_and_deleting_announces_the_de
 
     let (key, updated) = observer.next().await?;
     assert_eq!(key, "event.updated.v1");
-    assert_eq!(updated["event_id"], id);
+    assert_eq!(updated["event"]["id"], id);
+    assert_eq!(updated["event"]["title"], "Moving");
+    assert_eq!(updated["event"]["place"], "Plaza, Calle Mayor 1");
     assert_eq!(updated["version"], 2);
     assert_eq!(
         instant(&updated["previous_starts_at"]),
         instant(&event["starts_at"])
     );
-    assert_eq!(instant(&updated["starts_at"]), instant(&moved["starts_at"]));
+    assert_eq!(
+        instant(&updated["event"]["starts_at"]),
+        instant(&moved["starts_at"])
+    );
 
     assert_eq!(app.delete_event(id).await?.status(), StatusCode::NO_CONTENT);
     let (key, deleted) = observer.next().await?;

@@ -1,8 +1,10 @@
-use crate::helpers::spawn_app;
+use crate::helpers::spawn_platform;
 
 #[tokio::test]
 async fn the_service_serves_health_readiness_problems_and_metrics() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
-    common::testing::assert_serves_health(&app.address, "notifications", &["mongodb"]).await?;
-    app.cleanup().await
+    let platform = spawn_platform().await?;
+    let address = platform.notifications.address.clone();
+    common::testing::assert_serves_health(&address, "notifications", &["mongodb", "rabbitmq"])
+        .await?;
+    platform.cleanup().await
 }

@@ -1,37 +1,424 @@
-use common::{config::HttpConfig, testing};
-use notifications::{Application, config::Config};
-use tokio_util::sync::CancellationToken;
+//! The platform a reminder needs, for real and in this process: the users service (accounts,
+//! tokens, verified addresses), the events service (the events reminded of), this service, and
+//! for end-to-end tests the email-sender and Mailpit. They share one broker namespace, so the
+//! messages between them flow as in production; each has its own database.
 
-/// One running instance of the service.
-pub struct TestApp {
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use common::{
+    config::{HttpConfig, Secret},
+    testing::{self, RabbitAdmin},
+};
+use lapin::Connection;
+use notifications::{
+    config::{Config, Role, SchedulerConfig},
+    scheduler::Scheduler,
+};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A service running in a task of its own, stoppable on its own.
+pub struct Running {
     pub address: String,
     pub db: mongodb::Database,
-    shutdown: CancellationToken,
+    stop: CancellationToken,
+    stopped: JoinHandle<anyhow::Result<()>>,
 }
 
-/// Starts the service on a free port against the real dependencies, in fresh namespaces.
-pub async fn spawn_app() -> anyhow::Result<TestApp> {
-    testing::init();
-    let config = Config {
-        http: HttpConfig::local(0),
-        mongo: testing::mongo_config("notifications"),
-        ..Config::default()
-    };
-    let app = Application::build(config).await?;
-    let test_app = TestApp {
-        address: format!("http://127.0.0.1:{}", app.port()),
-        db: app.db().clone(),
-        shutdown: CancellationToken::new(),
-    };
-    tokio::spawn(app.run_until_stopped(test_app.shutdown.clone()));
-    Ok(test_app)
+impl Running {
+    fn spawn<F>(port: u16, db: mongodb::Database, run: impl FnOnce(CancellationToken) -> F) -> Self
+    where
+        F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let stop = CancellationToken::new();
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            db,
+            stopped: tokio::spawn(run(stop.clone())),
+            stop,
+        }
+    }
+
+    /// Stops it and waits until it has.
+    pub async fn stop(self) -> anyhow::Result<mongodb::Database> {
+        self.stop.cancel();
+        self.stopped.await??;
+        Ok(self.db)
+    }
 }
 
-impl TestApp {
-    /// Stops the instance and drops its database.
-    pub async fn cleanup(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        self.db.drop().await?;
+/// Users, events and notifications (and maybe the email-sender), and an administrator.
+pub struct Platform {
+    pub prefix: String,
+    pub users: Running,
+    pub events: Running,
+    pub notifications: Running,
+    pub email_sender: Option<Running>,
+    pub scheduler: Scheduler,
+    pub amqp: Arc<Connection>,
+    pub admin: String,
+    client: reqwest::Client,
+    admin_email: String,
+    config: Config,
+}
+
+/// How the platform is started.
+pub struct Options {
+    /// The notifications process's role; `Api` leaves ticking to the test.
+    pub role: Role,
+    /// Whether to run the email-sender (against the local Mailpit).
+    pub email_sender: bool,
+    /// Scheduler settings.
+    pub scheduler: SchedulerConfig,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            role: Role::Api,
+            email_sender: false,
+            scheduler: SchedulerConfig::default(),
+        }
+    }
+}
+
+/// The platform with the scheduler left to the test.
+pub async fn spawn_platform() -> anyhow::Result<Platform> {
+    Platform::start(Options::default()).await
+}
+
+impl Platform {
+    pub async fn start(options: Options) -> anyhow::Result<Self> {
+        testing::init();
+        let amqp_config = testing::amqp_config("notifications");
+        let prefix = amqp_config.prefix.clone();
+        let admin_email = format!("{}@example.com", testing::unique_name("admin"));
+
+        let users_config = users::config::Config {
+            http: HttpConfig::local(0),
+            mongo: testing::mongo_config("notif_users"),
+            amqp: amqp_config.clone(),
+            tokens: users::tokens::TokenConfig {
+                signing_key: Some(Secret::new(testing::TEST_SIGNING_KEY)),
+                ..Default::default()
+            },
+            admin_emails: vec![common::domain::EmailAddress::parse(&admin_email)?],
+            outbox_interval: Duration::from_millis(200),
+            ..users::config::Config::default()
+        };
+        let users = users::Application::build(users_config).await?;
+        let users_url = Url::parse(&format!("http://127.0.0.1:{}", users.port()))?;
+        let auth = common::config::AuthConfig {
+            jwks_url: users_url.join("/.well-known/jwks.json")?,
+            ..Default::default()
+        };
+        let users = Running::spawn(users.port(), users.db().clone(), |stop| {
+            users.run_until_stopped(stop)
+        });
+
+        let events_config = events::config::Config {
+            http: HttpConfig::local(0),
+            mongo: testing::mongo_config("notif_events"),
+            amqp: amqp_config.clone(),
+            auth: auth.clone(),
+            relay_interval: Duration::from_millis(200),
+            ..events::config::Config::default()
+        };
+        let events = events::Application::build(events_config).await?;
+        let events_url = Url::parse(&format!("http://127.0.0.1:{}", events.port()))?;
+        let events = Running::spawn(events.port(), events.db().clone(), |stop| {
+            events.run_until_stopped(stop)
+        });
+
+        let config = Config {
+            role: options.role,
+            http: HttpConfig::local(0),
+            mongo: testing::mongo_config("notifications"),
+            amqp: amqp_config.clone(),
+            auth,
+            users_url,
+            events_url,
+            scheduler: options.scheduler,
+            ..Config::default()
+        };
+        let app = notifications::Application::build(config.clone()).await?;
+        let scheduler = app.scheduler().clone();
+        let amqp = app.amqp().clone();
+        let notifications = Running::spawn(app.port(), app.db().clone(), |stop| {
+            app.run_until_stopped(stop)
+        });
+
+        let mut platform = Self {
+            prefix,
+            users,
+            events,
+            notifications,
+            email_sender: None,
+            scheduler,
+            amqp,
+            admin: String::new(),
+            client: reqwest::Client::new(),
+            admin_email,
+            config,
+        };
+        if options.email_sender {
+            platform.start_email_sender().await?;
+        }
+        let admin_email = platform.admin_email.clone();
+        platform.admin = platform.user_with_email(&admin_email).await?;
+        Ok(platform)
+    }
+
+    /// Starts the email-sender (again), on the platform's queues.
+    pub async fn start_email_sender(&mut self) -> anyhow::Result<()> {
+        let (host, port) = testing::Mailpit::smtp_address();
+        let mut config = email_sender::config::Config {
+            http: HttpConfig::local(0),
+            mongo: testing::mongo_config("notif_email"),
+            amqp: self.config.amqp.clone(),
+            worker: email_sender::config::WorkerConfig::with_delays([
+                Duration::from_millis(300),
+                Duration::from_millis(600),
+            ]),
+            ..email_sender::config::Config::default()
+        };
+        if let Some(previous) = &self.email_sender {
+            config.mongo.database = previous.db.name().to_owned();
+        }
+        config.smtp.host = host;
+        config.smtp.port = port;
+        let app = email_sender::Application::build(config).await?;
+        if let Some(previous) = self.email_sender.take() {
+            previous.stop().await?;
+        }
+        self.email_sender = Some(Running::spawn(app.port(), app.db().clone(), |stop| {
+            app.run_until_stopped(stop)
+        }));
         Ok(())
     }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Response> {
+        let mut request = self.client.request(method, url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Ok(request.send().await?)
+    }
+
+    /// A registered user whose primary address is verified; returns their access token.
+    pub async fn user(&self) -> anyhow::Result<String> {
+        let email = format!("{}@example.com", testing::unique_name("user"));
+        self.user_with_email(&email).await
+    }
+
+    /// Registers `email`, marks it verified, logs in; returns the access token.
+    pub async fn user_with_email(&self, email: &str) -> anyhow::Result<String> {
+        let users = &self.users.address;
+        let body = json!({ "email": email, "password": PASSWORD });
+        let registered = self
+            .send(
+                Method::POST,
+                &format!("{users}/api/v1/users"),
+                None,
+                Some(&body),
+            )
+            .await?;
+        assert_eq!(registered.status(), StatusCode::CREATED);
+        let profile: Value = registered.json().await?;
+        let id =
+            mongodb::bson::oid::ObjectId::parse_str(profile["id"].as_str().unwrap_or_default())?;
+        // Proving receipt of the verification mail is the users service's own tests' business.
+        self.users
+            .db
+            .collection::<Value>("users")
+            .update_one(
+                mongodb::bson::doc! { "_id": id },
+                mongodb::bson::doc! { "$set": { "emails": [{ "address": email, "verified": true, "primary": true }] } },
+            )
+            .await?;
+        self.token(email).await
+    }
+
+    /// Logs in as `email`.
+    pub async fn token(&self, email: &str) -> anyhow::Result<String> {
+        let users = &self.users.address;
+        let body = json!({ "email": email, "password": PASSWORD });
+        let tokens: Value = self
+            .send(
+                Method::POST,
+                &format!("{users}/api/v1/auth/token"),
+                None,
+                Some(&body),
+            )
+            .await?
+            .json()
+            .await?;
+        Ok(tokens["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// The primary address of the token's account.
+    pub async fn email_of(&self, token: &str) -> anyhow::Result<String> {
+        let me: Value = self
+            .send(
+                Method::GET,
+                &format!("{}/api/v1/users/me", self.users.address),
+                Some(token),
+                None,
+            )
+            .await?
+            .json()
+            .await?;
+        Ok(me["email"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Creates an event starting at `starts_at`; returns its id.
+    pub async fn event(&self, title: &str, starts_at: DateTime<Utc>) -> anyhow::Result<String> {
+        let body = json!({
+            "title": title,
+            "starts_at": starts_at.to_rfc3339(),
+            "timezone": "Europe/Madrid",
+            "place": { "name": "Teatro Isabel la Católica", "address": "Granada" },
+            "topics": ["music"],
+        });
+        let created = self
+            .send(
+                Method::POST,
+                &format!("{}/api/v1/events", self.events.address),
+                Some(&self.admin),
+                Some(&body),
+            )
+            .await?;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let created: Value = created.json().await?;
+        Ok(created["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Moves an event to `starts_at` (as the administrator).
+    pub async fn move_event(
+        &self,
+        id: &str,
+        title: &str,
+        starts_at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let body = json!({
+            "title": title,
+            "starts_at": starts_at.to_rfc3339(),
+            "timezone": "Europe/Madrid",
+            "place": { "name": "Teatro Isabel la Católica", "address": "Granada" },
+        });
+        let url = format!("{}/api/v1/events/{id}", self.events.address);
+        let moved = self
+            .send(Method::PUT, &url, Some(&self.admin), Some(&body))
+            .await?;
+        assert_eq!(moved.status(), StatusCode::OK);
+        Ok(())
+    }
+
+    pub async fn delete_event(&self, id: &str) -> anyhow::Result<()> {
+        let url = format!("{}/api/v1/events/{id}", self.events.address);
+        let deleted = self
+            .send(Method::DELETE, &url, Some(&self.admin), None)
+            .await?;
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        Ok(())
+    }
+
+    /// `method` on `/api/v1/notifications<path>` as `token`.
+    pub async fn reminders(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Response> {
+        let url = format!("{}/api/v1/notifications{path}", self.notifications.address);
+        self.send(method, &url, Some(token), body).await
+    }
+
+    /// Creates a reminder; returns it.
+    pub async fn create_reminder(&self, token: &str, body: &Value) -> anyhow::Result<Value> {
+        let created = self.reminders(Method::POST, "", token, Some(body)).await?;
+        assert_eq!(
+            created.status(),
+            StatusCode::CREATED,
+            "{:?}",
+            created.text().await
+        );
+        Ok(created.json().await?)
+    }
+
+    /// The reminder `id` as its owner sees it.
+    pub async fn reminder(&self, token: &str, id: &str) -> anyhow::Result<Value> {
+        Ok(self
+            .reminders(Method::GET, &format!("/{id}"), token, None)
+            .await?
+            .json()
+            .await?)
+    }
+
+    /// Waits until the reminder `id` has `status`.
+    pub async fn wait_for_status(
+        &self,
+        token: &str,
+        id: &str,
+        status: &str,
+    ) -> anyhow::Result<Value> {
+        testing::eventually(
+            Duration::from_secs(20),
+            &format!("reminder {status}"),
+            || async {
+                let reminder = self.reminder(token, id).await?;
+                Ok((reminder["status"] == status).then_some(reminder))
+            },
+        )
+        .await
+    }
+
+    /// Stops everything, drops every database and deletes the queues.
+    pub async fn cleanup(self) -> anyhow::Result<()> {
+        let mut databases = vec![
+            self.notifications.stop().await?,
+            self.events.stop().await?,
+            self.users.stop().await?,
+        ];
+        if let Some(email_sender) = self.email_sender {
+            databases.push(email_sender.stop().await?);
+        }
+        for db in databases {
+            db.drop().await?;
+        }
+        RabbitAdmin::local().delete_prefixed(&self.prefix).await?;
+        Ok(())
+    }
+}
+
+/// Problem bodies name their fields.
+pub fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -1,4 +1,8 @@
-//! notifications service tests, each against its own instance on a free port.
+//! notifications service tests, against the real users and events services, FerretDB, RabbitMQ
+//! and (end to end) the email-sender and Mailpit, all in this process on free ports.
 
+mod end_to_end;
 mod health;
 mod helpers;
+mod reminders;
+mod scheduling;

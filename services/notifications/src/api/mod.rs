@@ -1,0 +1,33 @@
+//! The HTTP API: the reminders resource and its OpenAPI document.
+
+mod models;
+mod reminders;
+mod timing;
+
+use std::sync::Arc;
+
+use common::auth::JwksVerifier;
+use poem::{EndpointExt, Route};
+use poem_openapi::OpenApiService;
+
+use crate::{clients::Services, store::Store};
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct Ctx {
+    pub store: Store,
+    pub services: Services,
+}
+
+/// The service's routes: the API and its OpenAPI document at `/openapi.json`.
+pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>) -> Route {
+    let api = OpenApiService::new(
+        reminders::RemindersApi { ctx },
+        "eventpost notifications",
+        env!("CARGO_PKG_VERSION"),
+    );
+    let spec = api.spec_endpoint();
+    Route::new()
+        .at("/openapi.json", spec)
+        .nest("/", api.data(verifier))
+}

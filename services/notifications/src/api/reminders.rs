@@ -1,0 +1,416 @@
+//! `/api/v1/notifications`: a user's reminders.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::Utc;
+use common::{
+    ApiError, ApiResult, auth::BearerAuth, domain::EmailAddress, json::JsonBody,
+    problem::FieldErrors,
+};
+use mongodb::bson::{self, Document, doc, oid::ObjectId};
+use poem::Request;
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+
+use super::{
+    Ctx,
+    models::{ReminderIn, ReminderOut, ReminderPage, ReminderPatchIn, SnoozeIn, Tag},
+    timing::Timing,
+};
+use crate::{
+    domain::{Content, SnoozeMinutes, Status, Subject},
+    store::{ListFilter, ReminderDoc},
+};
+
+/// Items per page unless `limit` says otherwise.
+const DEFAULT_LIMIT: u32 = 20;
+
+pub struct RemindersApi {
+    pub ctx: Ctx,
+}
+
+#[derive(ApiResponse)]
+enum Created {
+    /// The reminder is scheduled.
+    #[oai(status = 201)]
+    Created(
+        Json<ReminderOut>,
+        /// Where it can be read.
+        #[oai(header = "Location")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+enum Cancelled {
+    /// Cancelled (or already was).
+    #[oai(status = 204)]
+    Done,
+}
+
+#[OpenApi(prefix_path = "/api/v1/notifications", tag = "Tag::Notifications")]
+impl RemindersApi {
+    /// Schedule an email reminder of an event, at a fixed time (`send_at`) or a number of
+    /// minutes before the event starts (`remind_before_minutes`, which follows the event when
+    /// it moves). It goes to a verified address of the account, the primary one by default.
+    #[oai(path = "/", method = "post", operation_id = "notifications.create")]
+    async fn create_reminder(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        body: JsonBody<ReminderIn>,
+    ) -> ApiResult<Created> {
+        let body = body.0;
+        let now = Utc::now();
+        let mut errors = FieldErrors::default();
+        let event_id = errors.check(
+            "event_id",
+            ObjectId::parse_str(&body.event_id).map_err(|_| "must be a 24-hex event id"),
+        );
+        let timing = Timing::parse(body.send_at, body.remind_before_minutes, true, &mut errors);
+        let to_email = body
+            .to_email
+            .as_deref()
+            .and_then(|raw| errors.check("to_email", EmailAddress::parse(raw)));
+        let subject = body
+            .subject
+            .as_deref()
+            .and_then(|raw| errors.check("subject", Subject::parse(raw)));
+        let content = body
+            .content
+            .as_deref()
+            .and_then(|raw| errors.check("content", Content::parse(raw)));
+        let event = match event_id {
+            Some(id) => self.ctx.services.event(id).await?,
+            None => None,
+        };
+        if event_id.is_some() && event.is_none() {
+            errors.add("event_id", "no such event");
+        }
+        let send_at = match (&event, timing) {
+            (Some(event), Some(timing)) => timing.send_at(event.starts_at.0, now, &mut errors),
+            _ => None,
+        };
+        let addresses = self.ctx.services.addresses(bearer_token(request)?).await?;
+        let to_email = verified_address(&addresses, to_email, body.to_email.is_some(), &mut errors);
+        errors.result()?;
+        let (Some(event_id), Some(event), Some(timing), Some(send_at), Some(to_email)) =
+            (event_id, event, timing, send_at, to_email)
+        else {
+            return Err(anyhow::anyhow!("a parsed field went missing").into());
+        };
+        let now = bson::DateTime::now();
+        let reminder = ReminderDoc {
+            id: ObjectId::new(),
+            user_id: auth.0.sub.clone(),
+            event_id,
+            event: event.summary(),
+            event_version: event.version,
+            to_email,
+            subject: subject.map(Subject::into_inner),
+            content: content.map(Content::into_inner),
+            send_at: bson::DateTime::from_chrono(send_at),
+            remind_before_minutes: timing.minutes(),
+            status: Status::Scheduled,
+            attempts: 0,
+            lease_until: None,
+            sent_at: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.ctx.store.insert(&reminder).await?;
+        tracing::info!(reminder_id = %reminder.id, %event_id, "reminder scheduled");
+        Ok(Created::Created(
+            Json(ReminderOut::from(&reminder)),
+            format!("/api/v1/notifications/{}", reminder.id),
+        ))
+    }
+
+    /// My reminders, newest first, optionally only those with `status` or of `event_id`.
+    #[oai(path = "/", method = "get", operation_id = "notifications.list")]
+    async fn list_reminders(
+        &self,
+        auth: BearerAuth,
+        /// Only reminders in this state.
+        status: Query<Option<Status>>,
+        /// Only reminders of this event (24-hex id).
+        event_id: Query<Option<String>>,
+        /// Items per page, 1 to 100. Default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<ReminderPage>> {
+        let mut errors = FieldErrors::default();
+        let event_id = event_id.0.as_deref().and_then(|raw| {
+            errors.check(
+                "event_id",
+                ObjectId::parse_str(raw).map_err(|_| "must be a 24-hex event id"),
+            )
+        });
+        let after = cursor.0.as_deref().and_then(|raw| {
+            errors.check(
+                "cursor",
+                decode_cursor(raw).ok_or("is not a cursor this API gave out"),
+            )
+        });
+        errors.parameters_result()?;
+        let filter = ListFilter {
+            status: status.0,
+            event_id,
+            after,
+        };
+        let limit = usize::try_from(limit.0.unwrap_or(DEFAULT_LIMIT)).unwrap_or(usize::MAX);
+        let mut items = self
+            .ctx
+            .store
+            .list(
+                &auth.0.sub,
+                &filter,
+                i64::try_from(limit + 1).unwrap_or(i64::MAX),
+            )
+            .await?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_cursor = more.then(|| items.last().map(encode_cursor)).flatten();
+        Ok(Json(ReminderPage {
+            items: items.iter().map(ReminderOut::from).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// One of my reminders.
+    #[oai(path = "/:id", method = "get", operation_id = "notifications.get")]
+    async fn get_reminder(
+        &self,
+        auth: BearerAuth,
+        /// The reminder's id.
+        id: Path<String>,
+    ) -> ApiResult<Json<ReminderOut>> {
+        let reminder = self.owned(&auth, &id).await?;
+        Ok(Json(ReminderOut::from(&reminder)))
+    }
+
+    /// Change a reminder while it is `scheduled` (409 once it is queued, sent, failed or
+    /// cancelled).
+    #[oai(path = "/:id", method = "patch", operation_id = "notifications.update")]
+    async fn update_reminder(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        /// The reminder's id.
+        id: Path<String>,
+        body: JsonBody<ReminderPatchIn>,
+    ) -> ApiResult<Json<ReminderOut>> {
+        let reminder = self.owned(&auth, &id).await?;
+        if reminder.status != Status::Scheduled {
+            return Err(not_scheduled(&reminder));
+        }
+        let body = body.0;
+        let mut errors = FieldErrors::default();
+        let mut changes = Document::new();
+        if let Some(timing) =
+            Timing::parse(body.send_at, body.remind_before_minutes, false, &mut errors)
+            && let Some(send_at) = timing.send_at(reminder.event.starts_at, Utc::now(), &mut errors)
+        {
+            changes.insert("send_at", bson::DateTime::from_chrono(send_at));
+            changes.insert("remind_before_minutes", timing.minutes());
+        }
+        if let Some(raw) = body.subject.as_deref()
+            && let Some(subject) = errors.check("subject", Subject::parse(raw))
+        {
+            changes.insert("subject", subject.into_inner());
+        }
+        if let Some(raw) = body.content.as_deref()
+            && let Some(content) = errors.check("content", Content::parse(raw))
+        {
+            changes.insert("content", content.into_inner());
+        }
+        if let Some(raw) = body.to_email.as_deref()
+            && let Some(wanted) = errors.check("to_email", EmailAddress::parse(raw))
+        {
+            let addresses = self.ctx.services.addresses(bearer_token(request)?).await?;
+            if let Some(to_email) = verified_address(&addresses, Some(wanted), true, &mut errors) {
+                changes.insert("to_email", to_email.as_str());
+            }
+        }
+        errors.result()?;
+        self.apply(&reminder, Status::Scheduled, changes).await
+    }
+
+    /// Push a reminder later by `minutes`. A `sent` reminder is scheduled again, `minutes`
+    /// from now. It no longer follows its event's start.
+    #[oai(
+        path = "/:id/snooze",
+        method = "post",
+        operation_id = "notifications.snooze"
+    )]
+    async fn snooze_reminder(
+        &self,
+        auth: BearerAuth,
+        /// The reminder's id.
+        id: Path<String>,
+        body: JsonBody<SnoozeIn>,
+    ) -> ApiResult<Json<ReminderOut>> {
+        let reminder = self.owned(&auth, &id).await?;
+        let minutes = SnoozeMinutes::parse(body.minutes)
+            .map_err(|err| ApiError::invalid("minutes", err.to_string()))?;
+        let send_at = match reminder.status {
+            Status::Scheduled => reminder.send_at.to_chrono() + minutes.duration(),
+            Status::Sent => Utc::now() + minutes.duration(),
+            _ => return Err(not_scheduled(&reminder)),
+        };
+        let changes = doc! {
+            "send_at": bson::DateTime::from_chrono(send_at),
+            "remind_before_minutes": null,
+            "status": Status::Scheduled.as_str(),
+        };
+        self.apply(&reminder, reminder.status, changes).await
+    }
+
+    /// Cancel a scheduled reminder.
+    #[oai(
+        path = "/:id",
+        method = "delete",
+        operation_id = "notifications.cancel"
+    )]
+    async fn cancel_reminder(
+        &self,
+        auth: BearerAuth,
+        /// The reminder's id.
+        id: Path<String>,
+    ) -> ApiResult<Cancelled> {
+        let reminder = self.owned(&auth, &id).await?;
+        match reminder.status {
+            Status::Cancelled => Ok(Cancelled::Done),
+            Status::Scheduled => {
+                let changes = doc! { "status": Status::Cancelled.as_str() };
+                self.apply(&reminder, Status::Scheduled, changes).await?;
+                tracing::info!(reminder_id = %reminder.id, "reminder cancelled");
+                Ok(Cancelled::Done)
+            }
+            _ => Err(not_scheduled(&reminder)),
+        }
+    }
+}
+
+impl RemindersApi {
+    /// The caller's reminder `raw_id`; someone else's is as unknown as a missing one.
+    async fn owned(&self, auth: &BearerAuth, raw_id: &str) -> ApiResult<ReminderDoc> {
+        let id = ObjectId::parse_str(raw_id).map_err(|_| ApiError::NotFound("reminder"))?;
+        self.ctx
+            .store
+            .owned(&auth.0.sub, id)
+            .await?
+            .ok_or(ApiError::NotFound("reminder"))
+    }
+
+    /// Writes `changes` if the reminder is still in `status`; answers with the result.
+    async fn apply(
+        &self,
+        reminder: &ReminderDoc,
+        status: Status,
+        changes: Document,
+    ) -> ApiResult<Json<ReminderOut>> {
+        if !changes.is_empty()
+            && !self
+                .ctx
+                .store
+                .update_if(reminder.id, status, changes)
+                .await?
+        {
+            return Err(ApiError::Conflict(
+                "the reminder changed meanwhile; read it again".into(),
+            ));
+        }
+        let now = self
+            .ctx
+            .store
+            .reminder(reminder.id)
+            .await?
+            .ok_or(ApiError::NotFound("reminder"))?;
+        Ok(Json(ReminderOut::from(&now)))
+    }
+}
+
+fn not_scheduled(reminder: &ReminderDoc) -> ApiError {
+    ApiError::Conflict(format!(
+        "the reminder is {}; only a scheduled reminder can be changed",
+        reminder.status.as_str()
+    ))
+}
+
+/// The access token the caller sent (the security scheme already verified it).
+fn bearer_token(request: &Request) -> ApiResult<&str> {
+    request
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value
+                .get(7..)
+                .filter(|_| value[..7].eq_ignore_ascii_case("bearer "))
+        })
+        .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))
+}
+
+/// `wanted` (or the primary address) if it is a verified address of the caller.
+fn verified_address(
+    addresses: &[crate::clients::Address],
+    wanted: Option<EmailAddress>,
+    given: bool,
+    errors: &mut FieldErrors,
+) -> Option<EmailAddress> {
+    let candidate = match wanted {
+        Some(wanted) => addresses.iter().find(|a| a.email == wanted.as_str()),
+        None if given => return None,
+        None => addresses.iter().find(|a| a.primary),
+    };
+    match candidate {
+        Some(address) if address.verified => EmailAddress::parse(&address.email).ok(),
+        _ if given => {
+            errors.add("to_email", "is not a verified address of your account");
+            None
+        }
+        _ => {
+            errors.add("to_email", "your primary address is not verified yet; verify it or give another verified address");
+            None
+        }
+    }
+}
+
+fn encode_cursor(reminder: &ReminderDoc) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "r:{}:{}",
+        reminder.created_at.timestamp_millis(),
+        reminder.id
+    ))
+}
+
+fn decode_cursor(raw: &str) -> Option<(bson::DateTime, ObjectId)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
+    let mut parts = text.splitn(3, ':');
+    let (kind, millis, id) = (parts.next()?, parts.next()?, parts.next()?);
+    (kind == "r").then_some(())?;
+    Some((
+        bson::DateTime::from_millis(millis.parse().ok()?),
+        ObjectId::parse_str(id).ok()?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_anything_else() {
+        let now = bson::DateTime::now();
+        let reminder_id = ObjectId::new();
+        let raw = URL_SAFE_NO_PAD.encode(format!("r:{}:{reminder_id}", now.timestamp_millis()));
+        assert_eq!(decode_cursor(&raw), Some((now, reminder_id)));
+        assert_eq!(decode_cursor("nonsense"), None);
+    }
+}

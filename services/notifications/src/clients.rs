@@ -1,0 +1,138 @@
+//! What this service asks other services over HTTP, on behalf of the caller: the users service
+//! for the caller's addresses (with the caller's own token, so it can only learn what the caller
+//! may), the events service for the event a reminder is about.
+
+use std::time::Duration;
+
+use common::{ApiError, messages::EventSummary, time::Timestamp};
+use mongodb::bson::oid::ObjectId;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use url::Url;
+
+/// How long a dependency may take to answer.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The users and events services.
+#[derive(Clone)]
+pub struct Services {
+    http: reqwest::Client,
+    users: Url,
+    events: Url,
+}
+
+/// One of the caller's addresses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Address {
+    pub email: String,
+    pub verified: bool,
+    pub primary: bool,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    emails: Vec<Address>,
+}
+
+/// An event as the events service shows it (the fields a reminder needs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub title: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Option<Timestamp>,
+    pub timezone: String,
+    pub place: Place,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Place {
+    pub name: String,
+    pub address: Option<String>,
+}
+
+impl Event {
+    pub fn summary(&self) -> EventSummary {
+        EventSummary {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            starts_at: self.starts_at.0,
+            ends_at: self.ends_at.map(|t| t.0),
+            timezone: self.timezone.clone(),
+            place: match &self.place.address {
+                Some(address) => format!("{}, {address}", self.place.name),
+                None => self.place.name.clone(),
+            },
+        }
+    }
+}
+
+impl Services {
+    pub fn new(users: Url, events: Url) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder().timeout(TIMEOUT).build()?,
+            users,
+            events,
+        })
+    }
+
+    /// The caller's addresses, asked with the caller's token.
+    pub async fn addresses(&self, token: &str) -> Result<Vec<Address>, ApiError> {
+        let url = self
+            .users
+            .join("/api/v1/users/me")
+            .map_err(anyhow::Error::from)?;
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|err| unavailable("users service", err))?;
+        match response.status() {
+            StatusCode::OK => {
+                let profile: Profile = response
+                    .json()
+                    .await
+                    .map_err(|err| unavailable("users service", err))?;
+                Ok(profile.emails)
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => Err(ApiError::Unauthorized(
+                "the account behind this token no longer exists".into(),
+            )),
+            status => Err(unavailable("users service", format!("answered {status}"))),
+        }
+    }
+
+    /// The event `id`, or `None` if there is no such event.
+    pub async fn event(&self, id: ObjectId) -> Result<Option<Event>, ApiError> {
+        let url = self
+            .events
+            .join(&format!("/api/v1/events/{id}"))
+            .map_err(anyhow::Error::from)?;
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|err| unavailable("events service", err))?;
+        match response.status() {
+            StatusCode::OK => Ok(Some(
+                response
+                    .json()
+                    .await
+                    .map_err(|err| unavailable("events service", err))?,
+            )),
+            StatusCode::NOT_FOUND => Ok(None),
+            status => Err(unavailable("events service", format!("answered {status}"))),
+        }
+    }
+}
+
+fn unavailable(dependency: &'static str, err: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable {
+        dependency,
+        source: anyhow::anyhow!("{err}"),
+    }
+}

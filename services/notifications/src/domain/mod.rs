@@ -1,0 +1,7 @@
+//! Reminder values: each parses, so a reminder breaking a rule cannot be built.
+
+mod reminder;
+mod text;
+
+pub use reminder::{RemindBefore, SnoozeMinutes, Status};
+pub use text::{Content, Subject, default_content, default_subject};

@@ -1,0 +1,205 @@
+//! What the notifications service hears: results from the email-sender and facts from other
+//! services, all on one queue bound to the domain exchange. Every handler is idempotent: a
+//! message may arrive twice or late.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use common::{
+    amqp::{self, Outcome, QueueSpec},
+    messages::{
+        self, EventDeletedV1, EventUpdatedV1, ReminderFailedV1, ReminderSentV1, UserDeletedV1,
+    },
+};
+use lapin::{Connection, message::Delivery};
+use mongodb::bson::{self, doc, oid::ObjectId};
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+
+use crate::{domain::Status, metrics::SchedulerMetrics, store::Store};
+
+/// The queue of everything this service reacts to.
+pub const DOMAIN_QUEUE: &str = "notifications.domain";
+
+const BINDINGS: [&str; 5] = [
+    messages::REMINDER_SENT_V1,
+    messages::REMINDER_FAILED_V1,
+    messages::EVENT_UPDATED_V1,
+    messages::EVENT_DELETED_V1,
+    messages::USER_DELETED_V1,
+];
+
+/// Declares the email topology (the scheduler publishes there), the domain exchange and this
+/// service's queue on it.
+pub async fn declare(connection: &Connection, prefix: &str) -> lapin::Result<()> {
+    let channel = connection.create_channel().await?;
+    messages::declare_email_topology(&channel, prefix).await?;
+    messages::declare_domain_exchange(&channel, prefix).await?;
+    let exchange = format!("{prefix}{}", messages::DOMAIN_EXCHANGE);
+    amqp::declare_queue(
+        &channel,
+        &QueueSpec {
+            name: format!("{prefix}{DOMAIN_QUEUE}"),
+            bindings: BINDINGS
+                .iter()
+                .map(|key| (exchange.clone(), (*key).to_owned()))
+                .collect(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    channel.close(200, "declared".into()).await
+}
+
+/// Handles domain messages until `shutdown`.
+pub async fn consume(
+    connection: Arc<Connection>,
+    prefix: String,
+    prefetch: u16,
+    handler: Handler,
+    shutdown: CancellationToken,
+) -> lapin::Result<()> {
+    let queue = format!("{prefix}{DOMAIN_QUEUE}");
+    amqp::consume(&connection, &queue, prefetch, shutdown, move |delivery| {
+        let handler = handler.clone();
+        async move { handler.handle(&delivery).await }
+    })
+    .await
+}
+
+/// Applies domain messages to reminders.
+#[derive(Clone)]
+pub struct Handler {
+    pub store: Store,
+    pub metrics: SchedulerMetrics,
+}
+
+impl Handler {
+    async fn handle(&self, delivery: &Delivery) -> Outcome {
+        macro_rules! with_body {
+            ($handler:ident) => {
+                match parse(delivery) {
+                    Some(message) => self.$handler(message).await,
+                    None => return Outcome::Reject,
+                }
+            };
+        }
+        let result = match delivery.routing_key.as_str() {
+            messages::REMINDER_SENT_V1 => with_body!(sent),
+            messages::REMINDER_FAILED_V1 => with_body!(failed),
+            messages::EVENT_UPDATED_V1 => with_body!(event_updated),
+            messages::EVENT_DELETED_V1 => with_body!(event_deleted),
+            messages::USER_DELETED_V1 => with_body!(user_deleted),
+            other => {
+                tracing::warn!(routing_key = other, "dropping a message nobody handles");
+                return Outcome::Reject;
+            }
+        };
+        match result {
+            Ok(()) => Outcome::Ack,
+            Err(err) => {
+                tracing::warn!(error = ?err, "handling a message failed; it will be redelivered");
+                Outcome::Requeue
+            }
+        }
+    }
+
+    async fn sent(&self, sent: ReminderSentV1) -> anyhow::Result<()> {
+        let Some(reminder) = self.current(&sent.reminder_id, &sent.message_id).await? else {
+            return Ok(());
+        };
+        let changes = doc! { "status": Status::Sent.as_str(), "sent_at": bson::DateTime::from_chrono(sent.sent_at), "lease_until": null };
+        for status in [Status::Queued, Status::Failed] {
+            if reminder.status == status
+                && self
+                    .store
+                    .update_if(reminder.id, status, changes.clone())
+                    .await?
+            {
+                self.metrics.sent.inc();
+                tracing::info!(reminder_id = %reminder.id, "reminder sent");
+            }
+        }
+        Ok(())
+    }
+
+    async fn failed(&self, failed: ReminderFailedV1) -> anyhow::Result<()> {
+        let Some(reminder) = self
+            .current(&failed.reminder_id, &failed.message_id)
+            .await?
+        else {
+            return Ok(());
+        };
+        let changes = doc! { "status": Status::Failed.as_str(), "last_error": &failed.error, "lease_until": null };
+        if reminder.status == Status::Queued
+            && self
+                .store
+                .update_if(reminder.id, Status::Queued, changes)
+                .await?
+        {
+            self.metrics.failed.inc();
+            tracing::warn!(reminder_id = %reminder.id, error = %failed.error, "reminder failed");
+        }
+        Ok(())
+    }
+
+    /// The reminder a result is about, if the result is about its current scheduling (a result
+    /// for a time it was since snoozed from is stale).
+    async fn current(
+        &self,
+        id: &str,
+        message_id: &str,
+    ) -> anyhow::Result<Option<crate::store::ReminderDoc>> {
+        let Ok(id) = ObjectId::parse_str(id) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .reminder(id)
+            .await?
+            .filter(|reminder| reminder.message_id() == message_id))
+    }
+
+    async fn event_updated(&self, updated: EventUpdatedV1) -> anyhow::Result<()> {
+        let event_id = ObjectId::parse_str(&updated.event.id)?;
+        let version = i64::from(updated.version);
+        for reminder in self.store.pending_for_event(event_id, version).await? {
+            let mut changes = doc! {
+                "event": bson::to_bson(&updated.event)?,
+                "event_version": version,
+            };
+            let moves =
+                reminder.status == Status::Scheduled && reminder.remind_before_minutes.is_some();
+            if let (true, Some(minutes)) = (moves, reminder.remind_before_minutes) {
+                let send_at = updated.event.starts_at - Duration::minutes(minutes);
+                changes.insert("send_at", bson::DateTime::from_chrono(send_at));
+            }
+            self.store
+                .update_if(reminder.id, reminder.status, changes)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn event_deleted(&self, deleted: EventDeletedV1) -> anyhow::Result<()> {
+        let event_id = ObjectId::parse_str(&deleted.event_id)?;
+        let cancelled = self.store.cancel_for_event(event_id).await?;
+        tracing::info!(%event_id, cancelled, "event deleted; its reminders cancelled");
+        Ok(())
+    }
+
+    async fn user_deleted(&self, deleted: UserDeletedV1) -> anyhow::Result<()> {
+        let removed = self.store.forget_user(&deleted.user_id).await?;
+        tracing::info!(user_id = %deleted.user_id, removed, "user deleted; their reminders removed");
+        Ok(())
+    }
+}
+
+/// The body, or `None` for a message no version of us can read (it is dropped, logged).
+fn parse<T: DeserializeOwned>(delivery: &Delivery) -> Option<T> {
+    serde_json::from_slice(&delivery.data)
+        .inspect_err(|err| {
+            tracing::error!(error = %err, routing_key = %delivery.routing_key, "dropping an unreadable message");
+        })
+        .ok()
+}

@@ -1,0 +1,58 @@
+//! The scheduler's and result consumer's instruments, in the service's registry.
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
+
+/// Counts of reminders by stage, and how late they were published.
+#[derive(Clone)]
+pub struct SchedulerMetrics {
+    /// Found due (or with an expired lease) by a tick.
+    pub due: IntCounter,
+    /// Claimed by this process.
+    pub claimed: IntCounter,
+    /// Handed to the email queue.
+    pub published: IntCounter,
+    /// Reported sent by the email-sender.
+    pub sent: IntCounter,
+    /// Reported failed by the email-sender.
+    pub failed: IntCounter,
+    /// Seconds from `send_at` to the publish.
+    pub lateness: Histogram,
+}
+
+impl SchedulerMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
+            let counter = IntCounter::new(name, help)?;
+            registry.register(Box::new(counter.clone()))?;
+            Ok(counter)
+        };
+        let lateness = Histogram::with_opts(
+            HistogramOpts::new(
+                "reminder_lateness_seconds",
+                "Time from a reminder's send_at to its publish",
+            )
+            .buckets(vec![0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0]),
+        )?;
+        registry.register(Box::new(lateness.clone()))?;
+        Ok(Self {
+            due: counter(
+                "reminders_due_total",
+                "Reminders found due by the scheduler",
+            )?,
+            claimed: counter(
+                "reminders_claimed_total",
+                "Reminders claimed by this scheduler",
+            )?,
+            published: counter(
+                "reminders_published_total",
+                "Reminders handed to the email queue",
+            )?,
+            sent: counter("reminders_sent_total", "Reminders the SMTP server accepted")?,
+            failed: counter(
+                "reminders_failed_total",
+                "Reminders refused for good or out of retries",
+            )?,
+            lateness,
+        })
+    }
+}

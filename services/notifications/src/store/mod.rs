@@ -1,0 +1,53 @@
+//! The only code that touches the `notifications` database.
+//!
+//! FerretDB 1.x has no transactions and its updates are read-modify-write, so the one guarantee
+//! that must hold under concurrency, "each reminder is handed to the email queue by one
+//! scheduler per attempt", rests on an insert guarded by a unique `_id`: a claim document
+//! `<reminder id>:<attempt>` in `claims`. The claim's winner alone then updates the reminder.
+
+mod claims;
+mod reminders;
+
+use common::mongo;
+use mongodb::{Collection, Database, bson::doc};
+
+pub use claims::{Claim, ClaimOutcome};
+pub use reminders::{ListFilter, ReminderDoc, ReminderPatch};
+
+/// The notifications database.
+#[derive(Clone)]
+pub struct Store {
+    reminders: Collection<ReminderDoc>,
+    claims: Collection<Claim>,
+}
+
+impl Store {
+    /// Opens the collections and declares an index for every query shape.
+    pub async fn open(db: &Database) -> anyhow::Result<Self> {
+        let store = Self {
+            reminders: db.collection("reminders"),
+            claims: db.collection("claims"),
+        };
+        mongo::ensure_indexes(
+            &store.reminders,
+            [
+                // The scheduler's question: what is due (scheduled, send_at ≤ now)?
+                mongo::index("by_due", doc! { "status": 1, "send_at": 1 }),
+                // … and whose lease ran out (queued, lease_until ≤ now)?
+                mongo::index("by_lease", doc! { "status": 1, "lease_until": 1 }),
+                mongo::index(
+                    "by_owner",
+                    doc! { "user_id": 1, "created_at": -1, "_id": -1 },
+                ),
+                mongo::index("by_event", doc! { "event_id": 1, "status": 1 }),
+            ],
+        )
+        .await?;
+        mongo::ensure_indexes(
+            &store.claims,
+            [mongo::index("by_reminder", doc! { "reminder_id": 1 })],
+        )
+        .await?;
+        Ok(store)
+    }
+}

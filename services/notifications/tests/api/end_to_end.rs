@@ -1,0 +1,85 @@
+//! A reminder made through the API, mailed by the email-sender through Mailpit, recorded sent.
+
+use chrono::{Duration, Utc};
+use common::testing::{self, MailSummary, Mailpit};
+use serde_json::json;
+
+use crate::helpers::{Options, Platform};
+
+#[tokio::test]
+async fn a_reminder_arrives_on_time_with_the_event_attached_and_ends_sent() -> anyhow::Result<()> {
+    let platform = Platform::start(Options {
+        role: notifications::config::Role::All,
+        email_sender: true,
+        ..Options::default()
+    })
+    .await?;
+    let me = platform.user().await?;
+    let to = platform.email_of(&me).await?;
+    let event = platform
+        .event("Jazz under the stars", Utc::now() + Duration::days(3))
+        .await?;
+    let send_at = Utc::now() + Duration::seconds(3);
+    let reminder = platform
+        .create_reminder(&me, &json!({ "event_id": event, "send_at": send_at.to_rfc3339(), "content": "Bring a blanket." }))
+        .await?;
+    let id = reminder["id"].as_str().unwrap();
+
+    let mailpit = Mailpit::local();
+    let received = reminders_to(&mailpit, &to, 1).await?;
+    let arrived = Utc::now();
+    assert!(arrived >= send_at, "not before its time");
+    assert!(
+        arrived - send_at < Duration::seconds(5),
+        "within a few seconds: {}",
+        arrived - send_at
+    );
+    let mail = mailpit.message(&received[0].id).await?;
+    assert_eq!(mail.subject, "Reminder: Jazz under the stars");
+    assert!(mail.text.contains("Bring a blanket."), "{}", mail.text);
+    assert!(mail.html.contains("Bring a blanket."));
+    assert_eq!(
+        mail.message_id,
+        format!("reminder-{id}-{}@eventpost", send_at.timestamp_millis())
+    );
+    assert_eq!(mail.attachments.len(), 1);
+    assert!(mail.attachments[0].file_name.ends_with(".ics"));
+    assert!(
+        mail.attachments[0]
+            .content_type
+            .starts_with("text/calendar")
+    );
+
+    let sent = platform.wait_for_status(&me, id, "sent").await?;
+    assert_eq!(sent["attempts"], 1);
+    assert!(sent["sent_at"].is_string());
+    assert_eq!(
+        reminders_to(&mailpit, &to, 1).await?.len(),
+        1,
+        "exactly once"
+    );
+    platform.cleanup().await
+}
+
+/// Waits until `count` reminder mails (not the welcome and verification mails the account also
+/// got) reached `to`.
+async fn reminders_to(
+    mailpit: &Mailpit,
+    to: &str,
+    count: usize,
+) -> anyhow::Result<Vec<MailSummary>> {
+    testing::eventually(
+        std::time::Duration::from_secs(20),
+        "reminder mail",
+        || async {
+            let reminders: Vec<MailSummary> = mailpit
+                .messages_to(to)
+                .await?
+                .into_iter()
+                .filter(|mail| mail.message_id.starts_with("reminder-"))
+                .collect();
+            Ok((reminders.len() >= count).then_some(reminders))
+        },
+    )
+    .await
+}

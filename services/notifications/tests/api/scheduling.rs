@@ -1,0 +1,393 @@
+//! The scheduler: claiming once, under concurrency, lease expiry; and how reminders follow what
+//! other services say.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use common::{amqp::Publisher, messages, testing};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
+use mongodb::bson::{self, doc, oid::ObjectId};
+use notifications::{
+    config::SchedulerConfig,
+    domain::Status,
+    metrics::SchedulerMetrics,
+    scheduler::Scheduler,
+    store::{ReminderDoc, Store},
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Options, Platform, spawn_platform};
+
+impl Platform {
+    /// The message ids of the waiting reminder mails, taking them off the queue (no
+    /// email-sender runs in these tests; the users service's welcome mails are skipped).
+    async fn take_mail_ids(&self) -> anyhow::Result<Vec<String>> {
+        let channel = self.amqp.create_channel().await?;
+        let queue = format!("{}{}", self.prefix, messages::EMAIL_QUEUE);
+        let mut ids = Vec::new();
+        while let Some(message) = channel
+            .basic_get(queue.as_str().into(), BasicGetOptions::default())
+            .await?
+        {
+            message.delivery.ack(BasicAckOptions::default()).await?;
+            let id = message
+                .delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|id| id.to_string())
+                .unwrap_or_default();
+            if id.starts_with("reminder-") {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// A second scheduler on the same database and broker, as another replica would be.
+    async fn another_scheduler(&self, config: SchedulerConfig) -> anyhow::Result<Scheduler> {
+        let store = Store::open(&self.notifications.db).await?;
+        let email = Publisher::new(
+            &self.amqp,
+            &format!("{}{}", self.prefix, messages::EMAIL_EXCHANGE),
+        )
+        .await?;
+        let metrics = SchedulerMetrics::register(&prometheus::Registry::new())?;
+        Ok(Scheduler::new(store, email, config, metrics))
+    }
+}
+
+/// `count` reminders due a minute ago, written directly (the API refuses past times).
+async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<Vec<ObjectId>> {
+    let now = Utc::now();
+    let event_id = ObjectId::new();
+    let mut addresses = Vec::with_capacity(count);
+    for i in 0..count {
+        addresses.push(common::domain::EmailAddress::parse(&format!(
+            "burst{i}@example.com"
+        ))?);
+    }
+    let reminders: Vec<ReminderDoc> = addresses
+        .into_iter()
+        .enumerate()
+        .map(|(i, to_email)| ReminderDoc {
+            id: ObjectId::new(),
+            user_id: "65f1c0ffee0000000000abcd".into(),
+            event_id,
+            event: messages::EventSummary {
+                id: event_id.to_hex(),
+                title: format!("Burst {i}"),
+                starts_at: now + Duration::hours(1),
+                ends_at: None,
+                timezone: "Europe/Madrid".into(),
+                place: "Granada".into(),
+            },
+            event_version: 1,
+            to_email,
+            subject: None,
+            content: None,
+            send_at: bson::DateTime::from_chrono(now - Duration::minutes(1)),
+            remind_before_minutes: None,
+            status: Status::Scheduled,
+            attempts: 0,
+            lease_until: None,
+            sent_at: None,
+            last_error: None,
+            created_at: bson::DateTime::now(),
+            updated_at: bson::DateTime::now(),
+        })
+        .collect();
+    let ids = reminders.iter().map(|r| r.id).collect();
+    platform
+        .notifications
+        .db
+        .collection::<ReminderDoc>("reminders")
+        .insert_many(&reminders)
+        .await?;
+    Ok(ids)
+}
+
+#[tokio::test]
+async fn a_due_reminder_is_claimed_and_published_once() -> anyhow::Result<()> {
+    let platform = spawn_platform().await?;
+    let me = platform.user().await?;
+    let event = platform
+        .event("Claimed", Utc::now() + Duration::days(1))
+        .await?;
+    let send_at = Utc::now() + Duration::minutes(5);
+    let reminder = platform
+        .create_reminder(
+            &me,
+            &json!({ "event_id": event, "send_at": send_at.to_rfc3339() }),
+        )
+        .await?;
+    let id = reminder["id"].as_str().unwrap();
+
+    let early = platform
+        .scheduler
+        .tick(Utc::now())
+        .await?
+        .expect("not running");
+    assert_eq!(early.published, 0, "not due yet");
+    let due = send_at + Duration::seconds(1);
+    assert_eq!(
+        platform
+            .scheduler
+            .tick(due)
+            .await?
+            .expect("not running")
+            .published,
+        1
+    );
+    assert_eq!(
+        platform
+            .scheduler
+            .tick(due)
+            .await?
+            .expect("not running")
+            .published,
+        0,
+        "already queued"
+    );
+
+    let ids = platform.take_mail_ids().await?;
+    assert_eq!(
+        ids,
+        [format!("reminder-{id}-{}", send_at.timestamp_millis())]
+    );
+    let queued = platform.reminder(&me, id).await?;
+    assert_eq!(
+        (queued["status"].as_str(), queued["attempts"].as_i64()),
+        (Some("queued"), Some(1))
+    );
+    let late = platform
+        .reminders(
+            Method::PATCH,
+            &format!("/{id}"),
+            &me,
+            Some(&json!({ "subject": "x" })),
+        )
+        .await?;
+    assert_eq!(late.status(), StatusCode::CONFLICT);
+    platform.cleanup().await
+}
+
+#[tokio::test]
+async fn two_schedulers_publish_each_of_a_thousand_due_reminders_exactly_once() -> anyhow::Result<()>
+{
+    let platform = spawn_platform().await?;
+    let ids = due_reminders(&platform, 1000).await?;
+    let config = SchedulerConfig {
+        batch: 200,
+        ..SchedulerConfig::default()
+    };
+    let (first, second) = (
+        platform.another_scheduler(config.clone()).await?,
+        platform.another_scheduler(config).await?,
+    );
+    let now = Utc::now();
+    let (a, b) = tokio::join!(
+        async {
+            let mut n = 0;
+            while let Some(t) = first.tick(now).await? {
+                n += t.published;
+                if t.due == 0 {
+                    break;
+                }
+            }
+            anyhow::Ok(n)
+        },
+        async {
+            let mut n = 0;
+            while let Some(t) = second.tick(now).await? {
+                n += t.published;
+                if t.due == 0 {
+                    break;
+                }
+            }
+            anyhow::Ok(n)
+        },
+    );
+    let (a, b) = (a?, b?);
+    assert_eq!(a + b, 1000, "first {a}, second {b}");
+    let mut published = platform.take_mail_ids().await?;
+    assert_eq!(published.len(), 1000);
+    published.sort();
+    published.dedup();
+    assert_eq!(published.len(), 1000, "no reminder twice");
+    let reminders = platform
+        .notifications
+        .db
+        .collection::<ReminderDoc>("reminders");
+    let queued = reminders
+        .count_documents(doc! { "status": "queued", "attempts": 1 })
+        .await?;
+    assert_eq!(queued, ids.len() as u64);
+    platform.cleanup().await
+}
+
+#[tokio::test]
+async fn a_reminder_whose_lease_ran_out_is_published_again_under_the_same_id() -> anyhow::Result<()>
+{
+    let platform = spawn_platform().await?;
+    let ids = due_reminders(&platform, 1).await?;
+    let scheduler = platform
+        .another_scheduler(SchedulerConfig {
+            lease: StdDuration::from_secs(30),
+            ..SchedulerConfig::default()
+        })
+        .await?;
+    let now = Utc::now();
+    assert_eq!(scheduler.tick(now).await?.expect("idle").published, 1);
+    assert_eq!(
+        scheduler
+            .tick(now + Duration::seconds(10))
+            .await?
+            .expect("idle")
+            .published,
+        0,
+        "lease still runs"
+    );
+    assert_eq!(
+        scheduler
+            .tick(now + Duration::seconds(31))
+            .await?
+            .expect("idle")
+            .published,
+        1,
+        "lease ran out"
+    );
+    let published = platform.take_mail_ids().await?;
+    assert_eq!(published.len(), 2);
+    assert_eq!(published[0], published[1], "the email-sender sees one mail");
+    let reminder = platform
+        .notifications
+        .db
+        .collection::<ReminderDoc>("reminders")
+        .find_one(doc! { "_id": ids[0] })
+        .await?
+        .expect("stored");
+    assert_eq!((reminder.status, reminder.attempts), (Status::Queued, 2));
+    platform.cleanup().await
+}
+
+#[tokio::test]
+async fn reminders_follow_their_event_and_go_when_it_or_their_owner_goes() -> anyhow::Result<()> {
+    let platform = spawn_platform().await?;
+    let me = platform.user().await?;
+    let starts_at = Utc::now() + Duration::days(1);
+    let event = platform.event("Moving concert", starts_at).await?;
+    let absolute_at = Utc::now() + Duration::hours(2);
+    let relative = platform
+        .create_reminder(
+            &me,
+            &json!({ "event_id": event, "remind_before_minutes": 60 }),
+        )
+        .await?;
+    let absolute = platform
+        .create_reminder(
+            &me,
+            &json!({ "event_id": event, "send_at": absolute_at.to_rfc3339() }),
+        )
+        .await?;
+    let (relative, absolute) = (
+        relative["id"].as_str().unwrap(),
+        absolute["id"].as_str().unwrap(),
+    );
+
+    let moved_to = starts_at + Duration::hours(3);
+    platform
+        .move_event(&event, "Moved concert", moved_to)
+        .await?;
+    let expected = (moved_to - Duration::minutes(60)).timestamp();
+    let followed = testing::eventually(
+        StdDuration::from_secs(10),
+        "the relative reminder to move",
+        || async {
+            let reminder = platform.reminder(&me, relative).await?;
+            let at = chrono::DateTime::parse_from_rfc3339(
+                reminder["send_at"].as_str().unwrap_or_default(),
+            )?;
+            Ok((at.timestamp() == expected).then_some(reminder))
+        },
+    )
+    .await?;
+    assert_eq!(
+        followed["subject"], "Reminder: Moved concert",
+        "the text follows the event too"
+    );
+    let stayed = platform.reminder(&me, absolute).await?;
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(stayed["send_at"].as_str().unwrap())?.timestamp(),
+        absolute_at.timestamp()
+    );
+
+    platform.delete_event(&event).await?;
+    platform.wait_for_status(&me, relative, "cancelled").await?;
+    platform.wait_for_status(&me, absolute, "cancelled").await?;
+
+    let other_event = platform
+        .event("Kept", Utc::now() + Duration::days(2))
+        .await?;
+    platform
+        .create_reminder(
+            &me,
+            &json!({ "event_id": other_event, "remind_before_minutes": 5 }),
+        )
+        .await?;
+    let deleted = platform
+        .send(
+            Method::DELETE,
+            &format!("{}/api/v1/users/me", platform.users.address),
+            Some(&me),
+            Some(&json!({ "password": crate::helpers::PASSWORD })),
+        )
+        .await?;
+    assert!(deleted.status().is_success(), "{:?}", deleted.text().await);
+    let reminders = platform.notifications.db.collection::<Value>("reminders");
+    testing::eventually(
+        StdDuration::from_secs(10),
+        "the deleted user's reminders gone",
+        || async { Ok((reminders.count_documents(doc! {}).await? == 0).then_some(())) },
+    )
+    .await?;
+    platform.cleanup().await
+}
+
+#[tokio::test]
+async fn the_scheduler_running_on_its_own_queues_due_reminders() -> anyhow::Result<()> {
+    let platform = Platform::start(Options {
+        role: notifications::config::Role::All,
+        ..Options::default()
+    })
+    .await?;
+    let ids = due_reminders(&platform, 3).await?;
+    let reminders = platform
+        .notifications
+        .db
+        .collection::<ReminderDoc>("reminders");
+    testing::eventually(
+        StdDuration::from_secs(10),
+        "due reminders queued",
+        || async {
+            let queued = reminders
+                .count_documents(doc! { "status": "queued" })
+                .await?;
+            Ok((queued == ids.len() as u64).then_some(()))
+        },
+    )
+    .await?;
+    let metrics = reqwest::get(format!("{}/metrics", platform.notifications.address))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.contains("eventpost_reminders_published_total{service=\"notifications\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("eventpost_reminder_lateness_seconds_count{service=\"notifications\"} 3")
+    );
+    platform.cleanup().await
+}
