@@ -7,6 +7,7 @@
 //! `EVENTPOST_TEST_MAILPIT_URL` and `EVENTPOST_TEST_RABBITMQ_API`.
 
 mod issuer;
+mod mailpit_process;
 
 use std::{future::Future, time::Duration};
 
@@ -19,6 +20,7 @@ use crate::{
 };
 
 pub use issuer::TokenIssuer;
+pub use mailpit_process::PrivateMailpit;
 
 /// An Ed25519 signing key (PKCS#8 PEM) for tests only: no deployment trusts it.
 pub const TEST_SIGNING_KEY: &str = include_str!("../tests/it/fixtures/test-only-ed25519.pem");
@@ -162,6 +164,12 @@ struct SearchResult {
     messages: Vec<MailSummary>,
 }
 
+#[derive(Deserialize)]
+struct MessageList {
+    total: usize,
+    messages: Vec<MailSummary>,
+}
+
 impl Mailpit {
     /// The local Mailpit (`http://127.0.0.1:8025`) or `EVENTPOST_TEST_MAILPIT_URL`.
     pub fn local() -> Self {
@@ -171,6 +179,40 @@ impl Mailpit {
             base: base.trim_end_matches('/').to_owned(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// The Mailpit whose API is at `base`.
+    pub fn at(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Its version information; an error if it does not answer.
+    pub async fn info(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(self
+            .http
+            .get(format!("{}/api/v1/info", self.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    /// Everything received (newest first, up to `limit`) and how much that is in total.
+    pub async fn all(&self, limit: usize) -> anyhow::Result<(usize, Vec<MailSummary>)> {
+        let list: MessageList = self
+            .http
+            .get(format!("{}/api/v1/messages", self.base))
+            .query(&[("limit", limit)])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok((list.total, list.messages))
     }
 
     /// SMTP host and port to send to (`127.0.0.1:1025`, or `EVENTPOST_TEST_SMTP`).

@@ -9,3 +9,4 @@ mod delivery;
 mod end_to_end;
 mod health;
 mod helpers;
+mod outage;

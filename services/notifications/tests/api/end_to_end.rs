@@ -1,7 +1,7 @@
 //! A reminder made through the API, mailed by the email-sender through Mailpit, recorded sent.
 
 use chrono::{Duration, Utc};
-use common::testing::{self, MailSummary, Mailpit};
+use common::testing::{self, MailSummary, Mailpit, PrivateMailpit};
 use serde_json::json;
 
 use crate::helpers::{Options, Platform};
@@ -58,6 +58,59 @@ async fn a_reminder_arrives_on_time_with_the_event_attached_and_ends_sent() -> a
         1,
         "exactly once"
     );
+    platform.cleanup().await
+}
+
+#[tokio::test]
+async fn a_reminder_the_smtp_server_refuses_ends_failed_and_is_sent_once_replayed()
+-> anyhow::Result<()> {
+    // This SMTP server accepts one recipient only: ours get a permanent 550.
+    let strict =
+        PrivateMailpit::start(&["--smtp-allowed-recipients", "^nobody@nowhere[.]example$"]).await?;
+    let mut platform = Platform::start(Options {
+        role: notifications::config::Role::All,
+        email_sender: true,
+        smtp: Some(strict.smtp_address()),
+        ..Options::default()
+    })
+    .await?;
+    let me = platform.user().await?;
+    let to = platform.email_of(&me).await?;
+    let event = platform
+        .event("Refused", Utc::now() + Duration::days(1))
+        .await?;
+    let send_at = Utc::now() + Duration::seconds(2);
+    let reminder = platform
+        .create_reminder(
+            &me,
+            &json!({ "event_id": event, "send_at": send_at.to_rfc3339() }),
+        )
+        .await?;
+    let id = reminder["id"].as_str().unwrap();
+
+    let failed = platform.wait_for_status(&me, id, "failed").await?;
+    let error = failed["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("550") || error.to_lowercase().contains("recipient"),
+        "{error}"
+    );
+    let parked = email_sender::dlq::list(&platform.amqp, &platform.prefix).await?;
+    let message_id = format!("reminder-{id}-{}", send_at.timestamp_millis());
+    assert!(
+        parked
+            .iter()
+            .any(|p| p.message_id.as_deref() == Some(message_id.as_str())),
+        "{parked:?}"
+    );
+
+    // Fixed: the email-sender now sends to a server that takes the recipient.
+    platform.start_email_sender(Mailpit::smtp_address()).await?;
+    let replayed = email_sender::dlq::replay(&platform.amqp, &platform.prefix).await?;
+    assert!(replayed >= 1);
+    let mails = reminders_to(&Mailpit::local(), &to, 1).await?;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].message_id, format!("{message_id}@eventpost"));
+    platform.wait_for_status(&me, id, "sent").await?;
     platform.cleanup().await
 }
 

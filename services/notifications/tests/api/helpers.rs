@@ -76,6 +76,8 @@ pub struct Options {
     pub email_sender: bool,
     /// Scheduler settings.
     pub scheduler: SchedulerConfig,
+    /// Where the email-sender sends; the shared Mailpit by default.
+    pub smtp: Option<(String, u16)>,
 }
 
 impl Default for Options {
@@ -84,6 +86,7 @@ impl Default for Options {
             role: Role::Api,
             email_sender: false,
             scheduler: SchedulerConfig::default(),
+            smtp: None,
         }
     }
 }
@@ -168,16 +171,16 @@ impl Platform {
             config,
         };
         if options.email_sender {
-            platform.start_email_sender().await?;
+            let smtp = options.smtp.unwrap_or_else(testing::Mailpit::smtp_address);
+            platform.start_email_sender(smtp).await?;
         }
         let admin_email = platform.admin_email.clone();
         platform.admin = platform.user_with_email(&admin_email).await?;
         Ok(platform)
     }
 
-    /// Starts the email-sender (again), on the platform's queues.
-    pub async fn start_email_sender(&mut self) -> anyhow::Result<()> {
-        let (host, port) = testing::Mailpit::smtp_address();
+    /// Starts the email-sender (again: on the same queues and database), sending to `smtp`.
+    pub async fn start_email_sender(&mut self, (host, port): (String, u16)) -> anyhow::Result<()> {
         let mut config = email_sender::config::Config {
             http: HttpConfig::local(0),
             mongo: testing::mongo_config("notif_email"),
