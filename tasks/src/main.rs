@@ -6,8 +6,11 @@
 mod bench;
 mod deps;
 mod dlq;
+mod lint;
 mod make_admin;
 mod process;
+mod provision;
+mod python;
 mod seed;
 mod up;
 mod workspace;
@@ -36,6 +39,15 @@ enum Command {
         /// Extra arguments for `cargo test` (e.g. a test name filter).
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
+    },
+    /// Validate the compose file (docker-compose config) and lint the Dockerfile (hadolint).
+    Lint,
+    /// Deploy to AWS EC2 with Ansible; `--check` lints and runs the AWS part against a local
+    /// emulator instead.
+    Provision {
+        /// Lint, syntax-check and run against the AWS emulator (no AWS account needed).
+        #[arg(long)]
+        check: bool,
     },
     /// Measure what the gateway costs: requests/s directly and through it (release builds).
     Bench,
@@ -72,6 +84,8 @@ async fn main() -> ExitCode {
         Command::Up => up::run().await,
         Command::Down => deps::stop_all().await,
         Command::Test { args } => test(&args).await,
+        Command::Lint => lint::run(),
+        Command::Provision { check } => provision::run(check).await,
         Command::Bench => bench::run().await,
         Command::Seed => seed::run().await,
         Command::CleanTestDbs => clean_test_leftovers().await,
