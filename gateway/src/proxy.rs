@@ -151,7 +151,8 @@ impl Proxy {
             && !req.headers().contains_key(header::TRANSFER_ENCODING);
         // Most requests have no body: send none rather than an empty chunked stream.
         let mut body = (!retriable).then(|| self.limited_body(req.into_body()));
-        loop {
+        // Each instance is tried at most once: with every one down, the answer is a 503.
+        for _ in 0..pool.instance_count() {
             let instance = pool.pick().ok_or_else(unavailable)?;
             let body = body
                 .take()
@@ -180,6 +181,7 @@ impl Proxy {
                 Ok(response) => return Ok(response),
             }
         }
+        Err(unavailable())
     }
 
     async fn send(

@@ -60,14 +60,28 @@ impl Pool {
         }
     }
 
-    /// The next healthy instance in turn, if any.
+    /// The next healthy instance in turn; when none is healthy, the next one all the same.
+    ///
+    /// A health poll that times out under load says "slow", not "down": refusing every request
+    /// then would turn an overloaded service into an outage (Envoy calls this panic routing).
+    /// An instance that is really down refuses the connection, and the proxy answers 503.
     pub fn pick(&self) -> Option<Arc<Instance>> {
         let count = self.instances.len();
+        if count == 0 {
+            return None;
+        }
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        (0..count)
-            .map(|offset| &self.instances[(start + offset) % count.max(1)])
+        let in_turn = (0..count).map(|offset| &self.instances[(start + offset) % count]);
+        in_turn
+            .clone()
             .find(|instance| instance.healthy.load(Ordering::Relaxed))
+            .or_else(|| in_turn.clone().next())
             .cloned()
+    }
+
+    /// How many instances there are.
+    pub fn instance_count(&self) -> usize {
+        self.instances.len()
     }
 
     /// Whether any instance is healthy.

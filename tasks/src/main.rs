@@ -8,6 +8,7 @@ mod deps;
 mod dlq;
 mod lint;
 mod make_admin;
+mod perf;
 mod process;
 mod provision;
 mod python;
@@ -49,6 +50,9 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Load the running platform through its gateway with the Taurus scenario
+    /// (tests/performance/).
+    Perf,
     /// Measure what the gateway costs: requests/s directly and through it (release builds).
     Bench,
     /// Load the demo catalogue (1,200 upcoming events in 8 cities and 12 topics) into the local
@@ -87,6 +91,7 @@ async fn main() -> ExitCode {
         Command::Lint => lint::run(),
         Command::Provision { check } => provision::run(check).await,
         Command::Bench => bench::run().await,
+        Command::Perf => perf::run().await,
         Command::Seed => seed::run().await,
         Command::CleanTestDbs => clean_test_leftovers().await,
         Command::Dlq { action } => match action {

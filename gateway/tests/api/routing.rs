@@ -182,3 +182,38 @@ async fn an_upstream_that_answers_garbage_is_a_502() -> anyhow::Result<()> {
     gateway.stop();
     Ok(())
 }
+
+#[tokio::test]
+async fn a_service_whose_only_instance_fails_its_health_poll_is_still_tried() -> anyhow::Result<()>
+{
+    // An overloaded instance answers its readiness poll late or with 503, yet serves requests:
+    // refusing them all would turn slowness into an outage.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = url::Url::parse(&format!("http://{}/", listener.local_addr()?))?;
+    let app = poem::Route::new()
+        .at(
+            "/readyz",
+            poem::get(poem::endpoint::make_sync(|_| {
+                poem::http::StatusCode::SERVICE_UNAVAILABLE
+            })),
+        )
+        .at("/*path", poem::endpoint::make_sync(|_| "served anyway"));
+    tokio::spawn(
+        poem::Server::new_with_acceptor(poem::listener::TcpAcceptor::from_tokio(listener)?)
+            .run(app),
+    );
+    let gateway = spawn_gateway(|c| c.upstreams.events = vec![url]).await?;
+    until("the instance to be marked unhealthy", async || {
+        gateway
+            .get("/readyz")
+            .await
+            .is_ok_and(|r| r.status() == 503)
+    })
+    .await?;
+
+    let response = gateway.get("/api/v1/events").await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await?, "served anyway");
+    gateway.stop();
+    Ok(())
+}

@@ -356,6 +356,19 @@ struct Named {
     name: String,
 }
 
+/// The fields a problem document names in its `errors`, in order.
+pub fn problem_fields(problem: &serde_json::Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Asserts what every service serves at `base` (`http://127.0.0.1:<port>`): `/healthz`;
 /// `/readyz` ready with exactly the named checks passing; an unknown path as a 404 problem with
 /// the request id; and `/metrics` counting answered requests under the service's name.

@@ -99,18 +99,10 @@ impl Relay {
 
     /// Passes on every nudge and every `interval`, until `shutdown`.
     pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
-        loop {
-            match self.relay_pending().await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(relayed = n, "changes relayed"),
-                Err(err) => tracing::warn!(error = ?err, "relay pass failed; will retry"),
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.nudge.notified() => {}
-                () = tokio::time::sleep(interval) => {}
-            }
-        }
+        common::background::repeat("change relay", interval, &self.nudge, shutdown, || {
+            self.relay_pending()
+        })
+        .await;
     }
 }
 

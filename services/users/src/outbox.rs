@@ -112,17 +112,9 @@ impl Relay {
 
     /// Passes on every nudge and every `interval`, until `shutdown`.
     pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
-        loop {
-            match self.publish_pending().await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(published = n, "outbox relayed"),
-                Err(err) => tracing::warn!(error = ?err, "outbox relay pass failed; will retry"),
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.nudge.notified() => {}
-                () = tokio::time::sleep(interval) => {}
-            }
-        }
+        common::background::repeat("outbox relay", interval, &self.nudge, shutdown, || {
+            self.publish_pending()
+        })
+        .await;
     }
 }

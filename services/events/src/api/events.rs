@@ -117,14 +117,7 @@ impl EventsApi {
             cursor: cursor.0,
         };
         let search = params.parse(Utc::now())?;
-        let (found, more) = self.ctx.store.search(&search).await?;
-        let next_cursor = more
-            .then(|| found.last().map(|last| last.cursor(search.sort).encode()))
-            .flatten();
-        Ok(Json(EventPage {
-            items: found.iter().map(EventOut::from).collect(),
-            next_cursor,
-        }))
+        Ok(Json(EventPage::of(&self.ctx.store, &search).await?))
     }
 
     /// One event, with its `ETag`. With `If-None-Match` holding the current ETag: 304.

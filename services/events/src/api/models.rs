@@ -10,7 +10,8 @@ use crate::{
     domain::{
         Coordinates, Description, Organizer, Place, Schedule, TimeZone, Title, Topics, words,
     },
-    store::{EventDoc, Found, PlaceDoc},
+    search::Search,
+    store::{EventDoc, Found, PlaceDoc, Store},
 };
 
 #[derive(Tags)]
@@ -280,4 +281,18 @@ pub struct EventPage {
     pub items: Vec<EventOut>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl EventPage {
+    /// The page `search` finds, with the cursor that continues it.
+    pub async fn of(store: &Store, search: &Search) -> anyhow::Result<Self> {
+        let (found, more) = store.search(search).await?;
+        let next_cursor = more
+            .then(|| found.last().map(|last| last.cursor(search.sort).encode()))
+            .flatten();
+        Ok(Self {
+            items: found.iter().map(EventOut::from).collect(),
+            next_cursor,
+        })
+    }
 }

@@ -158,14 +158,7 @@ impl SavedApi {
             after,
             ..Search::upcoming(Utc::now())
         };
-        let (found, more) = self.ctx.store.search(&search).await?;
-        let next_cursor = more
-            .then(|| found.last().map(|last| last.cursor(search.sort).encode()))
-            .flatten();
-        Ok(Json(EventPage {
-            items: found.iter().map(EventOut::from).collect(),
-            next_cursor,
-        }))
+        Ok(Json(EventPage::of(&self.ctx.store, &search).await?))
     }
 }
 

@@ -91,18 +91,7 @@ pub async fn problem(response: Response, status: StatusCode) -> anyhow::Result<V
     Ok(response.json().await?)
 }
 
-/// The fields a problem names.
-pub fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use common::testing::problem_fields as fields;
 
 impl TestApp {
     pub async fn send(

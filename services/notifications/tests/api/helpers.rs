@@ -413,15 +413,4 @@ impl Platform {
     }
 }
 
-/// Problem bodies name their fields.
-pub fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use common::testing::problem_fields as fields;

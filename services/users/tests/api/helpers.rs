@@ -254,15 +254,4 @@ pub async fn problem(response: reqwest::Response, status: u16) -> anyhow::Result
     Ok(body)
 }
 
-/// The fields a 4xx problem names.
-pub fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use common::testing::problem_fields as fields;
