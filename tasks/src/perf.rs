@@ -32,7 +32,8 @@ pub async fn run() -> anyhow::Result<()> {
     let dir = workspace::root().join("tests/performance");
     let status = Command::new(bin.join("bzt"))
         .arg("eventpost.yml")
-        .env("EVENTPOST_PERF_TARGET", &target)
+        .arg("-o")
+        .arg(format!("scenarios.browse.default-address={target}"))
         .env(
             "PATH",
             format!(
