@@ -1,6 +1,8 @@
 //! The HTTP API: the reminders resource and its OpenAPI document.
 
+mod caller;
 mod models;
+mod new_reminder;
 mod reminders;
 mod timing;
 

@@ -15,8 +15,9 @@ use poem_openapi::{
 };
 
 use super::{
-    Ctx,
+    Ctx, caller,
     models::{ReminderIn, ReminderOut, ReminderPage, ReminderPatchIn, SnoozeIn, Tag},
+    new_reminder,
     timing::Timing,
 };
 use crate::{
@@ -62,67 +63,10 @@ impl RemindersApi {
         request: &Request,
         body: JsonBody<ReminderIn>,
     ) -> ApiResult<Created> {
-        let body = body.0;
-        let now = Utc::now();
-        let mut errors = FieldErrors::default();
-        let event_id = errors.check(
-            "event_id",
-            ObjectId::parse_str(&body.event_id).map_err(|_| "must be a 24-hex event id"),
-        );
-        let timing = Timing::parse(body.send_at, body.remind_before_minutes, true, &mut errors);
-        let to_email = body
-            .to_email
-            .as_deref()
-            .and_then(|raw| errors.check("to_email", EmailAddress::parse(raw)));
-        let subject = body
-            .subject
-            .as_deref()
-            .and_then(|raw| errors.check("subject", Subject::parse(raw)));
-        let content = body
-            .content
-            .as_deref()
-            .and_then(|raw| errors.check("content", Content::parse(raw)));
-        let event = match event_id {
-            Some(id) => self.ctx.services.event(id).await?,
-            None => None,
-        };
-        if event_id.is_some() && event.is_none() {
-            errors.add("event_id", "no such event");
-        }
-        let send_at = match (&event, timing) {
-            (Some(event), Some(timing)) => timing.send_at(event.starts_at.0, now, &mut errors),
-            _ => None,
-        };
-        let addresses = self.ctx.services.addresses(bearer_token(request)?).await?;
-        let to_email = verified_address(&addresses, to_email, body.to_email.is_some(), &mut errors);
-        errors.result()?;
-        let (Some(event_id), Some(event), Some(timing), Some(send_at), Some(to_email)) =
-            (event_id, event, timing, send_at, to_email)
-        else {
-            return Err(anyhow::anyhow!("a parsed field went missing").into());
-        };
-        let now = bson::DateTime::now();
-        let reminder = ReminderDoc {
-            id: ObjectId::new(),
-            user_id: auth.0.sub.clone(),
-            event_id,
-            event: event.summary(),
-            event_version: event.version,
-            to_email,
-            subject: subject.map(Subject::into_inner),
-            content: content.map(Content::into_inner),
-            send_at: bson::DateTime::from_chrono(send_at),
-            remind_before_minutes: timing.minutes(),
-            status: Status::Scheduled,
-            attempts: 0,
-            lease_until: None,
-            sent_at: None,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let token = caller::bearer_token(request)?;
+        let reminder = new_reminder::parse(&self.ctx, &auth.0.sub, token, body.0).await?;
         self.ctx.store.insert(&reminder).await?;
-        tracing::info!(reminder_id = %reminder.id, %event_id, "reminder scheduled");
+        tracing::info!(reminder_id = %reminder.id, event_id = %reminder.event_id, "reminder scheduled");
         Ok(Created::Created(
             Json(ReminderOut::from(&reminder)),
             format!("/api/v1/notifications/{}", reminder.id),
@@ -232,8 +176,14 @@ impl RemindersApi {
         if let Some(raw) = body.to_email.as_deref()
             && let Some(wanted) = errors.check("to_email", EmailAddress::parse(raw))
         {
-            let addresses = self.ctx.services.addresses(bearer_token(request)?).await?;
-            if let Some(to_email) = verified_address(&addresses, Some(wanted), true, &mut errors) {
+            let addresses = self
+                .ctx
+                .services
+                .addresses(caller::bearer_token(request)?)
+                .await?;
+            if let Some(to_email) =
+                caller::verified_address(&addresses, Some(wanted), true, &mut errors)
+            {
                 changes.insert("to_email", to_email.as_str());
             }
         }
@@ -341,45 +291,6 @@ fn not_scheduled(reminder: &ReminderDoc) -> ApiError {
         "the reminder is {}; only a scheduled reminder can be changed",
         reminder.status.as_str()
     ))
-}
-
-/// The access token the caller sent (the security scheme already verified it).
-fn bearer_token(request: &Request) -> ApiResult<&str> {
-    request
-        .headers()
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            value
-                .get(7..)
-                .filter(|_| value[..7].eq_ignore_ascii_case("bearer "))
-        })
-        .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))
-}
-
-/// `wanted` (or the primary address) if it is a verified address of the caller.
-fn verified_address(
-    addresses: &[crate::clients::Address],
-    wanted: Option<EmailAddress>,
-    given: bool,
-    errors: &mut FieldErrors,
-) -> Option<EmailAddress> {
-    let candidate = match wanted {
-        Some(wanted) => addresses.iter().find(|a| a.email == wanted.as_str()),
-        None if given => return None,
-        None => addresses.iter().find(|a| a.primary),
-    };
-    match candidate {
-        Some(address) if address.verified => EmailAddress::parse(&address.email).ok(),
-        _ if given => {
-            errors.add("to_email", "is not a verified address of your account");
-            None
-        }
-        _ => {
-            errors.add("to_email", "your primary address is not verified yet; verify it or give another verified address");
-            None
-        }
-    }
 }
 
 fn encode_cursor(reminder: &ReminderDoc) -> String {

@@ -1,0 +1,81 @@
+//! A new reminder from a request: every field parsed, the event looked up, the address checked
+//! against the caller's verified ones, all errors reported at once.
+
+use chrono::Utc;
+use common::{ApiResult, domain::EmailAddress, problem::FieldErrors};
+use mongodb::bson::{self, oid::ObjectId};
+
+use super::{Ctx, caller, models::ReminderIn, timing::Timing};
+use crate::{
+    domain::{Content, Status, Subject},
+    store::ReminderDoc,
+};
+
+/// The reminder `body` asks for, owned by `user_id` whose access token is `token`.
+pub async fn parse(
+    ctx: &Ctx,
+    user_id: &str,
+    token: &str,
+    body: ReminderIn,
+) -> ApiResult<ReminderDoc> {
+    let now = Utc::now();
+    let mut errors = FieldErrors::default();
+    let event_id = errors.check(
+        "event_id",
+        ObjectId::parse_str(&body.event_id).map_err(|_| "must be a 24-hex event id"),
+    );
+    let timing = Timing::parse(body.send_at, body.remind_before_minutes, true, &mut errors);
+    let to_email = body
+        .to_email
+        .as_deref()
+        .and_then(|raw| errors.check("to_email", EmailAddress::parse(raw)));
+    let subject = body
+        .subject
+        .as_deref()
+        .and_then(|raw| errors.check("subject", Subject::parse(raw)));
+    let content = body
+        .content
+        .as_deref()
+        .and_then(|raw| errors.check("content", Content::parse(raw)));
+    let event = match event_id {
+        Some(id) => ctx.services.event(id).await?,
+        None => None,
+    };
+    if event_id.is_some() && event.is_none() {
+        errors.add("event_id", "no such event");
+    }
+    let send_at = match (&event, timing) {
+        (Some(event), Some(timing)) => timing.send_at(event.starts_at.0, now, &mut errors),
+        _ => None,
+    };
+    let addresses = ctx.services.addresses(token).await?;
+    let to_email =
+        caller::verified_address(&addresses, to_email, body.to_email.is_some(), &mut errors);
+    errors.result()?;
+    let (Some(event_id), Some(event), Some(timing), Some(send_at), Some(to_email)) =
+        (event_id, event, timing, send_at, to_email)
+    else {
+        return Err(anyhow::anyhow!("a parsed field went missing").into());
+    };
+    let now = bson::DateTime::now();
+    let reminder = ReminderDoc {
+        id: ObjectId::new(),
+        user_id: user_id.to_owned(),
+        event_id,
+        event: event.summary(),
+        event_version: event.version,
+        to_email,
+        subject: subject.map(Subject::into_inner),
+        content: content.map(Content::into_inner),
+        send_at: bson::DateTime::from_chrono(send_at),
+        remind_before_minutes: timing.minutes(),
+        status: Status::Scheduled,
+        attempts: 0,
+        lease_until: None,
+        sent_at: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(reminder)
+}
