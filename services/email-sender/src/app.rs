@@ -48,7 +48,7 @@ impl Application {
         let worker = Worker {
             templates: Arc::new(Templates::new()?),
             mailer: mailer.clone(),
-            deliveries: Deliveries::new(&db),
+            deliveries: Deliveries::open(&db).await?,
             retry: Publisher::new(&amqp, &format!("{prefix}{}", worker::RETRY_EXCHANGE)).await?,
             results: Publisher::new(&amqp, &format!("{prefix}{}", messages::DOMAIN_EXCHANGE))
                 .await?
@@ -89,6 +89,10 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let queue = format!("{}{}", self.config.amqp.prefix, messages::EMAIL_QUEUE);
         let worker = self.worker;
+        let pruning = tokio::spawn({
+            let (deliveries, shutdown) = (worker.deliveries.clone(), shutdown.clone());
+            async move { deliveries.prune_until(shutdown).await }
+        });
         let handler = move |delivery: lapin::message::Delivery| {
             let worker = worker.clone();
             async move { worker.handle(&delivery).await }
@@ -100,6 +104,7 @@ impl Application {
         });
         self.service.run_until_stopped(shutdown).await?;
         consumer.await??;
+        pruning.await?;
         Ok(())
     }
 }

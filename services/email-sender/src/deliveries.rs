@@ -1,12 +1,25 @@
 //! The email-sender's database: the ids of messages already mailed, so a redelivered message
 //! is acknowledged without mailing it again.
 
+use std::time::Duration;
+
 use anyhow::Context;
+use chrono::Utc;
+use common::{background, mongo};
 use mongodb::{
     Collection, Database,
     bson::{self, doc},
 };
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How long a delivery is remembered: far longer than any redelivery, retry schedule or
+/// notifications' result timeout can bring the same message back.
+const RETENTION: chrono::Duration = chrono::Duration::days(30);
+
+/// How often older deliveries are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Delivery {
@@ -22,10 +35,11 @@ pub struct Deliveries {
 }
 
 impl Deliveries {
-    pub fn new(db: &Database) -> Self {
-        Self {
-            sent: db.collection("deliveries"),
-        }
+    /// Opens the collection and declares the index pruning uses.
+    pub async fn open(db: &Database) -> anyhow::Result<Self> {
+        let sent = db.collection("deliveries");
+        mongo::ensure_indexes(&sent, [mongo::index("by_sent_at", doc! { "sent_at": 1 })]).await?;
+        Ok(Self { sent })
     }
 
     /// Whether `message_id` was mailed already.
@@ -49,5 +63,31 @@ impl Deliveries {
             Err(err) if common::mongo::is_duplicate_key(&err) => Ok(()),
             Err(err) => Err(anyhow::Error::new(err).context("recording a delivery")),
         }
+    }
+
+    /// Forgets the deliveries recorded before `before`; returns how many.
+    pub async fn prune(&self, before: chrono::DateTime<Utc>) -> anyhow::Result<u64> {
+        let result = self
+            .sent
+            .delete_many(doc! { "sent_at": { "$lt": bson::DateTime::from_chrono(before) } })
+            .await
+            .context("pruning deliveries")?;
+        Ok(result.deleted_count)
+    }
+
+    /// Prunes every [`PRUNE_EVERY`] what is older than [`RETENTION`], until `shutdown`.
+    pub async fn prune_until(&self, shutdown: CancellationToken) {
+        let no_nudge = Notify::new();
+        background::repeat(
+            "delivery pruning",
+            PRUNE_EVERY,
+            &no_nudge,
+            shutdown,
+            || async {
+                let deleted = self.prune(Utc::now() - RETENTION).await?;
+                Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+            },
+        )
+        .await;
     }
 }

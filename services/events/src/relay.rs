@@ -12,6 +12,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::Utc;
 use common::{
     amqp::Publisher,
+    background,
     messages::{self, EventDeletedV1, EventUpdatedV1},
 };
 use tokio::sync::Notify;
@@ -24,6 +25,13 @@ const BATCH: i64 = 100;
 
 /// How long a writer may take between recording a version and applying it.
 pub const ROLL_FORWARD_AFTER: Duration = Duration::from_secs(10);
+
+/// How long a relayed version is kept. A writer only ever inserts the version after the one
+/// it just read, so only the latest versions guard anything; older ones are history.
+pub const VERSION_RETENTION: chrono::Duration = chrono::Duration::days(30);
+
+/// How often old versions are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// Publishes recorded changes to the domain exchange.
 #[derive(Clone)]
@@ -97,12 +105,31 @@ impl Relay {
         Ok(())
     }
 
-    /// Passes on every nudge and every `interval`, until `shutdown`.
+    /// Deletes relayed versions older than [`VERSION_RETENTION`]; returns how many.
+    pub async fn prune(&self) -> anyhow::Result<usize> {
+        let deleted = self
+            .store
+            .prune_versions(Utc::now() - VERSION_RETENTION)
+            .await?;
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+    }
+
+    /// Passes on every nudge and every `interval`, and prunes every [`PRUNE_EVERY`], until
+    /// `shutdown`.
     pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
-        common::background::repeat("change relay", interval, &self.nudge, shutdown, || {
-            self.relay_pending()
-        })
-        .await;
+        let relaying = background::repeat(
+            "change relay",
+            interval,
+            &self.nudge,
+            shutdown.clone(),
+            || self.relay_pending(),
+        );
+        let no_nudge = Notify::new();
+        let pruning =
+            background::repeat("version pruning", PRUNE_EVERY, &no_nudge, shutdown, || {
+                self.prune()
+            });
+        tokio::join!(relaying, pruning);
     }
 }
 

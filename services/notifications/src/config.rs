@@ -68,10 +68,17 @@ pub struct SchedulerConfig {
     /// Default `1s`.
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
-    /// How long a claimed reminder waits for its result before it is published again (its
-    /// worker is presumed dead). Default `2m`.
+    /// How long a scheduler has from claiming a reminder until the broker confirms it; after
+    /// that the scheduler is presumed dead and the reminder is claimed again. Default `2m`.
     #[serde(with = "humantime_serde")]
     pub lease: Duration,
+    /// How long a reminder the broker confirmed waits for the email-sender's result before it
+    /// is published again under the same message id (the email-sender mails it once). Keep it
+    /// longer than the email-sender's whole retry schedule (`WORKER__RETRY_DELAYS`, 2h 36m by
+    /// default), or every reminder waiting out an SMTP outage is queued a second time.
+    /// Default `6h`.
+    #[serde(with = "humantime_serde")]
+    pub result_timeout: Duration,
     /// Most reminders claimed per tick. Default `500`.
     pub batch: u32,
     /// Reminders claimed and published at once within a tick. Default `32`.
@@ -83,6 +90,7 @@ impl Default for SchedulerConfig {
         Self {
             interval: Duration::from_secs(1),
             lease: Duration::from_secs(120),
+            result_timeout: Duration::from_secs(6 * 60 * 60),
             batch: 500,
             concurrency: 32,
         }

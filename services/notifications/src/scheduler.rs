@@ -1,9 +1,10 @@
 //! The scheduler: every tick, claim what is due and hand it to the email queue.
 //!
 //! Any number of schedulers may run: a reminder attempt is published only by the scheduler
-//! whose claim insert won (see `store::claims`). A reminder whose worker never reported back is
-//! claimed again once its lease runs out and published again under the same message id, so the
-//! email-sender mails it at most once. Ticks never overlap: tokio-cron-scheduler starts a run
+//! whose claim insert won (see `store::claims`). A reminder whose scheduler died before the
+//! broker confirmed it (its claim's lease ran out), or whose result never came (its
+//! `result_timeout` ran out), is claimed again and published again under the same message id,
+//! so the email-sender mails it at most once. Ticks never overlap: tokio-cron-scheduler starts a run
 //! even while the previous one is still going, so a tick that finds the last still running
 //! skips.
 
@@ -12,10 +13,11 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use common::{
     amqp::Publisher,
+    background,
     messages::{self, EmailContent, EmailRequestedV1},
 };
 use futures::StreamExt;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +26,12 @@ use crate::{
     metrics::SchedulerMetrics,
     store::{ClaimOutcome, ReminderDoc, Store},
 };
+
+/// How often confirmed claims are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// How long past its lease a confirmed claim is kept: far longer than any tick's stale read.
+const CLAIM_RETENTION: chrono::Duration = chrono::Duration::hours(1);
 
 /// Claims due reminders and publishes them.
 #[derive(Clone)]
@@ -107,13 +115,14 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> anyhow::Result<bool> {
         let lease = chrono::Duration::from_std(self.config.lease)?;
+        let result_timeout = chrono::Duration::from_std(self.config.result_timeout)?;
         let ClaimOutcome::Won { attempt } = self.store.claim(reminder, now, lease).await? else {
             return Ok(false);
         };
         self.metrics.claimed.inc();
         if !self
             .store
-            .mark_queued(reminder, attempt, now + lease)
+            .mark_queued(reminder, attempt, now + result_timeout)
             .await?
         {
             return Ok(false);
@@ -136,12 +145,23 @@ impl Scheduler {
             )
             .await?;
         self.metrics.published.inc();
+        if let Err(err) = self.store.confirm_claim(reminder.id, attempt).await {
+            tracing::warn!(reminder_id = %reminder.id, error = ?err, "published, but the confirm was not recorded; it will be published again once its claim's lease runs out");
+        }
         let lateness = (Utc::now() - reminder.send_at.to_chrono())
             .num_milliseconds()
             .max(0);
         self.metrics.lateness.observe(lateness as f64 / 1000.0);
         tracing::info!(reminder_id = %reminder.id, attempt, "reminder queued for mailing");
         Ok(true)
+    }
+
+    async fn prune_claims(&self) -> anyhow::Result<usize> {
+        let deleted = self
+            .store
+            .prune_claims(Utc::now() - CLAIM_RETENTION)
+            .await?;
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 
     /// Ticks every `interval` until `shutdown`, then waits for the running tick.
@@ -165,7 +185,12 @@ impl Scheduler {
         })?)
         .await?;
         jobs.start().await?;
-        shutdown.cancelled().await;
+        // Between ticks, until shutdown, old claims are pruned (nothing nudges that).
+        let no_nudge = Notify::new();
+        background::repeat("claim pruning", PRUNE_EVERY, &no_nudge, shutdown, || {
+            self.prune_claims()
+        })
+        .await;
         jobs.shutdown().await?;
         // Wait for a tick in progress: its claims must be marked and published.
         let _idle = tokio::time::timeout(Duration::from_secs(30), self.running.lock()).await;

@@ -45,6 +45,27 @@ async fn a_message_delivered_twice_is_mailed_once() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_delivery_is_remembered_until_it_is_pruned() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let deliveries = email_sender::deliveries::Deliveries::open(&app.db).await?;
+    let message_id = uuid::Uuid::new_v4().to_string();
+    deliveries.record(&message_id).await?;
+    let now = chrono::Utc::now();
+
+    assert_eq!(
+        deliveries.prune(now - chrono::Duration::minutes(1)).await?,
+        0
+    );
+    assert!(deliveries.was_sent(&message_id).await?);
+    assert_eq!(
+        deliveries.prune(now + chrono::Duration::minutes(1)).await?,
+        1
+    );
+    assert!(!deliveries.was_sent(&message_id).await?);
+    app.cleanup().await
+}
+
+#[tokio::test]
 async fn mail_the_smtp_server_never_takes_is_retried_then_parked() -> anyhow::Result<()> {
     // Nothing listens on port 1: every attempt is refused, as when the server is down.
     let app = spawn_with(|config| config.smtp.port = 1).await?;

@@ -2,6 +2,7 @@
 //! applied to `events`, marked `relayed` once announced.
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{self, doc, oid::ObjectId};
 use serde::{Deserialize, Serialize};
@@ -121,5 +122,18 @@ impl Store {
             .await
             .context("marking a change as announced")?;
         Ok(())
+    }
+
+    /// Deletes the relayed versions recorded before `before`; returns how many.
+    pub async fn prune_versions(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+        let result = self
+            .versions
+            .delete_many(doc! {
+                "relayed": true,
+                "at": { "$lt": bson::DateTime::from_chrono(before) },
+            })
+            .await
+            .context("pruning old versions")?;
+        Ok(result.deleted_count)
     }
 }

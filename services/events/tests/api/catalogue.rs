@@ -1,9 +1,12 @@
 //! Creating, reading, replacing and deleting events; who may; versions and what is announced.
 
+use std::time::Duration;
+
+use mongodb::bson::doc;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{GRANADA, MADRID, event_at, fields, instant, problem, spawn_app};
+use crate::helpers::{GRANADA, MADRID, TestApp, event_at, fields, instant, problem, spawn_app};
 
 #[tokio::test]
 async fn an_admin_creates_an_event_that_anyone_can_read_with_an_etag() -> anyhow::Result<()> {
@@ -181,6 +184,25 @@ async fn a_replace_with_a_stale_if_match_is_412_and_changes_nothing() -> anyhow:
     app.cleanup().await
 }
 
+/// Two replaces of event `id` at once, both from `if_match`; their statuses, sorted.
+async fn race_two_replaces(
+    app: &TestApp,
+    id: &str,
+    if_match: &str,
+) -> anyhow::Result<[StatusCode; 2]> {
+    let (left, right) = (
+        event_at("Left", 3, GRANADA, &[]),
+        event_at("Right", 3, GRANADA, &[]),
+    );
+    let (left, right) = tokio::join!(
+        app.put_event(id, &left, Some(if_match)),
+        app.put_event(id, &right, Some(if_match)),
+    );
+    let mut statuses = [left?.status(), right?.status()];
+    statuses.sort();
+    Ok(statuses)
+}
+
 #[tokio::test]
 async fn of_two_concurrent_replaces_from_one_version_exactly_one_wins() -> anyhow::Result<()> {
     let app = spawn_app().await?;
@@ -189,18 +211,8 @@ async fn of_two_concurrent_replaces_from_one_version_exactly_one_wins() -> anyho
             .create_event(&event_at(&format!("Race {round}"), 3, GRANADA, &[]))
             .await?;
         let id = event["id"].as_str().unwrap();
-        let (left, right) = (
-            event_at("Left", 3, GRANADA, &[]),
-            event_at("Right", 3, GRANADA, &[]),
-        );
-        let (left, right) = tokio::join!(
-            app.put_event(id, &left, Some("\"1\"")),
-            app.put_event(id, &right, Some("\"1\"")),
-        );
-        let mut statuses = [left?.status(), right?.status()];
-        statuses.sort();
         assert_eq!(
-            statuses,
+            race_two_replaces(&app, id, "\"1\"").await?,
             [StatusCode::OK, StatusCode::PRECONDITION_FAILED],
             "round {round}"
         );
@@ -277,5 +289,52 @@ async fn a_change_whose_writer_died_before_applying_it_is_rolled_forward() -> an
     );
     let now: serde_json::Value = app.get_event(&id.to_hex(), &[]).await?.json().await?;
     assert_eq!(now["version"], 2);
+    app.cleanup().await
+}
+
+#[tokio::test]
+async fn pruning_announced_versions_keeps_concurrent_replaces_apart() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let observer = app.observe_changes().await?;
+    let event = app
+        .create_event(&event_at("Pruned", 3, GRANADA, &[]))
+        .await?;
+    let id = event["id"].as_str().unwrap();
+    let edited = app
+        .put_event(
+            id,
+            &event_at("Pruned, edited", 3, GRANADA, &[]),
+            Some("\"1\""),
+        )
+        .await?;
+    assert_eq!(edited.status(), StatusCode::OK);
+    observer.next().await?;
+
+    let versions = app
+        .db
+        .collection::<mongodb::bson::Document>("event_versions");
+    common::testing::eventually(
+        Duration::from_secs(10),
+        "both versions announced",
+        || async {
+            let announced = versions.count_documents(doc! { "relayed": true }).await?;
+            Ok((announced == 2).then_some(()))
+        },
+    )
+    .await?;
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    assert_eq!(app.store.prune_versions(later).await?, 2);
+    assert_eq!(versions.count_documents(doc! {}).await?, 0);
+
+    let stale = app
+        .put_event(id, &event_at("Stale", 3, GRANADA, &[]), Some("\"1\""))
+        .await?;
+    problem(stale, StatusCode::PRECONDITION_FAILED).await?;
+    assert_eq!(
+        race_two_replaces(&app, id, "\"2\"").await?,
+        [StatusCode::OK, StatusCode::PRECONDITION_FAILED]
+    );
+    let now: serde_json::Value = app.get_event(id, &[]).await?.json().await?;
+    assert_eq!(now["version"], 3);
     app.cleanup().await
 }

@@ -3,6 +3,14 @@
 //! Invariant: for every reminder and attempt number there is at most one claim document, and
 //! only the scheduler that inserted it publishes that attempt. The insert is atomic on MongoDB
 //! and FerretDB alike (a unique `_id`), unlike a conditional update on FerretDB 1.x.
+//!
+//! Two deadlines guard an attempt. The claim's lease gives its scheduler a little while to get
+//! the broker's confirm, which it records on the claim; an unconfirmed claim past its lease
+//! belongs to a scheduler that died, and its reminder is claimed again. Once queued, the
+//! reminder itself waits until its `lease_until` for the email-sender's result (long enough for
+//! the email-sender's retries) before it is claimed again. Only a claim's scheduler writes the
+//! reminder while it is queued, and never after the publish, so a result arriving at once
+//! cannot be overwritten by FerretDB's read-then-write updates.
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
@@ -22,8 +30,11 @@ pub struct Claim {
     pub reminder_id: ObjectId,
     pub attempt: i64,
     pub claimed_at: bson::DateTime,
-    /// After this, a claimer that has not marked the reminder queued is presumed dead.
+    /// After this, a claimer that has not recorded the broker's confirm is presumed dead.
     pub lease_until: bson::DateTime,
+    /// Whether the broker confirmed this attempt's message.
+    #[serde(default)]
+    pub published: bool,
 }
 
 /// What came of a claim.
@@ -39,12 +50,13 @@ pub enum ClaimOutcome {
 const MAX_STEPS: i64 = 3;
 
 impl Store {
-    /// Reminders to publish at `now`, oldest first: those due, then those whose lease ran out.
+    /// Reminders to publish at `now`, oldest first: those due, then those whose result is
+    /// overdue, then those whose scheduler died before the broker confirmed them.
     pub async fn due(&self, now: DateTime<Utc>, limit: i64) -> anyhow::Result<Vec<ReminderDoc>> {
-        let now = bson::DateTime::from_chrono(now);
+        let at = bson::DateTime::from_chrono(now);
         let mut due: Vec<ReminderDoc> = self
             .reminders
-            .find(doc! { "status": Status::Scheduled.as_str(), "send_at": { "$lte": now } })
+            .find(doc! { "status": Status::Scheduled.as_str(), "send_at": { "$lte": at } })
             .sort(doc! { "send_at": 1 })
             .limit(limit)
             .await
@@ -56,7 +68,7 @@ impl Store {
         if room > 0 {
             let expired: Vec<ReminderDoc> = self
                 .reminders
-                .find(doc! { "status": Status::Queued.as_str(), "lease_until": { "$lte": now } })
+                .find(doc! { "status": Status::Queued.as_str(), "lease_until": { "$lte": at } })
                 .sort(doc! { "lease_until": 1 })
                 .limit(room)
                 .await
@@ -66,13 +78,58 @@ impl Store {
                 .context("finding expired leases")?;
             due.extend(expired);
         }
+        let room = limit - i64::try_from(due.len()).unwrap_or(limit);
+        if room > 0 {
+            due.extend(self.orphaned(now, room).await?);
+        }
         Ok(due)
+    }
+
+    /// Queued reminders whose claim's lease ran out before its scheduler recorded the
+    /// broker's confirm. Such a claim is deleted once its reminder has moved past it (claimed
+    /// again, or finished), so a failed takeover is tried again on the next tick.
+    async fn orphaned(&self, now: DateTime<Utc>, limit: i64) -> anyhow::Result<Vec<ReminderDoc>> {
+        let dead: Vec<Claim> = self
+            .claims
+            .find(doc! {
+                "published": false,
+                "lease_until": { "$lte": bson::DateTime::from_chrono(now) },
+            })
+            .sort(doc! { "lease_until": 1 })
+            .limit(limit)
+            .await
+            .context("finding unconfirmed claims")?
+            .try_collect()
+            .await
+            .context("finding unconfirmed claims")?;
+        let mut orphans = Vec::new();
+        for claim in dead {
+            let orphan = self
+                .reminders
+                .find_one(doc! {
+                    "_id": claim.reminder_id,
+                    "status": Status::Queued.as_str(),
+                    "attempts": claim.attempt,
+                })
+                .await
+                .context("reading an orphaned reminder")?;
+            match orphan {
+                Some(reminder) => orphans.push(reminder),
+                None => {
+                    self.claims
+                        .delete_one(doc! { "_id": &claim.id, "published": false })
+                        .await
+                        .context("clearing an unconfirmed claim")?;
+                }
+            }
+        }
+        Ok(orphans)
     }
 
     /// Claims the next attempt of `reminder` (as read) until `now + lease`.
     ///
-    /// If that attempt is already claimed and its claimer's lease ran out without the reminder
-    /// showing it, the claimer died between claiming and marking; the next attempt is tried.
+    /// If that attempt is already claimed, unconfirmed, and its claimer's lease ran out, the
+    /// claimer died before publishing; the next attempt is tried.
     pub async fn claim(
         &self,
         reminder: &ReminderDoc,
@@ -87,6 +144,7 @@ impl Store {
                 attempt,
                 claimed_at: bson::DateTime::from_chrono(now),
                 lease_until: bson::DateTime::from_chrono(now + lease),
+                published: false,
             };
             match self.claims.insert_one(&claim).await {
                 Ok(_) => return Ok(ClaimOutcome::Won { attempt }),
@@ -99,20 +157,23 @@ impl Store {
                 .await
                 .context("reading a claim")?;
             match holder {
-                Some(holder) if holder.lease_until.to_chrono() <= now => attempt += 1,
+                Some(holder) if !holder.published && holder.lease_until.to_chrono() <= now => {
+                    attempt += 1;
+                }
                 _ => return Ok(ClaimOutcome::Lost),
             }
         }
         Ok(ClaimOutcome::Lost)
     }
 
-    /// Records that `reminder` (as read) went to the queue as `attempt`, leased until
-    /// `lease_until`. False if it changed meanwhile (cancelled, say): then it is not published.
+    /// Records that `reminder` (as read) goes to the queue as `attempt` and waits for its result
+    /// until `result_due`. False if it changed meanwhile (cancelled, say): then it is not
+    /// published.
     pub async fn mark_queued(
         &self,
         reminder: &ReminderDoc,
         attempt: i64,
-        lease_until: DateTime<Utc>,
+        result_due: DateTime<Utc>,
     ) -> anyhow::Result<bool> {
         self.update_if(
             reminder.id,
@@ -120,9 +181,36 @@ impl Store {
             doc! {
                 "status": Status::Queued.as_str(),
                 "attempts": attempt,
-                "lease_until": bson::DateTime::from_chrono(lease_until),
+                "lease_until": bson::DateTime::from_chrono(result_due),
             },
         )
         .await
+    }
+
+    /// Records that the broker confirmed `attempt` of reminder `id`.
+    pub async fn confirm_claim(&self, id: ObjectId, attempt: i64) -> anyhow::Result<()> {
+        self.claims
+            .update_one(
+                doc! { "_id": format!("{id}:{attempt}") },
+                doc! { "$set": { "published": true } },
+            )
+            .await
+            .context("recording the broker's confirm")?;
+        Ok(())
+    }
+
+    /// Deletes confirmed claims whose lease ended before `before`; returns how many. Such a
+    /// claim only stops a scheduler that read the reminder before it was queued from
+    /// publishing the same attempt again, and no read is that old.
+    pub async fn prune_claims(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+        let result = self
+            .claims
+            .delete_many(doc! {
+                "published": true,
+                "lease_until": { "$lt": bson::DateTime::from_chrono(before) },
+            })
+            .await
+            .context("pruning claims")?;
+        Ok(result.deleted_count)
     }
 }

@@ -45,7 +45,11 @@ impl Store {
         .await?;
         mongo::ensure_indexes(
             &store.claims,
-            [mongo::index("by_reminder", doc! { "reminder_id": 1 })],
+            // Unconfirmed claims past their lease, and confirmed ones old enough to prune.
+            [mongo::index(
+                "by_state",
+                doc! { "published": 1, "lease_until": 1 },
+            )],
         )
         .await?;
         Ok(store)

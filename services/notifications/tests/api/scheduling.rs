@@ -1,5 +1,5 @@
-//! The scheduler: claiming once, under concurrency, lease expiry; and how reminders follow what
-//! other services say.
+//! The scheduler: claiming once, under concurrency, after a dead scheduler or a lost result;
+//! and how reminders follow what other services say.
 
 use std::time::Duration as StdDuration;
 
@@ -12,7 +12,7 @@ use notifications::{
     domain::Status,
     metrics::SchedulerMetrics,
     scheduler::Scheduler,
-    store::{ReminderDoc, Store},
+    store::{ClaimOutcome, ReminderDoc, Store},
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -227,48 +227,108 @@ async fn two_schedulers_publish_each_of_a_thousand_due_reminders_exactly_once() 
     platform.cleanup().await
 }
 
+/// The stored reminder `id`.
+async fn stored(platform: &Platform, id: ObjectId) -> anyhow::Result<ReminderDoc> {
+    platform
+        .notifications
+        .db
+        .collection::<ReminderDoc>("reminders")
+        .find_one(doc! { "_id": id })
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("reminder {id} is not stored"))
+}
+
+/// How many claims are stored.
+async fn claims(platform: &Platform) -> anyhow::Result<u64> {
+    Ok(platform
+        .notifications
+        .db
+        .collection::<bson::Document>("claims")
+        .count_documents(doc! {})
+        .await?)
+}
+
 #[tokio::test]
-async fn a_reminder_whose_lease_ran_out_is_published_again_under_the_same_id() -> anyhow::Result<()>
-{
+async fn a_reminder_whose_result_never_came_is_published_again_under_the_same_id()
+-> anyhow::Result<()> {
     let platform = spawn_platform().await?;
     let ids = due_reminders(&platform, 1).await?;
     let scheduler = platform
         .another_scheduler(SchedulerConfig {
             lease: StdDuration::from_secs(30),
+            result_timeout: StdDuration::from_secs(600),
             ..SchedulerConfig::default()
         })
         .await?;
     let now = Utc::now();
-    assert_eq!(scheduler.tick(now).await?.expect("idle").published, 1);
+    let tick = |seconds| scheduler.tick(now + Duration::seconds(seconds));
+    assert_eq!(tick(0).await?.expect("idle").published, 1);
     assert_eq!(
-        scheduler
-            .tick(now + Duration::seconds(10))
-            .await?
-            .expect("idle")
-            .published,
+        tick(31).await?.expect("idle").published,
         0,
-        "lease still runs"
+        "the broker confirmed it: it waits for its result, not for its claim's lease"
     );
     assert_eq!(
-        scheduler
-            .tick(now + Duration::seconds(31))
-            .await?
-            .expect("idle")
-            .published,
+        tick(601).await?.expect("idle").published,
         1,
-        "lease ran out"
+        "no result within the timeout"
     );
     let published = platform.take_mail_ids().await?;
     assert_eq!(published.len(), 2);
     assert_eq!(published[0], published[1], "the email-sender sees one mail");
-    let reminder = platform
-        .notifications
-        .db
-        .collection::<ReminderDoc>("reminders")
-        .find_one(doc! { "_id": ids[0] })
-        .await?
-        .expect("stored");
+    let reminder = stored(&platform, ids[0]).await?;
     assert_eq!((reminder.status, reminder.attempts), (Status::Queued, 2));
+    platform.cleanup().await
+}
+
+#[tokio::test]
+async fn a_reminder_whose_scheduler_died_before_the_broker_confirmed_it_is_published_by_another()
+-> anyhow::Result<()> {
+    let platform = spawn_platform().await?;
+    let ids = due_reminders(&platform, 1).await?;
+    let config = SchedulerConfig {
+        lease: StdDuration::from_secs(30),
+        ..SchedulerConfig::default()
+    };
+    let now = Utc::now();
+    // The dying scheduler claims and marks the reminder queued, then never publishes.
+    let store = Store::open(&platform.notifications.db).await?;
+    let reminder = stored(&platform, ids[0]).await?;
+    let ClaimOutcome::Won { attempt } = store.claim(&reminder, now, Duration::seconds(30)).await?
+    else {
+        anyhow::bail!("the only scheduler lost its claim");
+    };
+    assert!(
+        store
+            .mark_queued(&reminder, attempt, now + Duration::hours(6))
+            .await?
+    );
+
+    let survivor = platform.another_scheduler(config).await?;
+    let tick = |seconds| survivor.tick(now + Duration::seconds(seconds));
+    assert_eq!(
+        tick(10).await?.expect("idle").published,
+        0,
+        "lease still runs"
+    );
+    assert_eq!(tick(31).await?.expect("idle").published, 1, "lease ran out");
+    assert_eq!(tick(32).await?.expect("idle").published, 0, "handled once");
+    assert_eq!(platform.take_mail_ids().await?.len(), 1);
+    let reminder = stored(&platform, ids[0]).await?;
+    assert_eq!((reminder.status, reminder.attempts), (Status::Queued, 2));
+
+    assert_eq!(claims(&platform).await?, 1, "the dead claim is gone");
+    let lease_end = now + Duration::seconds(31 + 30);
+    assert_eq!(
+        store.prune_claims(lease_end).await?,
+        0,
+        "kept while its lease runs"
+    );
+    assert_eq!(
+        store.prune_claims(lease_end + Duration::seconds(1)).await?,
+        1
+    );
+    assert_eq!(claims(&platform).await?, 0);
     platform.cleanup().await
 }
 
