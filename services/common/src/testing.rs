@@ -153,6 +153,9 @@ pub struct Mail {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Attachment {
+    /// Mailpit's id of the MIME part, for [`Mailpit::attachment`].
+    #[serde(rename = "PartID")]
+    pub part_id: String,
     /// The file name.
     pub file_name: String,
     /// Its media type.
@@ -248,6 +251,18 @@ impl Mailpit {
             .await?
             .error_for_status()?
             .json()
+            .await?)
+    }
+
+    /// The content of attachment `part_id` of message `id`, as text.
+    pub async fn attachment(&self, id: &str, part_id: &str) -> anyhow::Result<String> {
+        Ok(self
+            .http
+            .get(format!("{}/api/v1/message/{id}/part/{part_id}", self.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
             .await?)
     }
 

@@ -161,5 +161,16 @@ async fn a_reminder_arrives_with_the_event_attached_as_ics() -> anyhow::Result<(
         "{:?}",
         mail.attachments
     );
+    let ics = mailpit
+        .attachment(&received[0].id, &mail.attachments[0].part_id)
+        .await?;
+    assert!(
+        ics.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Madrid\r\n"),
+        "{ics}"
+    );
+    assert!(
+        ics.contains("DTSTART;TZID=Europe/Madrid:20261201T190000"),
+        "{ics}"
+    );
     app.cleanup().await
 }

@@ -1,6 +1,8 @@
 //! The event a reminder is about, as an iCalendar (RFC 5545) file in the event's own time zone,
 //! so calendars show it at the local time it happens.
 
+mod timezone;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use common::messages::EventSummary;
@@ -20,7 +22,17 @@ pub fn event_file(event: &EventSummary) -> String {
     if let Some(ends_at) = event.ends_at {
         entry.ends(local(ends_at));
     }
-    Calendar::new().push(entry.done()).done().to_string()
+    let calendar = Calendar::new().push(entry.done()).done().to_string();
+    // The crate cannot hold a VTIMEZONE; it goes in ahead of the event that refers to it.
+    let zone = timezone::vtimezone(
+        zone,
+        event.starts_at,
+        event.ends_at.unwrap_or(event.starts_at),
+    );
+    match calendar.find("BEGIN:VEVENT") {
+        Some(at) => format!("{}{zone}{}", &calendar[..at], &calendar[at..]),
+        None => calendar,
+    }
 }
 
 #[cfg(test)]
@@ -54,6 +66,11 @@ mod tests {
             "{ics}"
         );
         assert!(ics.contains("SUMMARY:Jazz night"), "{ics}");
+        let zone = ics.find("BEGIN:VTIMEZONE\r\nTZID:Europe/Madrid\r\n");
+        assert!(
+            zone.is_some_and(|zone| ics.find("BEGIN:VEVENT").is_some_and(|event| zone < event)),
+            "the zone is defined before the event uses it: {ics}"
+        );
         assert!(
             ics.contains("UID:event-65f1c0ffee0000000000abcd@eventpost"),
             "{ics}"
@@ -64,5 +81,6 @@ mod tests {
     fn an_unknown_zone_falls_back_to_utc() {
         let ics = event_file(&event("Mars/Olympus_Mons"));
         assert!(ics.contains("DTSTART;TZID=UTC:20261201T180000"), "{ics}");
+        assert!(ics.contains("TZID:UTC\r\n"), "{ics}");
     }
 }
