@@ -31,3 +31,17 @@ pub async fn repeat<F, Fut>(
         }
     }
 }
+
+/// Runs `pass` now and then every `interval`, until `shutdown`: [`repeat`] for work that
+/// nothing nudges.
+pub async fn every<F, Fut>(
+    what: &'static str,
+    interval: Duration,
+    shutdown: CancellationToken,
+    pass: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<usize>>,
+{
+    repeat(what, interval, &Notify::new(), shutdown, pass).await;
+}

@@ -11,7 +11,6 @@ use mongodb::{
     bson::{self, doc},
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// How long a delivery is remembered: far longer than any redelivery, retry schedule or
@@ -77,17 +76,10 @@ impl Deliveries {
 
     /// Prunes every [`PRUNE_EVERY`] what is older than [`RETENTION`], until `shutdown`.
     pub async fn prune_until(&self, shutdown: CancellationToken) {
-        let no_nudge = Notify::new();
-        background::repeat(
-            "delivery pruning",
-            PRUNE_EVERY,
-            &no_nudge,
-            shutdown,
-            || async {
-                let deleted = self.prune(Utc::now() - RETENTION).await?;
-                Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
-            },
-        )
+        background::every("delivery pruning", PRUNE_EVERY, shutdown, || async {
+            let deleted = self.prune(Utc::now() - RETENTION).await?;
+            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+        })
         .await;
     }
 }

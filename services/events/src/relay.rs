@@ -124,11 +124,7 @@ impl Relay {
             shutdown.clone(),
             || self.relay_pending(),
         );
-        let no_nudge = Notify::new();
-        let pruning =
-            background::repeat("version pruning", PRUNE_EVERY, &no_nudge, shutdown, || {
-                self.prune()
-            });
+        let pruning = background::every("version pruning", PRUNE_EVERY, shutdown, || self.prune());
         tokio::join!(relaying, pruning);
     }
 }

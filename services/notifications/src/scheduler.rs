@@ -4,9 +4,9 @@
 //! whose claim insert won (see `store::claims`). A reminder whose scheduler died before the
 //! broker confirmed it (its claim's lease ran out), or whose result never came (its
 //! `result_timeout` ran out), is claimed again and published again under the same message id,
-//! so the email-sender mails it at most once. Ticks never overlap: tokio-cron-scheduler starts a run
-//! even while the previous one is still going, so a tick that finds the last still running
-//! skips.
+//! so the email-sender mails it at most once. Ticks never overlap: tokio-cron-scheduler starts
+//! a run even while the previous one is still going, so a tick that finds the last still
+//! running skips.
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,7 +17,7 @@ use common::{
     messages::{self, EmailContent, EmailRequestedV1},
 };
 use futures::StreamExt;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
@@ -145,13 +145,17 @@ impl Scheduler {
             )
             .await?;
         self.metrics.published.inc();
-        if let Err(err) = self.store.confirm_claim(reminder.id, attempt).await {
-            tracing::warn!(reminder_id = %reminder.id, error = ?err, "published, but the confirm was not recorded; it will be published again once its claim's lease runs out");
-        }
         let lateness = (Utc::now() - reminder.send_at.to_chrono())
             .num_milliseconds()
             .max(0);
         self.metrics.lateness.observe(lateness as f64 / 1000.0);
+        if let Err(err) = self.store.confirm_claim(reminder.id, attempt).await {
+            tracing::warn!(
+                reminder_id = %reminder.id,
+                error = ?err,
+                "published, but the confirm was not recorded; it goes again when its claim's lease ends"
+            );
+        }
         tracing::info!(reminder_id = %reminder.id, attempt, "reminder queued for mailing");
         Ok(true)
     }
@@ -185,9 +189,8 @@ impl Scheduler {
         })?)
         .await?;
         jobs.start().await?;
-        // Between ticks, until shutdown, old claims are pruned (nothing nudges that).
-        let no_nudge = Notify::new();
-        background::repeat("claim pruning", PRUNE_EVERY, &no_nudge, shutdown, || {
+        // Between ticks, until shutdown, old claims are pruned.
+        background::every("claim pruning", PRUNE_EVERY, shutdown, || {
             self.prune_claims()
         })
         .await;

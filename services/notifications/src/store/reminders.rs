@@ -33,7 +33,7 @@ pub struct ReminderDoc {
     pub status: Status,
     /// How many times it was handed to the email queue.
     pub attempts: i64,
-    /// While queued: when to presume the worker dead and publish again.
+    /// While queued: when to stop waiting for the email-sender's result and publish again.
     pub lease_until: Option<bson::DateTime>,
     pub sent_at: Option<bson::DateTime>,
     pub last_error: Option<String>,

@@ -438,16 +438,21 @@ async fn the_scheduler_running_on_its_own_queues_due_reminders() -> anyhow::Resu
         },
     )
     .await?;
-    let metrics = reqwest::get(format!("{}/metrics", platform.notifications.address))
-        .await?
-        .text()
-        .await?;
-    assert!(
-        metrics.contains("eventpost_reminders_published_total{service=\"notifications\"} 3"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("eventpost_reminder_lateness_seconds_count{service=\"notifications\"} 3")
-    );
+    // Counted once the broker confirmed each publish, a moment after it was marked queued.
+    let metrics_url = format!("{}/metrics", platform.notifications.address);
+    testing::eventually(
+        StdDuration::from_secs(10),
+        "three publishes counted",
+        || async {
+            let metrics = reqwest::get(&metrics_url).await?.text().await?;
+            let counted = metrics
+                .contains("eventpost_reminders_published_total{service=\"notifications\"} 3")
+                && metrics.contains(
+                    "eventpost_reminder_lateness_seconds_count{service=\"notifications\"} 3",
+                );
+            Ok(counted.then_some(()))
+        },
+    )
+    .await?;
     platform.cleanup().await
 }
