@@ -3,6 +3,7 @@
 
 use std::{future::Future, time::Duration};
 
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -32,16 +33,22 @@ pub async fn repeat<F, Fut>(
     }
 }
 
-/// Runs `pass` now and then every `interval`, until `shutdown`: [`repeat`] for work that
-/// nothing nudges.
-pub async fn every<F, Fut>(
+/// Every `interval` (and once at start), until `shutdown`: `delete` what was recorded before
+/// `now - keep`. `delete` returns how many it deleted.
+pub async fn prune<F, Fut>(
     what: &'static str,
     interval: Duration,
+    keep: chrono::Duration,
     shutdown: CancellationToken,
-    pass: F,
+    mut delete: F,
 ) where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<usize>>,
+    F: FnMut(DateTime<Utc>) -> Fut,
+    Fut: Future<Output = anyhow::Result<u64>>,
 {
+    let pass = || {
+        let deleting = delete(Utc::now() - keep);
+        async move { Ok(usize::try_from(deleting.await?).unwrap_or(usize::MAX)) }
+    };
+    // Nothing nudges pruning: it runs on the clock alone.
     repeat(what, interval, &Notify::new(), shutdown, pass).await;
 }

@@ -76,10 +76,13 @@ impl Deliveries {
 
     /// Prunes every [`PRUNE_EVERY`] what is older than [`RETENTION`], until `shutdown`.
     pub async fn prune_until(&self, shutdown: CancellationToken) {
-        background::every("delivery pruning", PRUNE_EVERY, shutdown, || async {
-            let deleted = self.prune(Utc::now() - RETENTION).await?;
-            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
-        })
+        background::prune(
+            "delivery pruning",
+            PRUNE_EVERY,
+            RETENTION,
+            shutdown,
+            |before| self.prune(before),
+        )
         .await;
     }
 }

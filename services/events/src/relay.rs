@@ -28,7 +28,7 @@ pub const ROLL_FORWARD_AFTER: Duration = Duration::from_secs(10);
 
 /// How long a relayed version is kept. A writer only ever inserts the version after the one
 /// it just read, so only the latest versions guard anything; older ones are history.
-pub const VERSION_RETENTION: chrono::Duration = chrono::Duration::days(30);
+const VERSION_RETENTION: chrono::Duration = chrono::Duration::days(30);
 
 /// How often old versions are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
@@ -105,15 +105,6 @@ impl Relay {
         Ok(())
     }
 
-    /// Deletes relayed versions older than [`VERSION_RETENTION`]; returns how many.
-    pub async fn prune(&self) -> anyhow::Result<usize> {
-        let deleted = self
-            .store
-            .prune_versions(Utc::now() - VERSION_RETENTION)
-            .await?;
-        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
-    }
-
     /// Passes on every nudge and every `interval`, and prunes every [`PRUNE_EVERY`], until
     /// `shutdown`.
     pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
@@ -124,7 +115,13 @@ impl Relay {
             shutdown.clone(),
             || self.relay_pending(),
         );
-        let pruning = background::every("version pruning", PRUNE_EVERY, shutdown, || self.prune());
+        let pruning = background::prune(
+            "version pruning",
+            PRUNE_EVERY,
+            VERSION_RETENTION,
+            shutdown,
+            |before| self.store.prune_versions(before),
+        );
         tokio::join!(relaying, pruning);
     }
 }

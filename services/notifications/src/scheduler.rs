@@ -160,14 +160,6 @@ impl Scheduler {
         Ok(true)
     }
 
-    async fn prune_claims(&self) -> anyhow::Result<usize> {
-        let deleted = self
-            .store
-            .prune_claims(Utc::now() - CLAIM_RETENTION)
-            .await?;
-        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
-    }
-
     /// Ticks every `interval` until `shutdown`, then waits for the running tick.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut jobs = JobScheduler::new().await?;
@@ -190,9 +182,13 @@ impl Scheduler {
         .await?;
         jobs.start().await?;
         // Between ticks, until shutdown, old claims are pruned.
-        background::every("claim pruning", PRUNE_EVERY, shutdown, || {
-            self.prune_claims()
-        })
+        background::prune(
+            "claim pruning",
+            PRUNE_EVERY,
+            CLAIM_RETENTION,
+            shutdown,
+            |before| self.store.prune_claims(before),
+        )
         .await;
         jobs.shutdown().await?;
         // Wait for a tick in progress: its claims must be marked and published.

@@ -15,8 +15,11 @@
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
-use mongodb::bson::{self, doc, oid::ObjectId};
-use serde::{Deserialize, Serialize};
+use mongodb::{
+    Collection,
+    bson::{self, Document, doc, oid::ObjectId},
+};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::{ReminderDoc, Store};
 use crate::domain::Status;
@@ -54,33 +57,26 @@ impl Store {
     /// overdue, then those whose scheduler died before the broker confirmed them.
     pub async fn due(&self, now: DateTime<Utc>, limit: i64) -> anyhow::Result<Vec<ReminderDoc>> {
         let at = bson::DateTime::from_chrono(now);
-        let mut due: Vec<ReminderDoc> = self
-            .reminders
-            .find(doc! { "status": Status::Scheduled.as_str(), "send_at": { "$lte": at } })
-            .sort(doc! { "send_at": 1 })
-            .limit(limit)
-            .await
-            .context("finding due reminders")?
-            .try_collect()
-            .await
-            .context("finding due reminders")?;
+        let mut due = first(
+            &self.reminders,
+            doc! { "status": Status::Scheduled.as_str(), "send_at": { "$lte": at } },
+            "send_at",
+            limit,
+        )
+        .await
+        .context("finding due reminders")?;
         let room = limit - i64::try_from(due.len()).unwrap_or(limit);
         if room > 0 {
-            let expired: Vec<ReminderDoc> = self
-                .reminders
-                .find(doc! { "status": Status::Queued.as_str(), "lease_until": { "$lte": at } })
-                .sort(doc! { "lease_until": 1 })
-                .limit(room)
-                .await
-                .context("finding expired leases")?
-                .try_collect()
-                .await
-                .context("finding expired leases")?;
-            due.extend(expired);
+            let overdue = doc! { "status": Status::Queued.as_str(), "lease_until": { "$lte": at } };
+            due.extend(
+                first(&self.reminders, overdue, "lease_until", room)
+                    .await
+                    .context("finding overdue results")?,
+            );
         }
         let room = limit - i64::try_from(due.len()).unwrap_or(limit);
         if room > 0 {
-            due.extend(self.orphaned(now, room).await?);
+            due.extend(self.orphaned(at, room).await?);
         }
         Ok(due)
     }
@@ -88,18 +84,9 @@ impl Store {
     /// Queued reminders whose claim's lease ran out before its scheduler recorded the
     /// broker's confirm. Such a claim is deleted once its reminder has moved past it (claimed
     /// again, or finished), so a failed takeover is tried again on the next tick.
-    async fn orphaned(&self, now: DateTime<Utc>, limit: i64) -> anyhow::Result<Vec<ReminderDoc>> {
-        let dead: Vec<Claim> = self
-            .claims
-            .find(doc! {
-                "published": false,
-                "lease_until": { "$lte": bson::DateTime::from_chrono(now) },
-            })
-            .sort(doc! { "lease_until": 1 })
-            .limit(limit)
-            .await
-            .context("finding unconfirmed claims")?
-            .try_collect()
+    async fn orphaned(&self, at: bson::DateTime, limit: i64) -> anyhow::Result<Vec<ReminderDoc>> {
+        let unconfirmed = doc! { "published": false, "lease_until": { "$lte": at } };
+        let dead = first(&self.claims, unconfirmed, "lease_until", limit)
             .await
             .context("finding unconfirmed claims")?;
         let mut orphans = Vec::new();
@@ -213,4 +200,23 @@ impl Store {
             .context("pruning claims")?;
         Ok(result.deleted_count)
     }
+}
+
+/// Up to `limit` documents of `collection` matching `filter`, smallest `by` first.
+async fn first<T>(
+    collection: &Collection<T>,
+    filter: Document,
+    by: &str,
+    limit: i64,
+) -> mongodb::error::Result<Vec<T>>
+where
+    T: DeserializeOwned + Send + Sync,
+{
+    collection
+        .find(filter)
+        .sort(doc! { by: 1 })
+        .limit(limit)
+        .await?
+        .try_collect()
+        .await
 }
