@@ -142,6 +142,12 @@ pub enum PublishError {
     /// The connection failed and did not recover in time.
     #[error("broker unavailable: {0}")]
     Broker(#[from] lapin::Error),
+    /// The broker did not confirm within the publisher's deadline.
+    #[error("the broker did not confirm within {0:?}")]
+    Timeout(Duration),
+    /// The task publishing it panicked.
+    #[error("publishing failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// Publishes JSON messages to one exchange and waits for the broker to confirm each.
@@ -150,11 +156,18 @@ pub struct Publisher {
     channel: Channel,
     exchange: Arc<str>,
     mandatory: bool,
+    deadline: Duration,
 }
 
 impl Publisher {
-    /// Opens a confirm-mode channel publishing to `exchange`.
-    pub async fn new(connection: &Connection, exchange: &str) -> lapin::Result<Self> {
+    /// Opens a confirm-mode channel publishing to `exchange`; a publish that is not confirmed
+    /// within `deadline` fails with [`PublishError::Timeout`] (the broker may still take it, so
+    /// consumers deduplicate by message id as ever).
+    pub async fn new(
+        connection: &Connection,
+        exchange: &str,
+        deadline: Duration,
+    ) -> lapin::Result<Self> {
         let channel = connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -163,6 +176,7 @@ impl Publisher {
             channel,
             exchange: exchange.into(),
             mandatory: true,
+            deadline,
         })
     }
 
@@ -196,22 +210,32 @@ impl Publisher {
         headers: FieldTable,
     ) -> Result<(), PublishError> {
         let payload = serde_json::to_vec(message)?;
-        let attempt = || self.try_publish(routing_key, message_id, &payload, headers.clone());
-        match attempt().await {
-            Err(PublishError::Broker(err)) => {
-                self.channel.wait_for_recovery(err).await?;
-                attempt().await
+        // Built here: the request id is task-local and the publish runs in a task of its own,
+        // so that giving up on it at the deadline never leaves lapin half-way through a frame.
+        let properties = properties(message_id, headers);
+        let (this, routing_key) = (self.clone(), routing_key.to_owned());
+        let publishing = tokio::spawn(async move {
+            let attempt = || this.try_publish(&routing_key, &payload, properties.clone());
+            match attempt().await {
+                Err(PublishError::Broker(err)) => {
+                    this.channel.wait_for_recovery(err).await?;
+                    attempt().await
+                }
+                other => other,
             }
-            other => other,
+        });
+        match tokio::time::timeout(self.deadline, publishing).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(PublishError::Task(join)),
+            Err(_) => Err(PublishError::Timeout(self.deadline)),
         }
     }
 
     async fn try_publish(
         &self,
         routing_key: &str,
-        message_id: &str,
         payload: &[u8],
-        headers: FieldTable,
+        properties: BasicProperties,
     ) -> Result<(), PublishError> {
         let options = BasicPublishOptions {
             mandatory: self.mandatory,
@@ -224,7 +248,7 @@ impl Publisher {
                 routing_key.into(),
                 options,
                 payload,
-                properties(message_id, headers),
+                properties,
             )
             .await?
             .await?;

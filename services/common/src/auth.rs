@@ -20,7 +20,7 @@ use poem_openapi::{SecurityScheme, auth::Bearer};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-use crate::{config::AuthConfig, problem::ApiError};
+use crate::{config::AuthConfig, domain::UserId, problem::ApiError};
 
 /// Shortest time between two fetches of the key set caused by unknown key ids.
 pub const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(2);
@@ -52,8 +52,9 @@ impl Role {
 /// The claims of an access token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
-    /// The user id (24-hex ObjectId).
-    pub sub: String,
+    /// The user id (24 hex digits in the token).
+    #[serde(with = "crate::domain::ids::hex")]
+    pub sub: UserId,
     /// The user's roles when the token was issued.
     pub roles: Vec<Role>,
     /// Expiry, seconds since the epoch.
@@ -228,6 +229,13 @@ fn algorithm_of(jwk: &Jwk) -> Option<Algorithm> {
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
 pub struct BearerAuth(pub Claims);
+
+impl BearerAuth {
+    /// Whose token it is.
+    pub fn user_id(&self) -> UserId {
+        self.0.sub
+    }
+}
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Claims> {
     let verifier = req

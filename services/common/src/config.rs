@@ -83,6 +83,10 @@ pub struct MongoConfig {
     /// TCP connect timeout. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// How long a request or background pass waits for one database operation before it
+    /// answers 503 (the operation itself is not cancelled). Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Duration,
 }
 
 impl MongoConfig {
@@ -93,7 +97,13 @@ impl MongoConfig {
             database: database.into(),
             server_selection_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(5),
         }
+    }
+
+    /// The deadline of every operation on this database.
+    pub fn deadline(&self) -> crate::store::Deadline {
+        crate::store::Deadline::new(crate::store::Dependency::Database, self.deadline)
     }
 }
 
@@ -111,6 +121,17 @@ pub struct AmqpConfig {
     /// giving up (the service then reports not ready). Default `5m`.
     #[serde(with = "humantime_serde")]
     pub retry_for: Duration,
+    /// How long a publish waits for the broker's confirm before it counts as failed (and is
+    /// retried by whoever published it). Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Duration,
+}
+
+impl AmqpConfig {
+    /// The exchange and queue names behind this configuration's prefix.
+    pub fn topology(&self) -> crate::topology::Topology {
+        crate::topology::Topology::new(&self.prefix)
+    }
 }
 
 impl Default for AmqpConfig {
@@ -120,6 +141,7 @@ impl Default for AmqpConfig {
             prefix: String::new(),
             prefetch: 50,
             retry_for: Duration::from_secs(300),
+            deadline: Duration::from_secs(5),
         }
     }
 }

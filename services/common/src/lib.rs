@@ -1,8 +1,8 @@
 //! What every eventpost service shares: configuration, telemetry, the problem+json error model,
 //! MongoDB and RabbitMQ plumbing, access-token verification, health and metrics, serving.
 //!
-//! Wire formats between services will live here too (`messages`), so services never depend on
-//! each other.
+//! Wire formats between services are here too (`messages`, `topology`), so services never
+//! depend on each other.
 
 pub mod amqp;
 pub mod auth;
@@ -14,12 +14,16 @@ pub mod json;
 pub mod messages;
 pub mod metrics;
 pub mod mongo;
+pub mod page;
 pub mod problem;
+pub mod relay;
 pub mod request_id;
 pub mod server;
+pub mod store;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
+pub mod topology;
 
 pub use problem::{ApiError, ApiResult};

@@ -1,27 +1,14 @@
-//! What services say to each other over RabbitMQ: the exchanges, the queues that must exist for
-//! nothing to be dropped, and each message body with its version in its routing key.
+//! The wire formats: what services say to each other over RabbitMQ, each message body with its
+//! version in its routing key. Exchanges and queues are in `topology`.
 //!
-//! Names are prefixed with `AmqpConfig::prefix` (empty in production, unique per test).
+//! Compatibility: a message the previous release wrote is read by this one. A field may be
+//! added only where its absence reads as before; any other change is a new version beside the
+//! old (`event.updated.v2` next to `.v1`), the old kept while anything may still send it.
 
 use chrono::{DateTime, Utc};
-use lapin::Channel;
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    amqp::{self, QueueSpec},
-    domain::EmailAddress,
-};
-
-/// Exchange for mail to send; the email-sender consumes it.
-pub const EMAIL_EXCHANGE: &str = "eventpost.email";
-/// Exchange for facts other services react to (`user.deleted.v1`, `event.updated.v1`, …).
-pub const DOMAIN_EXCHANGE: &str = "eventpost.domain";
-/// The email-sender's work queue.
-pub const EMAIL_QUEUE: &str = "email-sender.emails";
-/// Where mail that cannot be sent is parked for an operator (exchange and queue).
-pub const EMAIL_DEAD_EXCHANGE: &str = "eventpost.email.dead";
-/// The parking queue behind [`EMAIL_DEAD_EXCHANGE`].
-pub const EMAIL_DEAD_QUEUE: &str = "email-sender.dead";
+use crate::domain::{EmailAddress, EventId, ReminderId, TimeZone, UserId, ids::hex};
 
 /// Routing key of [`EmailRequestedV1`].
 pub const EMAIL_REQUESTED_V1: &str = "email.requested.v1";
@@ -67,7 +54,8 @@ pub enum EmailContent {
     /// A reminder of an event, with the event attached as an iCalendar file.
     Reminder {
         /// The reminder's id.
-        reminder_id: String,
+        #[serde(with = "hex")]
+        reminder_id: ReminderId,
         /// The mail's subject, as the user set it or made from the event.
         subject: String,
         /// The mail's text, as the user set it or made from the event.
@@ -78,24 +66,55 @@ pub enum EmailContent {
 }
 
 /// What a reminder mail says about its event.
+///
+/// Read leniently where that loses nothing: a zone that does not parse (from an older writer)
+/// is reported and read as UTC, so the reminder still goes out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredEventSummary")]
 pub struct EventSummary {
     /// The event's id.
-    pub id: String,
+    #[serde(with = "hex")]
+    pub id: EventId,
     pub title: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: Option<DateTime<Utc>>,
-    /// IANA time zone the event happens in, e.g. `Europe/Madrid`.
-    pub timezone: String,
+    /// The time zone the event happens in.
+    pub timezone: TimeZone,
     /// Where: the place's name, then its address if known.
     pub place: String,
+}
+
+/// [`EventSummary`] as written, before its zone is parsed.
+#[derive(Deserialize)]
+struct StoredEventSummary {
+    #[serde(with = "hex")]
+    id: EventId,
+    title: String,
+    starts_at: DateTime<Utc>,
+    ends_at: Option<DateTime<Utc>>,
+    timezone: String,
+    place: String,
+}
+
+impl From<StoredEventSummary> for EventSummary {
+    fn from(stored: StoredEventSummary) -> Self {
+        Self {
+            timezone: TimeZone::or_utc(&stored.timezone, "event", &stored.id),
+            id: stored.id,
+            title: stored.title,
+            starts_at: stored.starts_at,
+            ends_at: stored.ends_at,
+            place: stored.place,
+        }
+    }
 }
 
 /// An account is gone; its saved events and reminders must go too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserDeletedV1 {
     /// The deleted user's id.
-    pub user_id: String,
+    #[serde(with = "hex")]
+    pub user_id: UserId,
     /// When it was deleted.
     pub deleted_at: DateTime<Utc>,
 }
@@ -120,7 +139,8 @@ pub struct EventUpdatedV1 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventDeletedV1 {
     /// The event's id.
-    pub event_id: String,
+    #[serde(with = "hex")]
+    pub event_id: EventId,
     /// When it was deleted.
     pub deleted_at: DateTime<Utc>,
 }
@@ -130,7 +150,8 @@ pub struct EventDeletedV1 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReminderSentV1 {
     /// The reminder's id.
-    pub reminder_id: String,
+    #[serde(with = "hex")]
+    pub reminder_id: ReminderId,
     /// The id of the mail request that was sent (which scheduling of the reminder it was).
     pub message_id: String,
     /// When the SMTP server accepted it.
@@ -142,7 +163,8 @@ pub struct ReminderSentV1 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReminderFailedV1 {
     /// The reminder's id.
-    pub reminder_id: String,
+    #[serde(with = "hex")]
+    pub reminder_id: ReminderId,
     /// The id of the mail request that failed.
     pub message_id: String,
     /// The SMTP server's answer or what else went wrong.
@@ -151,41 +173,33 @@ pub struct ReminderFailedV1 {
     pub failed_at: DateTime<Utc>,
 }
 
-/// Declares the email exchange, the email-sender's work queue and its parking queue, so mail
-/// requested before the email-sender first starts waits instead of being returned as
-/// unroutable. Publishers and the email-sender call this; declarations are idempotent.
-///
-/// The work queue dead-letters into the parking queue: besides the worker's own decisions,
-/// RabbitMQ 4 drops a quorum queue's message after 20 deliveries unless a dead-letter exchange
-/// is set.
-pub async fn declare_email_topology(channel: &Channel, prefix: &str) -> lapin::Result<()> {
-    let exchange = format!("{prefix}{EMAIL_EXCHANGE}");
-    let dead = format!("{prefix}{EMAIL_DEAD_EXCHANGE}");
-    amqp::declare_exchange(channel, &exchange).await?;
-    amqp::declare_exchange(channel, &dead).await?;
-    amqp::declare_queue(
-        channel,
-        &QueueSpec {
-            name: format!("{prefix}{EMAIL_DEAD_QUEUE}"),
-            bindings: vec![(dead.clone(), "#".into())],
-            dead_letter_exchange: None,
-            ..Default::default()
-        },
-    )
-    .await?;
-    amqp::declare_queue(
-        channel,
-        &QueueSpec {
-            name: format!("{prefix}{EMAIL_QUEUE}"),
-            bindings: vec![(exchange, "email.#".into())],
-            dead_letter_exchange: Some(dead),
-            ..Default::default()
-        },
-    )
-    .await
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Declares the domain-events exchange. Each consumer declares and binds its own queue.
-pub async fn declare_domain_exchange(channel: &Channel, prefix: &str) -> lapin::Result<()> {
-    amqp::declare_exchange(channel, &format!("{prefix}{DOMAIN_EXCHANGE}")).await
+    #[test]
+    fn a_summary_with_an_unparsable_zone_is_read_as_utc() {
+        let id = EventId::new();
+        let json = serde_json::json!({
+            "id": id.to_string(), "title": "Jazz", "starts_at": "2026-12-05T19:30:00Z",
+            "ends_at": null, "timezone": "Mars/Olympus", "place": "Granada",
+        });
+        let summary: EventSummary = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!((summary.id, summary.timezone), (id, TimeZone::UTC));
+        let written = serde_json::to_value(&summary).unwrap();
+        assert_eq!(written["id"], json["id"]);
+        assert_eq!(written["timezone"], "UTC");
+    }
+
+    #[test]
+    fn ids_travel_as_hex_strings() {
+        let user_id = UserId::new();
+        let deleted = UserDeletedV1 {
+            user_id,
+            deleted_at: Utc::now(),
+        };
+        let json = serde_json::to_value(&deleted).unwrap();
+        assert_eq!(json["user_id"], user_id.to_string());
+        assert_eq!(serde_json::from_value::<UserDeletedV1>(json).unwrap(), deleted);
+    }
 }

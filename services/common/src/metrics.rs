@@ -32,6 +32,7 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(crate::domain::unparsable_counter().clone()))?;
         Ok(Self {
             registry,
             requests,

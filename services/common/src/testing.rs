@@ -8,6 +8,7 @@
 
 mod issuer;
 mod mailpit_process;
+mod proxy;
 
 use std::{future::Future, time::Duration};
 
@@ -21,6 +22,7 @@ use crate::{
 
 pub use issuer::TokenIssuer;
 pub use mailpit_process::PrivateMailpit;
+pub use proxy::PausableProxy;
 
 /// An Ed25519 signing key (PKCS#8 PEM) for tests only: no deployment trusts it.
 pub const TEST_SIGNING_KEY: &str = include_str!("../tests/it/fixtures/test-only-ed25519.pem");
@@ -434,6 +436,25 @@ pub async fn assert_serves_health(
     anyhow::ensure!(
         counted,
         "/metrics does not count /healthz for {service}:\n{metrics}"
+    );
+    Ok(())
+}
+
+/// Asserts `response` is the answer to a request made while the database did not answer: a 503
+/// problem that names the database, with the request id.
+pub async fn assert_database_unavailable(response: reqwest::Response) -> anyhow::Result<()> {
+    let status = response.status();
+    let content_type = response.headers().get("content-type").cloned();
+    let body = response.text().await?;
+    anyhow::ensure!(status == 503, "answered {status}: {body}");
+    anyhow::ensure!(
+        content_type.is_some_and(|c| c == crate::problem::PROBLEM_JSON),
+        "not problem+json: {body}"
+    );
+    let problem: crate::problem::Problem = serde_json::from_str(&body)?;
+    anyhow::ensure!(
+        problem.detail.contains("database") && problem.request_id.is_some(),
+        "the problem does not name the database: {body}"
     );
     Ok(())
 }

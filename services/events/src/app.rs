@@ -7,8 +7,10 @@ use common::{
     amqp::{self, Publisher},
     auth::JwksVerifier,
     health::{AmqpCheck, Check, MongoCheck},
-    messages, mongo,
+    metrics::Metrics,
+    mongo,
     server::Service,
+    topology::Exchange,
 };
 use lapin::Connection;
 use mongodb::Database;
@@ -18,8 +20,8 @@ use crate::{
     SERVICE,
     api::{self, Ctx},
     config::Config,
-    messages as consumed,
-    relay::Relay,
+    consumer,
+    relay::{self, Relay, VersionLog},
     store::Store,
 };
 
@@ -37,14 +39,25 @@ impl Application {
     /// Connects, declares, mounts and binds (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = mongo::connect(&config.mongo, SERVICE).await?;
-        let store = Store::open(&db).await?;
+        let store = Store::open(&db, config.mongo.deadline()).await?;
         let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
-        consumed::declare(&amqp, &config.amqp.prefix).await?;
-        let exchange = format!("{}{}", config.amqp.prefix, messages::DOMAIN_EXCHANGE);
+        let topology = config.amqp.topology();
+        consumer::declare(&amqp, &topology).await?;
+        let domain = Publisher::new(
+            &amqp,
+            &topology.exchange(Exchange::Domain),
+            config.amqp.deadline,
+        )
+        .await?
+        .broadcast();
+        let metrics = Metrics::new(SERVICE)?;
         let relay = Relay::new(
-            store.clone(),
-            Publisher::new(&amqp, &exchange).await?.broadcast(),
-        );
+            VersionLog {
+                store: store.clone(),
+            },
+            vec![(Exchange::Domain, domain)],
+            metrics.registry(),
+        )?;
         let verifier = Arc::new(JwksVerifier::new(config.auth.clone()));
         let ctx = Ctx {
             store: store.clone(),
@@ -54,8 +67,8 @@ impl Application {
             Box::new(MongoCheck(db.clone())),
             Box::new(AmqpCheck(amqp.clone())),
         ];
-        let service =
-            Service::bind(SERVICE, &config.http, api::routes(ctx, verifier), checks).await?;
+        let routes = api::routes(ctx, verifier);
+        let service = Service::bind_with_metrics(&config.http, routes, checks, metrics).await?;
         Ok(Self {
             service,
             db,
@@ -89,10 +102,15 @@ impl Application {
     /// Serves, relays changes and consumes deleted accounts until `shutdown` is cancelled, then
     /// lets in-flight work finish.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(self.relay.run(self.config.relay_interval, shutdown.clone()));
-        let consumer = tokio::spawn(consumed::consume_user_deletions(
+        let relay = tokio::spawn(relay::run(
+            self.relay,
+            self.store.clone(),
+            self.config.relay_interval,
+            shutdown.clone(),
+        ));
+        let consumer = tokio::spawn(consumer::consume_user_deletions(
             self.amqp.clone(),
-            self.config.amqp.prefix.clone(),
+            self.config.amqp.topology(),
             self.config.amqp.prefetch,
             self.store.clone(),
             shutdown.clone(),

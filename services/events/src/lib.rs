@@ -3,8 +3,8 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod consumer;
 pub mod domain;
-pub mod messages;
 pub mod relay;
 pub mod search;
 pub mod seed;

@@ -1,27 +1,25 @@
-//! Applies and announces recorded changes, so that a change and its message cannot part.
+//! The version log as a source of the common relay (`common::relay`), so that a change and its
+//! message cannot part.
 //!
-//! A writer records a version before it updates `events`. The relay takes each version not yet
-//! relayed: if `events` does not show it yet and its writer has had [`ROLL_FORWARD_AFTER`] to
-//! get there, the writer died and the relay applies it (unless a newer version exists). Then it
-//! publishes `event.updated` / `event.deleted` with publisher confirms, forgets the saves of a
-//! deleted event, and marks the version relayed. A crash between publish and mark publishes
-//! again; the message id (`event-<id>-v<version>`) lets consumers deduplicate.
+//! A writer records a version before it updates `events`. For each version not yet relayed: if
+//! `events` does not show it yet and its writer has had [`ROLL_FORWARD_AFTER`] to get there, the
+//! writer died and it is applied here (unless a newer version exists). Then `event.updated` /
+//! `event.deleted` is published, the saves of a deleted event are forgotten, and the version is
+//! marked relayed. The message id (`event-<id>-v<version>`) lets consumers deduplicate.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use chrono::Utc;
 use common::{
-    amqp::Publisher,
     background,
     messages::{self, EventDeletedV1, EventUpdatedV1},
+    relay::{self, Outgoing, Pending, Source, Step},
+    store::{StoreError, StoreResult},
+    topology::Exchange,
 };
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{Change, Store, VersionDoc};
-
-/// Changes one pass handles.
-const BATCH: i64 = 100;
 
 /// How long a writer may take between recording a version and applying it.
 pub const ROLL_FORWARD_AFTER: Duration = Duration::from_secs(10);
@@ -33,97 +31,106 @@ const VERSION_RETENTION: chrono::Duration = chrono::Duration::days(30);
 /// How often old versions are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 
-/// Publishes recorded changes to the domain exchange.
+/// How often parked announcements are tried again.
+const PARKED_RETRY_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// The relay of this service's changes.
+pub type Relay = relay::Relay<VersionLog>;
+
+/// The `event_versions` collection, seen by the relay.
 #[derive(Clone)]
-pub struct Relay {
-    store: Store,
-    domain: Publisher,
-    nudge: Arc<Notify>,
+pub struct VersionLog {
+    pub store: Store,
 }
 
-impl Relay {
-    pub fn new(store: Store, domain: Publisher) -> Self {
-        Self {
-            store,
-            domain,
-            nudge: Arc::new(Notify::new()),
-        }
+impl Source for VersionLog {
+    type Entry = VersionDoc;
+
+    async fn pending(&self, which: Pending, limit: usize) -> StoreResult<Vec<VersionDoc>> {
+        self.store.unrelayed(which, limit).await
     }
 
-    /// Asks for a pass now (after a change).
-    pub fn nudge(&self) {
-        self.nudge.notify_one();
+    fn recorded_at(version: &VersionDoc) -> chrono::DateTime<Utc> {
+        version.at.to_chrono()
     }
 
-    /// One pass; returns how many changes were relayed.
-    pub async fn relay_pending(&self) -> anyhow::Result<usize> {
-        let mut relayed = 0;
-        for version in self.store.unrelayed(BATCH).await? {
-            if !self.store.is_applied(&version).await? {
-                if !writer_gave_up(&version) {
-                    continue;
-                }
-                if !self.store.is_superseded(&version).await? {
-                    tracing::warn!(version = %version.id, "applying a change its writer left half done");
-                    self.store.roll_forward(&version).await?;
-                }
+    fn id(version: &VersionDoc) -> String {
+        version.id.clone()
+    }
+
+    async fn prepare(&self, version: &VersionDoc) -> StoreResult<Step> {
+        if !self.store.is_applied(version).await? {
+            if !writer_gave_up(version) {
+                return Ok(Step::Wait);
             }
-            self.announce(&version).await?;
-            self.store.mark_relayed(&version).await?;
-            relayed += 1;
+            if !self.store.is_superseded(version).await? {
+                tracing::warn!(version = %version.id, "applying a change its writer left half done");
+                self.store.roll_forward(version).await?;
+            }
         }
-        Ok(relayed)
+        if version.change == Change::Deleted {
+            self.store.forget_event(version.event_id).await?;
+        }
+        announcement(version)
+            .map(|message| Step::Publish(message.into_iter().collect()))
+            .map_err(StoreError::Other)
     }
 
-    async fn announce(&self, version: &VersionDoc) -> anyhow::Result<()> {
-        let message_id = format!("event-{}-v{}", version.event_id, version.version);
-        match (version.change, &version.event, version.previous_starts_at) {
-            (Change::Updated, Some(event), Some(previous)) => {
-                let updated = EventUpdatedV1 {
-                    version: u32::try_from(version.version)?,
-                    previous_starts_at: previous.to_chrono(),
-                    event: event.summary(),
-                    updated_at: version.at.to_chrono(),
-                };
-                self.domain
-                    .publish(messages::EVENT_UPDATED_V1, &message_id, &updated)
-                    .await?;
-            }
-            (Change::Deleted, _, _) => {
-                self.store.forget_event(version.event_id).await?;
-                let deleted = EventDeletedV1 {
-                    event_id: version.event_id.to_hex(),
-                    deleted_at: version.at.to_chrono(),
-                };
-                self.domain
-                    .publish(messages::EVENT_DELETED_V1, &message_id, &deleted)
-                    .await?;
-            }
-            // Nobody listens for new events yet; the version only had to be applied.
-            _ => {}
-        }
-        Ok(())
+    async fn done(&self, version: &VersionDoc) -> StoreResult<()> {
+        self.store.mark_relayed(version).await
     }
 
-    /// Passes on every nudge and every `interval`, and prunes every [`PRUNE_EVERY`], until
-    /// `shutdown`.
-    pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
-        let relaying = background::repeat(
-            "change relay",
-            interval,
-            &self.nudge,
-            shutdown.clone(),
-            || self.relay_pending(),
-        );
-        let pruning = background::prune(
-            "version pruning",
-            PRUNE_EVERY,
-            VERSION_RETENTION,
-            shutdown,
-            |before| self.store.prune_versions(before),
-        );
-        tokio::join!(relaying, pruning);
+    async fn park(&self, version: &VersionDoc, reason: String) -> StoreResult<()> {
+        self.store.park_version(version, reason).await
     }
+}
+
+/// The message announcing `version`, if anyone listens for its kind.
+fn announcement(version: &VersionDoc) -> anyhow::Result<Option<Outgoing>> {
+    let message_id = format!("event-{}-v{}", version.event_id, version.version);
+    let (routing_key, body) = match (version.change, &version.event, version.previous_starts_at) {
+        (Change::Updated, Some(event), Some(previous)) => (
+            messages::EVENT_UPDATED_V1,
+            serde_json::to_value(EventUpdatedV1 {
+                version: u32::try_from(version.version)?,
+                previous_starts_at: previous.to_chrono(),
+                event: event.summary(),
+                updated_at: version.at.to_chrono(),
+            })?,
+        ),
+        (Change::Deleted, _, _) => (
+            messages::EVENT_DELETED_V1,
+            serde_json::to_value(EventDeletedV1 {
+                event_id: version.event_id,
+                deleted_at: version.at.to_chrono(),
+            })?,
+        ),
+        // Nobody listens for new events yet; the version only had to be applied.
+        _ => return Ok(None),
+    };
+    Ok(Some(Outgoing {
+        exchange: Exchange::Domain,
+        routing_key: routing_key.to_owned(),
+        message_id,
+        body,
+    }))
+}
+
+/// Relays on every nudge and every `interval`, and prunes every [`PRUNE_EVERY`], until
+/// `shutdown`.
+pub async fn run(relay: Relay, store: Store, interval: Duration, shutdown: CancellationToken) {
+    let relaying = relay.run("change relay", interval, PARKED_RETRY_EVERY, shutdown.clone());
+    let pruning = background::prune(
+        "version pruning",
+        PRUNE_EVERY,
+        VERSION_RETENTION,
+        shutdown,
+        |before| {
+            let store = store.clone();
+            async move { Ok(store.prune_versions(before).await?) }
+        },
+    );
+    tokio::join!(relaying, pruning);
 }
 
 fn writer_gave_up(version: &VersionDoc) -> bool {

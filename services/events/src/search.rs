@@ -2,17 +2,13 @@
 //! that resumes it. Pagination is keyset (the last item's sort key and id), so events added
 //! while a client pages never shift what it sees next.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use common::domain::Topic;
-use mongodb::bson::oid::ObjectId;
+use common::{
+    domain::{EventId, Topic},
+    page::{self, DEFAULT_LIMIT},
+};
 
 use crate::domain::{Coordinates, Radius};
-
-/// Items per page unless `limit` says otherwise.
-pub const DEFAULT_LIMIT: u32 = 20;
-/// Most items per page.
-pub const MAX_LIMIT: u32 = 100;
 
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +39,7 @@ pub struct Search {
     /// Every one of these words, in the title or description.
     pub words: Vec<String>,
     /// Events to leave out (those a user already saved).
-    pub exclude: Vec<ObjectId>,
+    pub exclude: Vec<EventId>,
     pub sort: Sort,
     pub limit: u32,
     /// Where the previous page ended.
@@ -72,11 +68,11 @@ impl Search {
 pub enum Cursor {
     StartsAt {
         starts_at: DateTime<Utc>,
-        id: ObjectId,
+        id: EventId,
     },
     Distance {
         km: f64,
-        id: ObjectId,
+        id: EventId,
     },
 }
 
@@ -91,41 +87,42 @@ impl Cursor {
 
     /// Opaque to clients: they hand it back as they got it.
     pub fn encode(&self) -> String {
-        let raw = match self {
-            Self::StartsAt { starts_at, id } => format!("t:{}:{id}", starts_at.timestamp_millis()),
-            Self::Distance { km, id } => format!("d:{km}:{id}"),
-        };
-        URL_SAFE_NO_PAD.encode(raw)
+        match *self {
+            Self::StartsAt { starts_at, id } => {
+                page::Cursor::new(starts_at, id.to_string()).encode(BY_START)
+            }
+            Self::Distance { km, id } => page::Cursor::new(km, id.to_string()).encode(BY_DISTANCE),
+        }
     }
 
     /// `None` for anything [`Cursor::encode`] did not produce.
     pub fn decode(raw: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let mut parts = text.splitn(3, ':');
-        let (kind, key, id) = (parts.next()?, parts.next()?, parts.next()?);
-        let id = ObjectId::parse_str(id).ok()?;
-        match kind {
-            "t" => Some(Self::StartsAt {
-                starts_at: DateTime::from_timestamp_millis(key.parse().ok()?)?,
+        if let Some(cursor) = page::Cursor::decode(raw, BY_START) {
+            let id = EventId::parse(&cursor.id).ok()?;
+            return Some(Self::StartsAt {
+                starts_at: cursor.key,
                 id,
-            }),
-            "d" => {
-                let km: f64 = key.parse().ok()?;
-                km.is_finite().then_some(Self::Distance { km, id })
-            }
-            _ => None,
+            });
         }
+        let cursor = page::Cursor::decode(raw, BY_DISTANCE)?;
+        let id = EventId::parse(&cursor.id).ok()?;
+        Some(Self::Distance { km: cursor.key, id })
     }
 }
 
+/// The lists a search cursor can belong to.
+const BY_START: char = 't';
+const BY_DISTANCE: char = 'd';
+
 #[cfg(test)]
 mod tests {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
     use super::*;
 
     #[test]
     fn cursors_survive_the_round_trip() {
-        let id = ObjectId::new();
+        let id = EventId::new();
         let starts_at = DateTime::from_timestamp_millis(1_790_000_000_123).unwrap();
         for cursor in [
             Cursor::StartsAt { starts_at, id },

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use common::domain::Topic;
-use mongodb::bson::{self, oid::ObjectId};
+use mongodb::bson;
 
 use crate::{
     api::EventIn,
@@ -199,7 +199,7 @@ pub async fn seed(store: &Store, count: usize, now: DateTime<Utc>) -> anyhow::Re
         let draft = demo_event(index, now)
             .parse()
             .map_err(|err| anyhow::anyhow!("{err}"))?;
-        let event: EventDoc = draft.into_doc(ObjectId::new(), 1, bson::DateTime::now());
+        let event: EventDoc = draft.into_doc(common::domain::EventId::new(), 1, bson::DateTime::now());
         store.create(&event).await?;
         added += 1;
     }
@@ -209,7 +209,7 @@ pub async fn seed(store: &Store, count: usize, now: DateTime<Utc>) -> anyhow::Re
 /// Seeds the database `config` names, logging what it did.
 pub async fn run(config: &crate::config::Config, count: usize) -> anyhow::Result<()> {
     let db = common::mongo::connect(&config.mongo, crate::SERVICE).await?;
-    let store = Store::open(&db).await?;
+    let store = Store::open(&db, config.mongo.deadline()).await?;
     let added = seed(&store, count, Utc::now()).await?;
     tracing::info!(added, count, "demo catalogue seeded");
     Ok(())

@@ -1,10 +1,17 @@
-//! Domain values more than one service holds: an email address, a topic. Each parses, so an
-//! invalid one cannot exist, whether it came from a request, a stored document or a message.
+//! Domain values more than one service holds: ids, an email address, a topic, a time zone,
+//! bounded text. Each parses, so an invalid one cannot exist, whether it came from a request, a
+//! stored document or a message.
 
 mod email;
+pub mod ids;
+mod text;
+mod timezone;
 mod topic;
 
 pub use email::EmailAddress;
+pub use ids::{EventId, ReminderId, UserId};
+pub use text::bounded;
+pub use timezone::{TimeZone, unparsable_counter};
 pub use topic::Topic;
 
 /// What is wrong with a raw value; the API layer adds the field name.

@@ -73,7 +73,7 @@ impl TokenIssuer {
     ) -> anyhow::Result<String> {
         let now = Utc::now().timestamp();
         let claims = Claims {
-            sub: user.to_owned(),
+            sub: crate::domain::UserId::parse(user)?,
             roles: roles.to_vec(),
             exp: now + 600,
             iat: now,

@@ -7,7 +7,8 @@ use common::{
     json::JsonBody,
     time::Timestamp,
 };
-use mongodb::bson::{self, oid::ObjectId};
+use common::domain::EventId;
+use mongodb::bson;
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Header, Path, Query},
@@ -15,9 +16,11 @@ use poem_openapi::{
 };
 
 use super::{
-    Ctx, event_id,
-    models::{EventIn, EventOut, EventPage, Tag},
+    Ctx, Tag,
+    bodies::EventIn,
+    event_id,
     search_params::SearchParams,
+    views::{EventOut, EventPage},
 };
 use crate::store::{EventDoc, WriteError};
 
@@ -144,7 +147,7 @@ impl EventsApi {
     async fn create_event(&self, auth: BearerAuth, body: JsonBody<EventIn>) -> ApiResult<Created> {
         require_admin(&auth)?;
         let draft = body.0.parse()?;
-        let event = draft.into_doc(ObjectId::new(), 1, bson::DateTime::now());
+        let event = draft.into_doc(EventId::new(), 1, bson::DateTime::now());
         self.ctx.store.create(&event).await?;
         self.ctx.relay.nudge();
         tracing::info!(event_id = %event.id, "event created");

@@ -1,21 +1,29 @@
 //! The HTTP API: one `#[OpenApi]` struct per resource, assembled into one document.
 
+mod bodies;
 mod events;
-mod models;
 mod saved;
 mod search_params;
+mod views;
 
 use std::sync::Arc;
 
-use common::{ApiError, ApiResult, auth::JwksVerifier};
-use mongodb::bson::oid::ObjectId;
+use common::{ApiError, ApiResult, auth::JwksVerifier, domain::EventId};
 use poem::{EndpointExt, Route};
-use poem_openapi::OpenApiService;
+use poem_openapi::{OpenApiService, Tags};
 
 use crate::{relay::Relay, store::Store};
 
-pub use models::{EventIn, PlaceIn};
+pub use bodies::{EventIn, PlaceIn};
 pub use search_params::SearchParams;
+
+#[derive(Tags)]
+pub enum Tag {
+    /// The catalogue: searching, reading and (for administrators) editing events.
+    Events,
+    /// Events a user saved, and events recommended from their interests.
+    Saved,
+}
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -41,6 +49,6 @@ pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>) -> Route {
 }
 
 /// An event id from a path: 24 hex digits, or 404 (an id that cannot exist is not found).
-fn event_id(raw: &str) -> ApiResult<ObjectId> {
-    ObjectId::parse_str(raw).map_err(|_| ApiError::NotFound("event"))
+fn event_id(raw: &str) -> ApiResult<EventId> {
+    EventId::parse(raw).map_err(|_| ApiError::NotFound("event"))
 }

@@ -4,10 +4,14 @@
 //! `PATCH /api/v1/users/me`) together with the topics of the events they saved most recently.
 //! Recommendations are upcoming events in any of those topics that they have not saved yet.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
-use common::{ApiError, ApiResult, auth::BearerAuth, domain::Topic, problem::FieldError};
-use mongodb::bson::{self, oid::ObjectId};
+use common::{
+    ApiError, ApiResult,
+    auth::BearerAuth,
+    domain::{EventId, Topic},
+    page::DEFAULT_LIMIT,
+    problem::FieldError,
+};
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Path, Query},
@@ -15,16 +19,19 @@ use poem_openapi::{
 };
 
 use super::{
-    Ctx, event_id,
-    models::{EventOut, EventPage, Tag},
+    Ctx, Tag, event_id,
+    views::{EventOut, EventPage},
 };
 use crate::{
-    search::{Cursor, DEFAULT_LIMIT, Search},
-    store::SavedDoc,
+    search::{Cursor, Search},
+    store::{SavedCursor, SavedDoc},
 };
 
 /// How many of a user's latest saves make up their interests.
-const SAVES_READ_FOR_INTERESTS: i64 = 100;
+const SAVES_READ_FOR_INTERESTS: u32 = 100;
+
+/// The list tag of saved-events cursors.
+const SAVED_LIST: char = 's';
 
 pub struct SavedApi {
     pub ctx: Ctx,
@@ -57,7 +64,7 @@ impl SavedApi {
         let topics = event.topics.as_slice().to_vec();
         self.ctx
             .store
-            .save(&SavedDoc::new(&auth.0.sub, id, topics))
+            .save(&SavedDoc::new(auth.user_id(), id, topics))
             .await?;
         Ok(Done::Done)
     }
@@ -71,7 +78,7 @@ impl SavedApi {
         id: Path<String>,
     ) -> ApiResult<Done> {
         let id = event_id(&id)?;
-        self.ctx.store.unsave(&auth.0.sub, id).await?;
+        self.ctx.store.unsave(auth.user_id(), id).await?;
         Ok(Done::Done)
     }
 
@@ -86,25 +93,27 @@ impl SavedApi {
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<EventPage>> {
-        let after = cursor.0.as_deref().map(decode_saved_cursor).transpose()?;
-        let limit = i64::from(limit.0.unwrap_or(DEFAULT_LIMIT));
-        let mut saves = self
+        let after = match cursor.0.as_deref() {
+            Some(raw) => Some(SavedCursor::decode(raw, SAVED_LIST).ok_or_else(bad_cursor)?),
+            None => None,
+        };
+        let saves = self
             .ctx
             .store
-            .saved_by(&auth.0.sub, after.as_ref(), limit + 1)
+            .saved_by(
+                auth.user_id(),
+                after.as_ref(),
+                limit.0.unwrap_or(DEFAULT_LIMIT),
+            )
             .await?;
-        let more = saves.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-        saves.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let ids: Vec<ObjectId> = saves.iter().map(|s| s.event_id).collect();
+        let ids: Vec<EventId> = saves.items.iter().map(|s| s.event_id).collect();
         let events = self.ctx.store.events(&ids).await?;
         let items = ids
             .iter()
             .filter_map(|id| events.iter().find(|e| e.id == *id))
             .map(EventOut::from)
             .collect();
-        let next_cursor = more
-            .then(|| saves.last().map(encode_saved_cursor))
-            .flatten();
+        let next_cursor = saves.next_cursor(|last| last.cursor().encode(SAVED_LIST));
         Ok(Json(EventPage { items, next_cursor }))
     }
 
@@ -132,8 +141,9 @@ impl SavedApi {
         let saves = self
             .ctx
             .store
-            .saved_by(&auth.0.sub, None, SAVES_READ_FOR_INTERESTS)
-            .await?;
+            .saved_by(auth.user_id(), None, SAVES_READ_FOR_INTERESTS)
+            .await?
+            .items;
         let mut topics: Vec<Topic> = auth
             .0
             .interests
@@ -160,31 +170,6 @@ impl SavedApi {
         };
         Ok(Json(EventPage::of(&self.ctx.store, &search).await?))
     }
-}
-
-fn encode_saved_cursor(save: &SavedDoc) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "s:{}:{}",
-        save.saved_at.timestamp_millis(),
-        save.id
-    ))
-}
-
-fn decode_saved_cursor(raw: &str) -> ApiResult<(bson::DateTime, String)> {
-    let decoded = URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok());
-    let parsed = decoded.as_deref().and_then(|text| {
-        let mut parts = text.splitn(3, ':');
-        let (kind, millis, id) = (parts.next()?, parts.next()?, parts.next()?);
-        (kind == "s").then_some(())?;
-        Some((
-            bson::DateTime::from_millis(millis.parse().ok()?),
-            id.to_owned(),
-        ))
-    });
-    parsed.ok_or_else(bad_cursor)
 }
 
 fn bad_cursor() -> ApiError {

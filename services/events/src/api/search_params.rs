@@ -2,11 +2,11 @@
 //! parameter is named in one 400.
 
 use chrono::{DateTime, Utc};
-use common::{ApiResult, domain::Topic, problem::FieldErrors, time::Timestamp};
+use common::{ApiResult, domain::Topic, page::DEFAULT_LIMIT, problem::FieldErrors, time::Timestamp};
 
 use crate::{
     domain::{Coordinates, Radius, words},
-    search::{Cursor, DEFAULT_LIMIT, Near, Search, Sort},
+    search::{Cursor, Near, Search, Sort},
 };
 
 /// Radius when `near` comes without `radius_km`.

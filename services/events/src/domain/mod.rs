@@ -9,6 +9,6 @@ mod words;
 
 pub use geo::{BoundingBox, Coordinates, CoordinatesError, Radius};
 pub use place::{Place, PlaceError};
-pub use schedule::{Schedule, ScheduleError, TimeZone};
+pub use schedule::{Schedule, ScheduleError};
 pub use text::{Description, Organizer, Title, Topics};
 pub use words::words;

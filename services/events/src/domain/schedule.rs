@@ -1,6 +1,4 @@
-//! When an event happens, and in which time zone its local times are read.
-
-use std::str::FromStr;
+//! When an event happens.
 
 use chrono::{DateTime, Utc};
 
@@ -38,22 +36,6 @@ impl Schedule {
     }
 }
 
-/// An IANA time zone, such as `Europe/Madrid`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeZone(chrono_tz::Tz);
-
-impl TimeZone {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        chrono_tz::Tz::from_str(raw)
-            .map(Self)
-            .map_err(|_| format!("`{raw}` is not an IANA time zone such as Europe/Madrid"))
-    }
-
-    pub fn name(self) -> &'static str {
-        self.0.name()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,15 +49,5 @@ mod tests {
             Schedule::parse(start, Some(start)),
             Err(ScheduleError::EndsBeforeStart)
         );
-    }
-
-    #[test]
-    fn only_iana_zones_are_accepted() {
-        assert_eq!(
-            TimeZone::parse("Europe/Madrid").unwrap().name(),
-            "Europe/Madrid"
-        );
-        assert!(TimeZone::parse("Mars/Olympus").is_err());
-        assert!(TimeZone::parse("").is_err());
     }
 }

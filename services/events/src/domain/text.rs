@@ -3,68 +3,15 @@
 use common::domain::{DomainError, Topic};
 use serde::{Deserialize, Serialize};
 
-/// Trims `raw` and checks its length in characters.
-fn bounded(raw: &str, min: usize, max: usize) -> Result<String, DomainError> {
-    let trimmed = raw.trim();
-    let chars = trimmed.chars().count();
-    if chars == 0 && min > 0 {
-        return Err(DomainError::Empty);
-    }
-    if chars > max {
-        return Err(DomainError::TooLong { max });
-    }
-    Ok(trimmed.to_owned())
-}
-
-macro_rules! bounded_text {
-    ($(#[$doc:meta])* $name:ident, min = $min:expr, max = $max:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            /// Fewest characters allowed.
-            pub const MIN_LEN: usize = $min;
-            /// Most characters allowed.
-            pub const MAX_LEN: usize = $max;
-
-            /// Trims surrounding whitespace, then checks the length.
-            pub fn parse(raw: &str) -> Result<Self, DomainError> {
-                bounded(raw, Self::MIN_LEN, Self::MAX_LEN).map(Self)
-            }
-
-            /// The text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = DomainError;
-
-            fn try_from(raw: String) -> Result<Self, Self::Error> {
-                Self::parse(&raw)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> Self {
-                value.0
-            }
-        }
-    };
-}
-
-bounded_text!(
+common::bounded_text!(
     /// What the event is called: 1 to 120 characters.
     Title, min = 1, max = 120
 );
-bounded_text!(
+common::bounded_text!(
     /// What happens there: up to 4,000 characters, may be empty.
     Description, min = 0, max = 4000
 );
-bounded_text!(
+common::bounded_text!(
     /// Who runs it: 1 to 120 characters.
     Organizer, min = 1, max = 120
 );

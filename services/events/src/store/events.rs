@@ -1,9 +1,13 @@
 //! Live events (the latest version of each) and the writes that change them.
 
-use anyhow::Context;
-use common::messages::EventSummary;
-use mongodb::bson::{self, doc, oid::ObjectId};
-use serde::{Deserialize, Serialize};
+use common::{
+    domain::{EventId, TimeZone},
+    messages::EventSummary,
+    store::{StoreError, StoreResult},
+};
+use futures::TryStreamExt;
+use mongodb::bson::{self, doc};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Change, Store, VersionDoc};
 use crate::domain::{Coordinates, Description, Organizer, Title, Topics};
@@ -12,13 +16,14 @@ use crate::domain::{Coordinates, Description, Organizer, Title, Topics};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventDoc {
     #[serde(rename = "_id")]
-    pub id: ObjectId,
+    pub id: EventId,
     pub title: Title,
     pub description: Description,
     pub starts_at: bson::DateTime,
     pub ends_at: Option<bson::DateTime>,
-    /// IANA name, checked when written.
-    pub timezone: String,
+    /// Checked when written; one stored by hand that does not parse is read as UTC.
+    #[serde(deserialize_with = "stored_zone")]
+    pub timezone: TimeZone,
     pub place: PlaceDoc,
     pub organizer: Option<Organizer>,
     pub topics: Topics,
@@ -28,6 +33,11 @@ pub struct EventDoc {
     pub updated_at: bson::DateTime,
     /// 1 when created, one more on every change.
     pub version: i64,
+}
+
+fn stored_zone<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TimeZone, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    Ok(TimeZone::or_utc(&raw, "stored event", &"unknown"))
 }
 
 /// Where, as stored: coordinates as plain fields so one index serves the bounding box.
@@ -43,11 +53,11 @@ impl EventDoc {
     /// What other services keep of an event (reminder mails show it).
     pub fn summary(&self) -> EventSummary {
         EventSummary {
-            id: self.id.to_hex(),
+            id: self.id,
             title: self.title.as_str().to_owned(),
             starts_at: self.starts_at.to_chrono(),
             ends_at: self.ends_at.map(bson::DateTime::to_chrono),
-            timezone: self.timezone.clone(),
+            timezone: self.timezone,
             place: match &self.place.address {
                 Some(address) => format!("{}, {address}", self.place.name),
                 None => self.place.name.clone(),
@@ -70,40 +80,47 @@ pub enum WriteError {
     #[error("the event was changed by someone else")]
     Stale,
     #[error(transparent)]
-    Store(#[from] anyhow::Error),
+    Store(#[from] StoreError),
 }
 
 impl Store {
     /// The live event `id`, if any.
-    pub async fn event(&self, id: ObjectId) -> anyhow::Result<Option<EventDoc>> {
-        self.events
-            .find_one(doc! { "_id": id })
+    pub async fn event(&self, id: EventId) -> StoreResult<Option<EventDoc>> {
+        let events = self.events.clone();
+        self.deadline
+            .run("reading an event", async move {
+                events.find_one(doc! { "_id": id }).await
+            })
             .await
-            .context("reading an event")
     }
 
     /// Live events among `ids`, in no particular order.
-    pub async fn events(&self, ids: &[ObjectId]) -> anyhow::Result<Vec<EventDoc>> {
-        use futures::TryStreamExt;
-        self.events
-            .find(doc! { "_id": { "$in": ids } })
+    pub async fn events(&self, ids: &[EventId]) -> StoreResult<Vec<EventDoc>> {
+        let (events, ids) = (self.events.clone(), ids.to_vec());
+        self.deadline
+            .run("reading events", async move {
+                events
+                    .find(doc! { "_id": { "$in": ids } })
+                    .await?
+                    .try_collect()
+                    .await
+            })
             .await
-            .context("reading events")?
-            .try_collect()
-            .await
-            .context("reading events")
     }
 
     /// How many events start at or after `now`.
-    pub async fn count_upcoming(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<u64> {
-        self.events
-            .count_documents(doc! { "starts_at": { "$gte": bson::DateTime::from_chrono(now) } })
+    pub async fn count_upcoming(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        let events = self.events.clone();
+        let filter = doc! { "starts_at": { "$gte": bson::DateTime::from_chrono(now) } };
+        self.deadline
+            .run("counting upcoming events", async move {
+                events.count_documents(filter).await
+            })
             .await
-            .context("counting upcoming events")
     }
 
     /// Stores a new event (version 1).
-    pub async fn create(&self, event: &EventDoc) -> anyhow::Result<()> {
+    pub async fn create(&self, event: &EventDoc) -> StoreResult<()> {
         let version = VersionDoc::new(
             Change::Created,
             event.id,
@@ -111,15 +128,8 @@ impl Store {
             Some(event.clone()),
             None,
         );
-        self.versions
-            .insert_one(&version)
-            .await
-            .context("recording a new event")?;
-        self.events
-            .insert_one(event)
-            .await
-            .context("storing a new event")?;
-        Ok(())
+        self.record(version, "recording a new event").await?;
+        self.put(event.clone(), "storing a new event").await
     }
 
     /// Replaces `current` by `next`, whose version must be the one after `current`'s.
@@ -131,12 +141,8 @@ impl Store {
             Some(next.clone()),
             Some(current.starts_at),
         );
-        self.claim(&version).await?;
-        self.events
-            .replace_one(doc! { "_id": next.id }, next)
-            .await
-            .context("storing a changed event")?;
-        Ok(())
+        self.claim(version).await?;
+        Ok(self.put(next.clone(), "storing a changed event").await?)
     }
 
     /// Deletes `current` (and, through the relay, everyone's saves of it).
@@ -148,22 +154,46 @@ impl Store {
             None,
             Some(current.starts_at),
         );
-        self.claim(&version).await?;
-        self.events
-            .delete_one(doc! { "_id": current.id })
-            .await
-            .context("deleting an event")?;
-        Ok(())
+        self.claim(version).await?;
+        Ok(self.remove(current.id, "deleting an event").await?)
     }
 
     /// Records `version`, unless another writer already recorded that version of the event.
-    async fn claim(&self, version: &VersionDoc) -> Result<(), WriteError> {
-        match self.versions.insert_one(version).await {
-            Ok(_) => Ok(()),
-            Err(err) if common::mongo::is_duplicate_key(&err) => Err(WriteError::Stale),
-            Err(err) => Err(WriteError::Store(
-                anyhow::Error::new(err).context("recording a change"),
-            )),
+    async fn claim(&self, version: VersionDoc) -> Result<(), WriteError> {
+        match self.record(version, "recording a change").await {
+            Err(err) if err.is_duplicate() => Err(WriteError::Stale),
+            other => Ok(other?),
         }
+    }
+
+    async fn record(&self, version: VersionDoc, what: &'static str) -> StoreResult<()> {
+        let versions = self.versions.clone();
+        self.deadline
+            .run(what, async move { versions.insert_one(version).await.map(drop) })
+            .await
+    }
+
+    /// Makes `events` hold `event` (inserted or replaced).
+    pub(super) async fn put(&self, event: EventDoc, what: &'static str) -> StoreResult<()> {
+        let events = self.events.clone();
+        self.deadline
+            .run(what, async move {
+                events
+                    .replace_one(doc! { "_id": event.id }, event)
+                    .upsert(true)
+                    .await
+                    .map(drop)
+            })
+            .await
+    }
+
+    /// Removes event `id` from `events`.
+    pub(super) async fn remove(&self, id: EventId, what: &'static str) -> StoreResult<()> {
+        let events = self.events.clone();
+        self.deadline
+            .run(what, async move {
+                events.delete_one(doc! { "_id": id }).await.map(drop)
+            })
+            .await
     }
 }

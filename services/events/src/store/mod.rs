@@ -15,11 +15,11 @@ mod saved;
 mod search;
 mod versions;
 
-use common::mongo;
+use common::{mongo, store::Deadline};
 use mongodb::{Collection, Database, bson::doc};
 
 pub use events::{EventDoc, PlaceDoc, WriteError};
-pub use saved::SavedDoc;
+pub use saved::{SavedCursor, SavedDoc};
 pub use search::Found;
 pub use versions::{Change, VersionDoc};
 
@@ -27,6 +27,7 @@ pub use versions::{Change, VersionDoc};
 #[derive(Clone)]
 pub struct Store {
     db: Database,
+    deadline: Deadline,
     events: Collection<EventDoc>,
     versions: Collection<VersionDoc>,
     saved: Collection<SavedDoc>,
@@ -34,9 +35,11 @@ pub struct Store {
 
 impl Store {
     /// Opens the collections and declares an index for every query shape.
-    pub async fn open(db: &Database) -> anyhow::Result<Self> {
+    /// Every operation waits at most `deadline`.
+    pub async fn open(db: &Database, deadline: Deadline) -> anyhow::Result<Self> {
         let store = Self {
             db: db.clone(),
+            deadline,
             events: db.collection("events"),
             versions: db.collection("event_versions"),
             saved: db.collection("saved"),
@@ -59,6 +62,7 @@ impl Store {
         mongo::ensure_indexes(
             &store.versions,
             [
+                // The relay reads pending versions by equality and orders them itself.
                 mongo::index("by_relayed", doc! { "relayed": 1, "at": 1 }),
                 mongo::index("by_event", doc! { "event_id": 1, "version": -1 }),
             ],

@@ -2,7 +2,7 @@
 //! bounding box of the circle); the exact great-circle distance then decides who is in the
 //! circle, and orders by distance when asked.
 
-use anyhow::Context;
+use common::{page::Page, store::StoreResult};
 use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc};
 
@@ -36,49 +36,49 @@ impl Found {
 }
 
 impl Store {
-    /// One page of `search`, plus whether more follow.
-    pub async fn search(&self, search: &Search) -> anyhow::Result<(Vec<Found>, bool)> {
-        let wanted = usize::try_from(search.limit).unwrap_or(usize::MAX);
-        let mut found = match search.sort {
-            Sort::StartsAt => self.soonest(search, wanted + 1).await?,
+    /// One page of `search`.
+    pub async fn search(&self, search: &Search) -> StoreResult<Page<Found>> {
+        let found = match search.sort {
+            Sort::StartsAt => {
+                self.soonest(search, Page::<Found>::read_size(search.limit))
+                    .await?
+            }
             Sort::Distance => self.nearest(search).await?,
         };
-        let more = found.len() > wanted;
-        found.truncate(wanted);
-        Ok((found, more))
+        Ok(Page::from_read(found, search.limit))
     }
 
     /// In start order, streaming until `wanted` items passed the distance check.
-    async fn soonest(&self, search: &Search, wanted: usize) -> anyhow::Result<Vec<Found>> {
-        let mut cursor = self
-            .events
-            .find(filter(search))
-            .sort(doc! { "starts_at": 1, "_id": 1 })
-            .batch_size(u32::try_from(wanted).unwrap_or(u32::MAX).max(16))
+    async fn soonest(&self, search: &Search, wanted: usize) -> StoreResult<Vec<Found>> {
+        let (events, filter, near) = (self.events.clone(), filter(search), search.near);
+        self.deadline
+            .run("searching events", async move {
+                let mut cursor = events
+                    .find(filter)
+                    .sort(doc! { "starts_at": 1, "_id": 1 })
+                    .batch_size(u32::try_from(wanted).unwrap_or(u32::MAX).max(16))
+                    .await?;
+                let mut found = Vec::with_capacity(wanted);
+                while found.len() < wanted {
+                    let Some(event) = cursor.try_next().await? else {
+                        break;
+                    };
+                    found.extend(within(near, event));
+                }
+                Ok::<_, mongodb::error::Error>(found)
+            })
             .await
-            .context("searching events")?;
-        let mut found = Vec::with_capacity(wanted);
-        while found.len() < wanted {
-            let Some(event) = cursor.try_next().await.context("searching events")? else {
-                break;
-            };
-            if let Some(hit) = within(search.near, event) {
-                found.push(hit);
-            }
-        }
-        Ok(found)
     }
 
     /// Every candidate in the bounding box, measured, sorted by distance, after the cursor.
-    async fn nearest(&self, search: &Search) -> anyhow::Result<Vec<Found>> {
+    async fn nearest(&self, search: &Search) -> StoreResult<Vec<Found>> {
+        let (collection, filter) = (self.events.clone(), filter(search));
         let events: Vec<EventDoc> = self
-            .events
-            .find(filter(search))
-            .await
-            .context("searching events near a point")?
-            .try_collect()
-            .await
-            .context("searching events near a point")?;
+            .deadline
+            .run("searching events near a point", async move {
+                collection.find(filter).await?.try_collect().await
+            })
+            .await?;
         let mut found: Vec<Found> = events
             .into_iter()
             .filter_map(|event| within(search.near, event))
@@ -101,7 +101,7 @@ impl Store {
     }
 
     /// What the server plans for `search`'s query (for tests that check index use).
-    pub async fn explain(&self, search: &Search) -> anyhow::Result<Document> {
+    pub async fn explain(&self, search: &Search) -> StoreResult<Document> {
         let command = doc! {
             "explain": {
                 "find": self.events.name(),
@@ -110,10 +110,10 @@ impl Store {
             },
             "verbosity": "queryPlanner",
         };
-        self.db
-            .run_command(command)
+        let db = self.db.clone();
+        self.deadline
+            .run("explaining a search", async move { db.run_command(command).await })
             .await
-            .context("explaining a search")
     }
 }
 

@@ -1,10 +1,14 @@
 //! The log of changes: one document per version of each event, inserted before the change is
-//! applied to `events`, marked `relayed` once announced.
+//! applied to `events`, marked `relayed` once announced (or `parked` if it could not be).
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
+use common::{
+    domain::EventId,
+    relay::Pending,
+    store::StoreResult,
+};
 use futures::TryStreamExt;
-use mongodb::bson::{self, doc, oid::ObjectId};
+use mongodb::bson::{self, doc};
 use serde::{Deserialize, Serialize};
 
 use super::{EventDoc, Store};
@@ -24,7 +28,7 @@ pub struct VersionDoc {
     /// `<event id>:<version>`: unique, so only one writer gets each version.
     #[serde(rename = "_id")]
     pub id: String,
-    pub event_id: ObjectId,
+    pub event_id: EventId,
     pub version: i64,
     pub change: Change,
     /// The event after the change; none for a deletion.
@@ -35,12 +39,18 @@ pub struct VersionDoc {
     pub at: bson::DateTime,
     /// Whether the relay has applied and announced it.
     pub relayed: bool,
+    /// Whether its announcement could not be published as it was (see `common::relay`).
+    #[serde(default)]
+    pub parked: bool,
+    /// Why, when parked.
+    #[serde(default)]
+    pub park_reason: Option<String>,
 }
 
 impl VersionDoc {
     pub fn new(
         change: Change,
-        event_id: ObjectId,
+        event_id: EventId,
         version: i64,
         event: Option<EventDoc>,
         previous_starts_at: Option<bson::DateTime>,
@@ -54,57 +64,54 @@ impl VersionDoc {
             previous_starts_at,
             at: bson::DateTime::now(),
             relayed: false,
+            parked: false,
+            park_reason: None,
         }
     }
 }
 
 impl Store {
-    /// Up to `limit` changes not yet announced, oldest first.
-    pub async fn unrelayed(&self, limit: i64) -> anyhow::Result<Vec<VersionDoc>> {
-        self.versions
-            .find(doc! { "relayed": false })
-            .sort(doc! { "at": 1 })
-            .limit(limit)
+    /// Up to `limit` versions not yet announced, in `which` state, in no particular order.
+    pub async fn unrelayed(&self, which: Pending, limit: usize) -> StoreResult<Vec<VersionDoc>> {
+        let filter = match which {
+            // `$ne` so versions written before parking existed count as fresh.
+            Pending::Fresh => doc! { "relayed": false, "parked": { "$ne": true } },
+            Pending::Parked => doc! { "relayed": false, "parked": true },
+        };
+        let versions = self.versions.clone();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.deadline
+            .run("reading unannounced changes", async move {
+                versions.find(filter).limit(limit).await?.try_collect().await
+            })
             .await
-            .context("reading unannounced changes")?
-            .try_collect()
-            .await
-            .context("reading unannounced changes")
     }
 
     /// Whether a version after `version` of the event exists.
-    pub async fn is_superseded(&self, version: &VersionDoc) -> anyhow::Result<bool> {
-        let newer = self
-            .versions
-            .find_one(doc! { "event_id": version.event_id, "version": { "$gt": version.version } })
+    pub async fn is_superseded(&self, version: &VersionDoc) -> StoreResult<bool> {
+        let versions = self.versions.clone();
+        let filter = doc! { "event_id": version.event_id, "version": { "$gt": version.version } };
+        self.deadline
+            .run("looking for a newer version", async move {
+                versions.find_one(filter).await.map(|newer| newer.is_some())
+            })
             .await
-            .context("looking for a newer version")?;
-        Ok(newer.is_some())
     }
 
     /// Makes `events` show `version`, the latest of its event, in case its writer died before
     /// doing so. Idempotent.
-    pub async fn roll_forward(&self, version: &VersionDoc) -> anyhow::Result<()> {
+    pub async fn roll_forward(&self, version: &VersionDoc) -> StoreResult<()> {
         match &version.event {
-            Some(event) => {
-                self.events
-                    .replace_one(doc! { "_id": event.id }, event)
-                    .upsert(true)
-                    .await
-                    .context("rolling an event forward")?;
-            }
+            Some(event) => self.put(event.clone(), "rolling an event forward").await,
             None => {
-                self.events
-                    .delete_one(doc! { "_id": version.event_id })
+                self.remove(version.event_id, "rolling a deletion forward")
                     .await
-                    .context("rolling a deletion forward")?;
             }
         }
-        Ok(())
     }
 
     /// Whether `events` already shows `version` (or a later one).
-    pub async fn is_applied(&self, version: &VersionDoc) -> anyhow::Result<bool> {
+    pub async fn is_applied(&self, version: &VersionDoc) -> StoreResult<bool> {
         let live = self.event(version.event_id).await?;
         Ok(match version.change {
             Change::Deleted => live.is_none(),
@@ -113,27 +120,64 @@ impl Store {
     }
 
     /// Records that `version` was announced.
-    pub async fn mark_relayed(&self, version: &VersionDoc) -> anyhow::Result<()> {
-        self.versions
-            .update_one(
-                doc! { "_id": &version.id },
-                doc! { "$set": { "relayed": true } },
-            )
+    pub async fn mark_relayed(&self, version: &VersionDoc) -> StoreResult<()> {
+        self.set_version(version, doc! { "relayed": true }, "marking a change as announced")
             .await
-            .context("marking a change as announced")?;
-        Ok(())
+    }
+
+    /// Records that `version`'s announcement could not be published, and why.
+    pub async fn park_version(&self, version: &VersionDoc, reason: String) -> StoreResult<()> {
+        let set = doc! { "parked": true, "park_reason": reason };
+        self.set_version(version, set, "parking a change").await
+    }
+
+    /// Makes every parked version fresh again, for the relay's next pass; returns how many.
+    pub async fn unpark_versions(&self) -> StoreResult<u64> {
+        let versions = self.versions.clone();
+        self.deadline
+            .run("unparking changes", async move {
+                versions
+                    .update_many(
+                        doc! { "parked": true },
+                        doc! { "$set": { "parked": false, "park_reason": null } },
+                    )
+                    .await
+                    .map(|result| result.modified_count)
+            })
+            .await
+    }
+
+    async fn set_version(
+        &self,
+        version: &VersionDoc,
+        set: bson::Document,
+        what: &'static str,
+    ) -> StoreResult<()> {
+        let (versions, id) = (self.versions.clone(), version.id.clone());
+        self.deadline
+            .run(what, async move {
+                versions
+                    .update_one(doc! { "_id": id }, doc! { "$set": set })
+                    .await
+                    .map(drop)
+            })
+            .await
     }
 
     /// Deletes the relayed versions recorded before `before`; returns how many.
-    pub async fn prune_versions(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
-        let result = self
-            .versions
-            .delete_many(doc! {
-                "relayed": true,
-                "at": { "$lt": bson::DateTime::from_chrono(before) },
+    pub async fn prune_versions(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let versions = self.versions.clone();
+        let filter = doc! {
+            "relayed": true,
+            "at": { "$lt": bson::DateTime::from_chrono(before) },
+        };
+        self.deadline
+            .run("pruning old versions", async move {
+                versions
+                    .delete_many(filter)
+                    .await
+                    .map(|result| result.deleted_count)
             })
             .await
-            .context("pruning old versions")?;
-        Ok(result.deleted_count)
     }
 }

@@ -268,7 +268,7 @@ async fn a_change_whose_writer_died_before_applying_it_is_rolled_forward() -> an
     let event = app
         .create_event(&event_at("Half done", 3, GRANADA, &[]))
         .await?;
-    let id = mongodb::bson::oid::ObjectId::parse_str(event["id"].as_str().unwrap())?;
+    let id = common::domain::EventId::parse(event["id"].as_str().unwrap())?;
     let current = app.store.event(id).await?.expect("just created");
     let mut next = current.clone();
     next.version = 2;
@@ -287,7 +287,7 @@ async fn a_change_whose_writer_died_before_applying_it_is_rolled_forward() -> an
         (key.as_str(), updated["version"].as_i64()),
         ("event.updated.v1", Some(2))
     );
-    let now: serde_json::Value = app.get_event(&id.to_hex(), &[]).await?.json().await?;
+    let now: serde_json::Value = app.get_event(&id.to_string(), &[]).await?.json().await?;
     assert_eq!(now["version"], 2);
     app.cleanup().await
 }

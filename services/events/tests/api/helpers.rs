@@ -5,8 +5,8 @@ use common::{
     amqp::{self, QueueSpec},
     auth::Role,
     config::HttpConfig,
-    messages,
-    testing::{self, RabbitAdmin, TokenIssuer},
+    testing::{self, PausableProxy, RabbitAdmin, TokenIssuer},
+    topology::{Exchange, Topology},
 };
 use events::{Application, config::Config, store::Store};
 use lapin::{
@@ -33,16 +33,32 @@ pub struct TestApp {
 
 /// Starts the service on a free port against the real dependencies, in fresh namespaces.
 pub async fn spawn_app() -> anyhow::Result<TestApp> {
+    spawn_app_with(|config| config).await
+}
+
+/// Like [`spawn_app`], with its database behind a proxy the test can pause; operations wait
+/// at most a second for it.
+pub async fn spawn_app_with_pausable_db() -> anyhow::Result<(TestApp, PausableProxy)> {
+    let proxy = PausableProxy::to_local_mongo().await?;
+    let app = spawn_app_with(|mut config| {
+        config.mongo = proxy.mongo_config(config.mongo, Duration::from_secs(1));
+        config
+    })
+    .await?;
+    Ok((app, proxy))
+}
+
+async fn spawn_app_with(adjust: impl FnOnce(Config) -> Config) -> anyhow::Result<TestApp> {
     testing::init();
     let issuer = TokenIssuer::start().await?;
-    let config = Config {
+    let config = adjust(Config {
         http: HttpConfig::local(0),
         mongo: testing::mongo_config("events"),
         amqp: testing::amqp_config("events"),
         auth: issuer.auth_config(),
         relay_interval: Duration::from_millis(200),
         ..Config::default()
-    };
+    });
     let prefix = config.amqp.prefix.clone();
     let app = Application::build(config).await?;
     let (_, admin) = issuer.token(&[Role::User, Role::Admin], &[])?;
@@ -214,7 +230,7 @@ impl TestApp {
             &QueueSpec {
                 name: queue.clone(),
                 bindings: vec![(
-                    format!("{}{}", self.prefix, messages::DOMAIN_EXCHANGE),
+                    Topology::new(&self.prefix).exchange(Exchange::Domain),
                     "event.#".into(),
                 )],
                 ..Default::default()

@@ -3,5 +3,6 @@
 mod catalogue;
 mod health;
 mod helpers;
+mod outage;
 mod saved;
 mod search;

@@ -7,6 +7,7 @@ use common::{
     amqp::Publisher,
     messages::{self, UserDeletedV1},
     testing,
+    topology::{Exchange, Topology},
 };
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -179,10 +180,10 @@ async fn a_deleted_user_and_a_deleted_event_leave_no_saves_behind() -> anyhow::R
     .await?;
     assert_eq!(titles(&app.list(&other, "saved", "").await?), ["Kept"]);
 
-    let domain = format!("{}{}", app.prefix, messages::DOMAIN_EXCHANGE);
-    let publisher = Publisher::new(&app.amqp, &domain).await?;
+    let domain = Topology::new(&app.prefix).exchange(Exchange::Domain);
+    let publisher = Publisher::new(&app.amqp, &domain, Duration::from_secs(5)).await?;
     let deleted = UserDeletedV1 {
-        user_id: me_id.clone(),
+        user_id: common::domain::UserId::parse(&me_id)?,
         deleted_at: Utc::now(),
     };
     publisher

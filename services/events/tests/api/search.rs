@@ -304,7 +304,7 @@ async fn every_search_shape_is_planned_on_an_index() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_restarted_service_reopens_its_indexes() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    events::store::Store::open(&app.db).await?;
+    events::store::Store::open(&app.db, common::config::MongoConfig::local("-").deadline()).await?;
     let indexes = app
         .db
         .collection::<Value>("events")

@@ -1,26 +1,19 @@
-//! What the API reads and writes. Request bodies derive `Deserialize` (read by `JsonBody`, which
-//! names the failing field) and `Object` (documented); the domain types decide what is allowed.
+//! What the API reads: request bodies derive `Deserialize` (read by `JsonBody`, which names the
+//! failing field) and `Object` (documented); the domain types decide what is allowed.
 
-use common::{domain::Topic, problem::FieldErrors, time::Timestamp};
-use mongodb::bson::{self, oid::ObjectId};
-use poem_openapi::{Object, Tags};
+use common::{
+    domain::{EventId, TimeZone, Topic},
+    problem::FieldErrors,
+    time::Timestamp,
+};
+use mongodb::bson;
+use poem_openapi::Object;
 use serde::Deserialize;
 
 use crate::{
-    domain::{
-        Coordinates, Description, Organizer, Place, Schedule, TimeZone, Title, Topics, words,
-    },
-    search::Search,
-    store::{EventDoc, Found, PlaceDoc, Store},
+    domain::{Coordinates, Description, Organizer, Place, Schedule, Title, Topics, words},
+    store::{EventDoc, PlaceDoc},
 };
-
-#[derive(Tags)]
-pub enum Tag {
-    /// The catalogue: searching, reading and (for administrators) editing events.
-    Events,
-    /// Events a user saved, and events recommended from their interests.
-    Saved,
-}
 
 /// An event to create, or the full new state of one to replace.
 #[derive(Debug, Deserialize, Object)]
@@ -177,7 +170,7 @@ fn parse_topics(raw: &[String], errors: &mut FieldErrors) -> Option<Topics> {
 
 impl EventDraft {
     /// The stored event: version `version`, created at `created_at`, changed now.
-    pub fn into_doc(self, id: ObjectId, version: i64, created_at: bson::DateTime) -> EventDoc {
+    pub fn into_doc(self, id: EventId, version: i64, created_at: bson::DateTime) -> EventDoc {
         let words = words([self.title.as_str(), self.description.as_str()]);
         let position = self.place.position();
         EventDoc {
@@ -186,7 +179,7 @@ impl EventDraft {
             description: self.description,
             starts_at: bson::DateTime::from_chrono(self.schedule.starts_at()),
             ends_at: self.schedule.ends_at().map(bson::DateTime::from_chrono),
-            timezone: self.timezone.name().to_owned(),
+            timezone: self.timezone,
             place: PlaceDoc {
                 name: self.place.name().to_owned(),
                 address: self.place.address().map(str::to_owned),
@@ -203,96 +196,3 @@ impl EventDraft {
     }
 }
 
-/// An event.
-#[derive(Debug, Object)]
-pub struct EventOut {
-    /// 24-hex id.
-    pub id: String,
-    pub title: String,
-    pub description: String,
-    pub starts_at: Timestamp,
-    pub ends_at: Option<Timestamp>,
-    /// IANA time zone its local times are in.
-    pub timezone: String,
-    pub place: PlaceOut,
-    pub organizer: Option<String>,
-    /// Topic slugs.
-    pub topics: Vec<String>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    /// 1 when created, one more on every change; the `ETag` is this number in quotes.
-    pub version: i64,
-    /// Great-circle distance from `near`, in kilometres (searches with `near` only).
-    pub distance_km: Option<f64>,
-}
-
-/// Where an event happens.
-#[derive(Debug, Object)]
-pub struct PlaceOut {
-    pub name: String,
-    pub address: Option<String>,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-}
-
-impl From<&EventDoc> for EventOut {
-    fn from(event: &EventDoc) -> Self {
-        Self {
-            id: event.id.to_hex(),
-            title: event.title.as_str().to_owned(),
-            description: event.description.as_str().to_owned(),
-            starts_at: Timestamp(event.starts_at.to_chrono()),
-            ends_at: event.ends_at.map(|t| Timestamp(t.to_chrono())),
-            timezone: event.timezone.clone(),
-            place: PlaceOut {
-                name: event.place.name.clone(),
-                address: event.place.address.clone(),
-                lat: event.place.lat,
-                lon: event.place.lon,
-            },
-            organizer: event.organizer.as_ref().map(|o| o.as_str().to_owned()),
-            topics: event
-                .topics
-                .as_slice()
-                .iter()
-                .map(|t| t.as_str().to_owned())
-                .collect(),
-            created_at: Timestamp(event.created_at.to_chrono()),
-            updated_at: Timestamp(event.updated_at.to_chrono()),
-            version: event.version,
-            distance_km: None,
-        }
-    }
-}
-
-impl From<&Found> for EventOut {
-    fn from(found: &Found) -> Self {
-        Self {
-            // Rounded to metres: more digits only look precise.
-            distance_km: found.distance_km.map(|km| (km * 1000.0).round() / 1000.0),
-            ..Self::from(&found.event)
-        }
-    }
-}
-
-/// One page of events.
-#[derive(Debug, Object)]
-pub struct EventPage {
-    pub items: Vec<EventOut>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
-}
-
-impl EventPage {
-    /// The page `search` finds, with the cursor that continues it.
-    pub async fn of(store: &Store, search: &Search) -> anyhow::Result<Self> {
-        let (found, more) = store.search(search).await?;
-        let next_cursor = more
-            .then(|| found.last().map(|last| last.cursor(search.sort).encode()))
-            .flatten();
-        Ok(Self {
-            items: found.iter().map(EventOut::from).collect(),
-            next_cursor,
-        })
-    }
-}

@@ -1,0 +1,108 @@
+//! What the API answers with.
+
+use common::{page::Page, time::Timestamp};
+use poem_openapi::Object;
+
+use crate::{
+    search::Search,
+    store::{EventDoc, Found, Store},
+};
+
+/// An event.
+#[derive(Debug, Object)]
+pub struct EventOut {
+    /// 24-hex id.
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Option<Timestamp>,
+    /// IANA time zone its local times are in.
+    pub timezone: String,
+    pub place: PlaceOut,
+    pub organizer: Option<String>,
+    /// Topic slugs.
+    pub topics: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// 1 when created, one more on every change; the `ETag` is this number in quotes.
+    pub version: i64,
+    /// Great-circle distance from `near`, in kilometres (searches with `near` only).
+    pub distance_km: Option<f64>,
+}
+
+/// Where an event happens.
+#[derive(Debug, Object)]
+pub struct PlaceOut {
+    pub name: String,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+impl From<&EventDoc> for EventOut {
+    fn from(event: &EventDoc) -> Self {
+        Self {
+            id: event.id.to_string(),
+            title: event.title.as_str().to_owned(),
+            description: event.description.as_str().to_owned(),
+            starts_at: Timestamp(event.starts_at.to_chrono()),
+            ends_at: event.ends_at.map(|t| Timestamp(t.to_chrono())),
+            timezone: event.timezone.name().to_owned(),
+            place: PlaceOut {
+                name: event.place.name.clone(),
+                address: event.place.address.clone(),
+                lat: event.place.lat,
+                lon: event.place.lon,
+            },
+            organizer: event.organizer.as_ref().map(|o| o.as_str().to_owned()),
+            topics: event
+                .topics
+                .as_slice()
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
+            created_at: Timestamp(event.created_at.to_chrono()),
+            updated_at: Timestamp(event.updated_at.to_chrono()),
+            version: event.version,
+            distance_km: None,
+        }
+    }
+}
+
+impl From<&Found> for EventOut {
+    fn from(found: &Found) -> Self {
+        Self {
+            // Rounded to metres: more digits only look precise.
+            distance_km: found.distance_km.map(|km| (km * 1000.0).round() / 1000.0),
+            ..Self::from(&found.event)
+        }
+    }
+}
+
+/// One page of events.
+#[derive(Debug, Object)]
+pub struct EventPage {
+    pub items: Vec<EventOut>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl EventPage {
+    /// The page `search` finds, with the cursor that continues it.
+    pub async fn of(store: &Store, search: &Search) -> common::store::StoreResult<Self> {
+        let found = store.search(search).await?;
+        Ok(Self::from_page(&found, |last| last.cursor(search.sort).encode()))
+    }
+
+    /// The page of `items`, continued after the last one by `cursor_of`.
+    pub fn from_page<T>(page: &Page<T>, cursor_of: impl FnOnce(&T) -> String) -> Self
+    where
+        for<'a> EventOut: From<&'a T>,
+    {
+        Self {
+            items: page.items.iter().map(EventOut::from).collect(),
+            next_cursor: page.next_cursor(cursor_of),
+        }
+    }
+}
