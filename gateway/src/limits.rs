@@ -3,7 +3,7 @@
 
 use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
-use common::ApiError;
+use common::{ApiError, domain::UserId};
 use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,
     clock::{Clock, DefaultClock},
@@ -15,7 +15,7 @@ use crate::config;
 pub struct RateLimits {
     per_client: DefaultKeyedRateLimiter<IpAddr>,
     token_per_client: DefaultKeyedRateLimiter<IpAddr>,
-    per_user: DefaultKeyedRateLimiter<String>,
+    per_user: DefaultKeyedRateLimiter<UserId>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -40,9 +40,9 @@ impl RateLimits {
         Ok(())
     }
 
-    /// Counts a request by the signed-in user `sub`.
-    pub fn check_user(&self, sub: &str) -> Result<(), ApiError> {
-        verdict(self.per_user.check_key(&sub.to_owned()))
+    /// Counts a request by the signed-in `user`.
+    pub fn check_user(&self, user: UserId) -> Result<(), ApiError> {
+        verdict(self.per_user.check_key(&user))
     }
 }
 

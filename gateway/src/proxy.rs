@@ -1,13 +1,15 @@
 //! Forwarding: every request that is not the gateway's own goes to an instance of the service
 //! its path belongs to, with its method, path, query, headers (less hop-by-hop and identity
-//! headers) and body streamed, and the answer streamed back the same way.
+//! headers) and body streamed, and the answer streamed back the same way. Services verify the
+//! access token themselves; the gateway checks it first so a bad one never reaches them.
 
 use std::{net::IpAddr, sync::Arc, time::Instant};
 
 use common::{
     ApiError,
-    auth::{Claims, JwksVerifier},
+    auth::JwksVerifier,
     request_id::RequestId,
+    routes::{self as operations, Access},
 };
 use futures::{StreamExt, TryStreamExt};
 use poem::{
@@ -37,9 +39,9 @@ const HOP_BY_HOP: &[&str] = &[
     "host",
 ];
 
-/// Headers that carry the verified identity; only the gateway sets them.
-pub const USER_ID: &str = "x-user-id";
-pub const USER_ROLES: &str = "x-user-roles";
+/// Identity headers an earlier version of the gateway set. No service reads them, and a client
+/// must never seem to set them for one, so they are dropped from every request.
+pub const IDENTITY_HEADERS: [&str; 2] = ["x-user-id", "x-user-roles"];
 
 /// Upstream traffic by service, instance and status, and upstream latency.
 #[derive(Clone)]
@@ -101,22 +103,19 @@ impl Proxy {
         if let Some(ip) = client {
             self.limits.check_client(ip, path == "/api/v1/auth/token")?;
         }
-        let identity = if routes::is_public(req.method(), &path) {
-            None
-        } else {
+        if operations::access(req.method(), &path) != Access::Public {
             let claims = self.authenticate(&req).await?;
-            self.limits.check_user(&claims.sub)?;
-            Some(claims)
-        };
+            self.limits.check_user(claims.sub)?;
+        }
         if let Some(length) = content_length(req.headers())
             && length > self.max_body_bytes
         {
             return Err(ApiError::PayloadTooLarge);
         }
-        self.forward(upstream, req, client, identity.as_ref()).await
+        self.forward(upstream, req, client).await
     }
 
-    async fn authenticate(&self, req: &Request) -> Result<Claims, ApiError> {
+    async fn authenticate(&self, req: &Request) -> Result<common::auth::Claims, ApiError> {
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -131,14 +130,13 @@ impl Proxy {
         upstream: Upstream,
         req: Request,
         client: Option<IpAddr>,
-        identity: Option<&Claims>,
     ) -> Result<Response, ApiError> {
         let pool = self.upstreams.pool(upstream);
         let unavailable = || ApiError::Unavailable {
             dependency: upstream.name(),
             source: anyhow::anyhow!("no healthy instance of {}", upstream.name()),
         };
-        let headers = outgoing_headers(req.headers(), client, identity);
+        let headers = outgoing_headers(req.headers(), client);
         let method = req.method().clone();
         let path_and_query = req
             .uri()
@@ -292,16 +290,12 @@ fn client_ip(req: &Request) -> Option<IpAddr> {
     }
 }
 
-/// The client's headers, less hop-by-hop and identity ones, plus forwarding and identity.
-fn outgoing_headers(
-    incoming: &HeaderMap,
-    client: Option<IpAddr>,
-    identity: Option<&Claims>,
-) -> HeaderMap {
+/// The client's headers, less hop-by-hop and identity ones, plus forwarding.
+fn outgoing_headers(incoming: &HeaderMap, client: Option<IpAddr>) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(incoming.len() + 4);
     for (name, value) in incoming {
         let name_str = name.as_str();
-        if HOP_BY_HOP.contains(&name_str) || name_str == USER_ID || name_str == USER_ROLES {
+        if HOP_BY_HOP.contains(&name_str) || IDENTITY_HEADERS.contains(&name_str) {
             continue;
         }
         headers.append(name.clone(), value.clone());
@@ -322,11 +316,6 @@ fn outgoing_headers(
     }
     if let Some(id) = RequestId::current() {
         insert(&mut headers, common::request_id::HEADER, id.as_str());
-    }
-    if let Some(claims) = identity {
-        insert(&mut headers, USER_ID, &claims.sub);
-        let roles: Vec<&str> = claims.roles.iter().map(|role| role.as_str()).collect();
-        insert(&mut headers, USER_ROLES, &roles.join(","));
     }
     headers
 }

@@ -1,7 +1,6 @@
-//! The routing table (which service answers which path) and which requests need no token. Both
-//! follow the public contract, so they are code; the instances behind each service are config.
-
-use poem::http::Method;
+//! The routing table (which service answers which path) and the paths refused before routing.
+//! Both follow the public contract, so they are code; the instances behind each service are
+//! config, and who may call what is `common::routes`.
 
 /// A service behind the gateway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,29 +40,6 @@ pub fn upstream_for(path: &str) -> Option<Upstream> {
     })
 }
 
-/// Whether the request may pass without an access token: registration, login, refresh, address
-/// verification, the key set, and reading the catalogue.
-pub fn is_public(method: &Method, path: &str) -> bool {
-    let path = path.trim_end_matches('/');
-    match *method {
-        Method::POST => matches!(
-            path,
-            "/api/v1/users"
-                | "/api/v1/auth/token"
-                | "/api/v1/auth/refresh"
-                | "/api/v1/users/me/emails/verify"
-        ),
-        Method::GET | Method::HEAD => {
-            path == "/.well-known/jwks.json"
-                || path == "/api/v1/events"
-                || path
-                    .strip_prefix("/api/v1/events/")
-                    .is_some_and(|id| !id.contains('/') && !matches!(id, "saved" | "recommended"))
-        }
-        _ => false,
-    }
-}
-
 /// Why a path is refused before routing.
 pub fn path_problem(raw_path: &str) -> Option<&'static str> {
     let lower = raw_path.to_ascii_lowercase();
@@ -94,34 +70,6 @@ mod tests {
         );
         assert_eq!(upstream_for("/api/v1/usersx"), None);
         assert_eq!(upstream_for("/api/v2/users"), None);
-    }
-
-    #[test]
-    fn only_the_contracts_public_operations_skip_the_token() {
-        let public = [
-            (Method::POST, "/api/v1/users"),
-            (Method::POST, "/api/v1/auth/token"),
-            (Method::POST, "/api/v1/auth/refresh"),
-            (Method::POST, "/api/v1/users/me/emails/verify"),
-            (Method::GET, "/.well-known/jwks.json"),
-            (Method::GET, "/api/v1/events"),
-            (Method::GET, "/api/v1/events/65f1c0ffee0000000000abcd"),
-        ];
-        let private = [
-            (Method::GET, "/api/v1/users/me"),
-            (Method::POST, "/api/v1/auth/logout"),
-            (Method::GET, "/api/v1/events/saved"),
-            (Method::GET, "/api/v1/events/recommended"),
-            (Method::POST, "/api/v1/events"),
-            (Method::PUT, "/api/v1/events/65f1c0ffee0000000000abcd/saved"),
-            (Method::GET, "/api/v1/notifications"),
-        ];
-        for (method, path) in public {
-            assert!(is_public(&method, path), "{method} {path}");
-        }
-        for (method, path) in private {
-            assert!(!is_public(&method, path), "{method} {path}");
-        }
     }
 
     #[test]

@@ -46,7 +46,11 @@ pub async fn run() -> anyhow::Result<()> {
     )?;
     let catalogue = fresh_database("bench_events").await?;
     events::seed::seed(
-        &events::store::Store::open(&catalogue).await?,
+        &events::store::Store::open(
+            &catalogue,
+            common::config::MongoConfig::local("bench").deadline(),
+        )
+        .await?,
         CATALOGUE,
         chrono::Utc::now(),
     )

@@ -10,7 +10,7 @@ use email_sender::{config::Config, dlq};
 pub async fn list() -> anyhow::Result<()> {
     let config = Config::load()?;
     let connection = amqp::connect(&config.amqp, "cargo-task-dlq").await?;
-    let parked = dlq::list(&connection, &config.amqp.prefix).await?;
+    let parked = dlq::list(&connection, &config.amqp.topology()).await?;
     for mail in &parked {
         let id = mail.message_id.as_deref().unwrap_or("(no id)");
         match &mail.request {
@@ -26,7 +26,7 @@ pub async fn list() -> anyhow::Result<()> {
 pub async fn replay() -> anyhow::Result<()> {
     let config = Config::load()?;
     let connection = amqp::connect(&config.amqp, "cargo-task-dlq").await?;
-    let replayed = dlq::replay(&connection, &config.amqp.prefix).await?;
+    let replayed = dlq::replay(&connection, &config.amqp.topology()).await?;
     eprintln!("replayed {replayed} parked mail(s)");
     Ok(())
 }

@@ -10,7 +10,7 @@ pub async fn run(email: &str) -> anyhow::Result<()> {
     let email = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("email {e}"))?;
     let config = Config::load()?;
     let db = mongo::connect(&config.mongo, "cargo-task").await?;
-    let store = Store::open(&db).await?;
+    let store = Store::open(&db, config.mongo.deadline()).await?;
     let user = store
         .find_by_email(&email)
         .await?

@@ -30,7 +30,7 @@ async fn a_private_route_without_a_valid_token_is_refused_before_the_service() -
 }
 
 #[tokio::test]
-async fn the_verified_identity_replaces_whatever_the_client_claimed() -> anyhow::Result<()> {
+async fn identity_headers_a_client_sets_never_reach_a_service() -> anyhow::Result<()> {
     let users = Users::start().await?;
     let notifications = Echo::start("notifications").await?;
     let events = Echo::start("events").await?;
@@ -62,12 +62,16 @@ async fn the_verified_identity_replaces_whatever_the_client_claimed() -> anyhow:
         .json()
         .await?;
 
-    assert!(public["headers"].get("x-user-id").is_none(), "{public}");
-    assert!(public["headers"].get("x-user-roles").is_none(), "{public}");
-    let forwarded_id = private["headers"]["x-user-id"].as_str().unwrap_or_default();
-    assert_ne!(forwarded_id, "65f1c0ffee0000000000abcd");
-    assert_eq!(forwarded_id.len(), 24);
-    assert_eq!(private["headers"]["x-user-roles"], "user");
+    for forwarded in [&public, &private] {
+        assert!(
+            forwarded["headers"].get("x-user-id").is_none(),
+            "{forwarded}"
+        );
+        assert!(
+            forwarded["headers"].get("x-user-roles").is_none(),
+            "{forwarded}"
+        );
+    }
     assert!(
         private["headers"]["authorization"].as_str().is_some(),
         "services verify again"

@@ -235,6 +235,16 @@ impl BearerAuth {
     pub fn user_id(&self) -> UserId {
         self.0.sub
     }
+
+    /// `Ok` if the token may call an operation needing `access`; 403 saying so otherwise.
+    pub fn require(&self, access: crate::routes::Access) -> Result<(), ApiError> {
+        match access {
+            crate::routes::Access::Admin if !self.0.has_role(Role::Admin) => Err(
+                ApiError::Forbidden("only administrators may do this".into()),
+            ),
+            _ => Ok(()),
+        }
+    }
 }
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Claims> {

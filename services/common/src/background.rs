@@ -35,7 +35,7 @@ pub async fn repeat<F, Fut>(
 
 /// Every `interval` (and once at start), until `shutdown`: `delete` what was recorded before
 /// `now - keep`. `delete` returns how many it deleted.
-pub async fn prune<F, Fut>(
+pub async fn prune<F, Fut, E>(
     what: &'static str,
     interval: Duration,
     keep: chrono::Duration,
@@ -43,11 +43,15 @@ pub async fn prune<F, Fut>(
     mut delete: F,
 ) where
     F: FnMut(DateTime<Utc>) -> Fut,
-    Fut: Future<Output = anyhow::Result<u64>>,
+    Fut: Future<Output = Result<u64, E>>,
+    E: Into<anyhow::Error>,
 {
     let pass = || {
         let deleting = delete(Utc::now() - keep);
-        async move { Ok(usize::try_from(deleting.await?).unwrap_or(usize::MAX)) }
+        async move {
+            let deleted = deleting.await.map_err(Into::into)?;
+            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+        }
     };
     // Nothing nudges pruning: it runs on the clock alone.
     repeat(what, interval, &Notify::new(), shutdown, pass).await;

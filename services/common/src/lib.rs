@@ -18,6 +18,7 @@ pub mod page;
 pub mod problem;
 pub mod relay;
 pub mod request_id;
+pub mod routes;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -200,6 +200,9 @@ mod tests {
         };
         let json = serde_json::to_value(&deleted).unwrap();
         assert_eq!(json["user_id"], user_id.to_string());
-        assert_eq!(serde_json::from_value::<UserDeletedV1>(json).unwrap(), deleted);
+        assert_eq!(
+            serde_json::from_value::<UserDeletedV1>(json).unwrap(),
+            deleted
+        );
     }
 }

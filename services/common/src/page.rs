@@ -23,7 +23,9 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// How many items to read for a page of `limit`: one more, to learn whether more follow.
     pub fn read_size(limit: u32) -> usize {
-        usize::try_from(limit).unwrap_or(usize::MAX).saturating_add(1)
+        usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
     }
 
     /// The page of `limit` items from what a [`Page::read_size`] read returned.
@@ -36,7 +38,9 @@ impl<T> Page<T> {
 
     /// The cursor of the next page, made from the last item, if more follow.
     pub fn next_cursor(&self, cursor_of: impl FnOnce(&T) -> String) -> Option<String> {
-        self.more.then(|| self.items.last().map(cursor_of)).flatten()
+        self.more
+            .then(|| self.items.last().map(cursor_of))
+            .flatten()
     }
 
     /// The same page with each item converted.
@@ -118,7 +122,13 @@ mod tests {
     fn a_page_reads_one_more_to_know_whether_more_follow() {
         assert_eq!(Page::<u8>::read_size(20), 21);
         let page = Page::from_read(vec![1, 2, 3], 2);
-        assert_eq!(page, Page { items: vec![1, 2], more: true });
+        assert_eq!(
+            page,
+            Page {
+                items: vec![1, 2],
+                more: true
+            }
+        );
         assert_eq!(page.next_cursor(|n| n.to_string()).as_deref(), Some("2"));
         let last = Page::from_read(vec![1, 2], 2);
         assert!(!last.more);

@@ -52,6 +52,8 @@ pub enum Step {
     Wait,
     /// Never: its change never happened. Logged with the reason, then `done`.
     Discard(&'static str),
+    /// It cannot be published as it is (its body does not parse, say): parked with the reason.
+    Park(String),
 }
 
 /// Which entries a pass reads.
@@ -133,6 +135,10 @@ impl<S: Source> Relay<S> {
         for entry in &entries {
             match self.source.prepare(entry).await? {
                 Step::Wait => continue,
+                Step::Park(reason) => {
+                    self.park(entry, reason).await?;
+                    continue;
+                }
                 Step::Discard(why) => {
                     tracing::warn!(entry = %S::id(entry), why, "discarding a relay entry");
                 }
@@ -141,9 +147,7 @@ impl<S: Source> Relay<S> {
                         if !is_permanent(&err) {
                             return Err(err.into());
                         }
-                        tracing::error!(entry = %S::id(entry), error = %err, "parking a message that cannot be published");
-                        self.source.park(entry, err.to_string()).await?;
-                        self.parked.inc();
+                        self.park(entry, err.to_string()).await?;
                         continue;
                     }
                 }
@@ -152,6 +156,13 @@ impl<S: Source> Relay<S> {
             relayed += 1;
         }
         Ok(relayed)
+    }
+
+    async fn park(&self, entry: &S::Entry, reason: String) -> StoreResult<()> {
+        tracing::error!(entry = %S::id(entry), %reason, "parking a message that cannot be published");
+        self.source.park(entry, reason).await?;
+        self.parked.inc();
+        Ok(())
     }
 
     async fn publish(&self, messages: &[Outgoing]) -> Result<(), PublishError> {

@@ -159,6 +159,25 @@ impl Deadline {
     }
 }
 
+impl Deadline {
+    /// [`Deadline::run`] on a clone of `target` (a collection, say), which the operation owns.
+    pub async fn on<C, T, E, F, Fut>(
+        &self,
+        what: &'static str,
+        target: &C,
+        operation: F,
+    ) -> StoreResult<T>
+    where
+        C: Clone,
+        F: FnOnce(C) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Into<StoreError> + Send + 'static,
+    {
+        self.run(what, operation(target.clone())).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

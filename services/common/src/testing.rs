@@ -458,3 +458,41 @@ pub async fn assert_database_unavailable(response: reqwest::Response) -> anyhow:
     );
     Ok(())
 }
+
+/// Asserts that the service at `base` (named `service` in `common::routes`) documents exactly
+/// the operations the routes table gives it, each secured as the table says: a bearer token on
+/// every operation but the public ones.
+pub async fn assert_routes_match_the_table(base: &str, service: &str) -> anyhow::Result<()> {
+    let doc: serde_json::Value = reqwest::get(format!("{base}/openapi.json"))
+        .await?
+        .json()
+        .await?;
+    let mut documented = Vec::new();
+    for (path, operations) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in operations.as_object().into_iter().flatten() {
+            let declared = crate::routes::declared(method, path)
+                .ok_or_else(|| anyhow::anyhow!("{method} {path} is not in common::routes"))?;
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|schemes| !schemes.is_empty());
+            anyhow::ensure!(
+                secured == (declared.access != crate::routes::Access::Public),
+                "{method} {path}: secured {secured}, but the table says {:?}",
+                declared.access
+            );
+            documented.push(declared);
+        }
+    }
+    for expected in crate::routes::OPERATIONS
+        .iter()
+        .filter(|op| op.service == service)
+    {
+        anyhow::ensure!(
+            documented.contains(&expected),
+            "{} {} is in the table but not in {service}'s document",
+            expected.method,
+            expected.path
+        );
+    }
+    Ok(())
+}

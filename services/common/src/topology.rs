@@ -192,9 +192,6 @@ mod tests {
             test.queue(Queue::NotificationsDomain),
             "test_1.notifications.domain"
         );
-        assert_eq!(
-            test.exchange(Exchange::Domain),
-            "test_1.eventpost.domain"
-        );
+        assert_eq!(test.exchange(Exchange::Domain), "test_1.eventpost.domain");
     }
 }

@@ -6,8 +6,9 @@ use std::{sync::Arc, time::Duration};
 use common::{
     amqp::{self, Publisher},
     health::{AmqpCheck, Check, MongoCheck},
-    messages, mongo,
+    mongo,
     server::Service,
+    topology::{Exchange, Queue},
 };
 use futures::future::BoxFuture;
 use lapin::Connection;
@@ -16,12 +17,8 @@ use poem::Route;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    SERVICE,
-    config::Config,
-    deliveries::Deliveries,
-    mailer::Mailer,
-    templates::Templates,
-    worker::{self, Worker},
+    SERVICE, config::Config, deliveries::Deliveries, mailer::Mailer, templates::Templates,
+    worker::Worker,
 };
 
 /// The running email-sender.
@@ -38,21 +35,24 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = mongo::connect(&config.mongo, SERVICE).await?;
         let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
-        let prefix = &config.amqp.prefix;
+        let topology = config.amqp.topology();
         let delays: Arc<[Duration]> = config.worker.delays().into();
         let channel = amqp.create_channel().await?;
-        messages::declare_email_topology(&channel, prefix).await?;
-        worker::declare_retry_queues(&channel, prefix, &delays).await?;
-        messages::declare_domain_exchange(&channel, prefix).await?;
+        topology.declare_email(&channel).await?;
+        topology.declare_email_retries(&channel, &delays).await?;
+        topology.declare_domain_exchange(&channel).await?;
+        let publisher = |exchange| {
+            let name = topology.exchange(exchange);
+            let amqp = amqp.clone();
+            async move { Publisher::new(&amqp, &name, config.amqp.deadline).await }
+        };
         let mailer = Mailer::new(&config.smtp)?;
         let worker = Worker {
             templates: Arc::new(Templates::new()?),
             mailer: mailer.clone(),
-            deliveries: Deliveries::open(&db).await?,
-            retry: Publisher::new(&amqp, &format!("{prefix}{}", worker::RETRY_EXCHANGE)).await?,
-            results: Publisher::new(&amqp, &format!("{prefix}{}", messages::DOMAIN_EXCHANGE))
-                .await?
-                .broadcast(),
+            deliveries: Deliveries::open(&db, config.mongo.deadline()).await?,
+            retry: publisher(Exchange::EmailRetry).await?,
+            results: publisher(Exchange::Domain).await?.broadcast(),
             delays,
         };
         let checks: Vec<Box<dyn Check>> = vec![
@@ -87,7 +87,7 @@ impl Application {
 
     /// Consumes and serves until `shutdown`; mail being sent then is finished and acknowledged.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let queue = format!("{}{}", self.config.amqp.prefix, messages::EMAIL_QUEUE);
+        let queue = self.config.amqp.topology().queue(Queue::Emails);
         let worker = self.worker;
         let pruning = tokio::spawn({
             let (deliveries, shutdown) = (worker.deliveries.clone(), shutdown.clone());

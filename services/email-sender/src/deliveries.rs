@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::Utc;
-use common::{background, mongo};
+use common::{
+    background, mongo,
+    store::{Deadline, StoreResult},
+};
 use mongodb::{
     Collection, Database,
     bson::{self, doc},
@@ -31,47 +33,55 @@ struct Delivery {
 #[derive(Clone)]
 pub struct Deliveries {
     sent: Collection<Delivery>,
+    deadline: Deadline,
 }
 
 impl Deliveries {
-    /// Opens the collection and declares the index pruning uses.
-    pub async fn open(db: &Database) -> anyhow::Result<Self> {
+    /// Opens the collection and declares the index pruning uses; every operation waits at most
+    /// `deadline`.
+    pub async fn open(db: &Database, deadline: Deadline) -> anyhow::Result<Self> {
         let sent = db.collection("deliveries");
         mongo::ensure_indexes(&sent, [mongo::index("by_sent_at", doc! { "sent_at": 1 })]).await?;
-        Ok(Self { sent })
+        Ok(Self { sent, deadline })
     }
 
     /// Whether `message_id` was mailed already.
-    pub async fn was_sent(&self, message_id: &str) -> anyhow::Result<bool> {
-        Ok(self
-            .sent
-            .find_one(doc! { "_id": message_id })
+    pub async fn was_sent(&self, message_id: &str) -> StoreResult<bool> {
+        let (sent, filter) = (self.sent.clone(), doc! { "_id": message_id });
+        self.deadline
+            .run("looking up a delivery", async move {
+                sent.find_one(filter).await.map(|found| found.is_some())
+            })
             .await
-            .context("looking up a delivery")?
-            .is_some())
     }
 
     /// Records that `message_id` was accepted by the SMTP server. Recording twice is fine.
-    pub async fn record(&self, message_id: &str) -> anyhow::Result<()> {
+    pub async fn record(&self, message_id: &str) -> StoreResult<()> {
         let delivery = Delivery {
             message_id: message_id.to_owned(),
             sent_at: bson::DateTime::now(),
         };
-        match self.sent.insert_one(delivery).await {
-            Ok(_) => Ok(()),
-            Err(err) if common::mongo::is_duplicate_key(&err) => Ok(()),
-            Err(err) => Err(anyhow::Error::new(err).context("recording a delivery")),
+        let sent = self.sent.clone();
+        let recording = self.deadline.run("recording a delivery", async move {
+            sent.insert_one(delivery).await.map(drop)
+        });
+        match recording.await {
+            Err(err) if err.is_duplicate() => Ok(()),
+            other => other,
         }
     }
 
     /// Forgets the deliveries recorded before `before`; returns how many.
-    pub async fn prune(&self, before: chrono::DateTime<Utc>) -> anyhow::Result<u64> {
-        let result = self
-            .sent
-            .delete_many(doc! { "sent_at": { "$lt": bson::DateTime::from_chrono(before) } })
+    pub async fn prune(&self, before: chrono::DateTime<Utc>) -> StoreResult<u64> {
+        let sent = self.sent.clone();
+        let filter = doc! { "sent_at": { "$lt": bson::DateTime::from_chrono(before) } };
+        self.deadline
+            .run("pruning deliveries", async move {
+                sent.delete_many(filter)
+                    .await
+                    .map(|result| result.deleted_count)
+            })
             .await
-            .context("pruning deliveries")?;
-        Ok(result.deleted_count)
     }
 
     /// Prunes every [`PRUNE_EVERY`] what is older than [`RETENTION`], until `shutdown`.

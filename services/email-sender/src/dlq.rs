@@ -1,9 +1,12 @@
 //! The parking queue, for operators (`cargo task dlq list|replay`): what could not be mailed,
 //! and sending it again once the cause is fixed.
 
+use std::time::Duration;
+
 use common::{
     amqp::Publisher,
     messages::{self, EmailRequestedV1},
+    topology::{Exchange, Queue, Topology},
 };
 use lapin::{
     Channel, Connection,
@@ -19,15 +22,14 @@ pub struct Parked {
     pub request: Result<EmailRequestedV1, String>,
 }
 
-fn queue(prefix: &str) -> String {
-    format!("{prefix}{}", messages::EMAIL_DEAD_QUEUE)
-}
+/// How long an operator's replay waits for each confirm.
+const REPLAY_DEADLINE: Duration = Duration::from_secs(30);
 
 /// How many messages wait in `queue`, declaring the email topology first (idempotent), so
 /// asking before the email-sender ever ran answers 0 rather than failing.
-async fn depth(connection: &Connection, prefix: &str, queue: &str) -> lapin::Result<u32> {
+async fn depth(connection: &Connection, topology: &Topology, queue: &str) -> lapin::Result<u32> {
     let channel = connection.create_channel().await?;
-    messages::declare_email_topology(&channel, prefix).await?;
+    topology.declare_email(&channel).await?;
     let declared = channel
         .queue_declare(
             queue.into(),
@@ -43,9 +45,9 @@ async fn depth(connection: &Connection, prefix: &str, queue: &str) -> lapin::Res
 
 /// What is parked, without taking it out: the messages are read unacknowledged on a channel
 /// that is then closed, which returns them to the queue.
-pub async fn list(connection: &Connection, prefix: &str) -> anyhow::Result<Vec<Parked>> {
-    let queue = queue(prefix);
-    let count = depth(connection, prefix, &queue).await?;
+pub async fn list(connection: &Connection, topology: &Topology) -> anyhow::Result<Vec<Parked>> {
+    let queue = topology.queue(Queue::ParkedEmails);
+    let count = depth(connection, topology, &queue).await?;
     let channel = connection.create_channel().await?;
     let mut parked = Vec::new();
     for _ in 0..count {
@@ -63,11 +65,11 @@ pub async fn list(connection: &Connection, prefix: &str) -> anyhow::Result<Vec<P
 
 /// Sends every parked mail back to the work queue with a fresh retry budget; each is removed
 /// from the parking queue only once the broker confirmed its copy. Returns how many.
-pub async fn replay(connection: &Connection, prefix: &str) -> anyhow::Result<usize> {
-    let queue = queue(prefix);
-    let count = depth(connection, prefix, &queue).await?;
-    let publisher =
-        Publisher::new(connection, &format!("{prefix}{}", messages::EMAIL_EXCHANGE)).await?;
+pub async fn replay(connection: &Connection, topology: &Topology) -> anyhow::Result<usize> {
+    let queue = topology.queue(Queue::ParkedEmails);
+    let count = depth(connection, topology, &queue).await?;
+    let exchange = topology.exchange(Exchange::Email);
+    let publisher = Publisher::new(connection, &exchange, REPLAY_DEADLINE).await?;
     let channel = connection.create_channel().await?;
     let mut replayed = 0;
     for _ in 0..count {

@@ -79,10 +79,10 @@ impl Templates {
                     content_type: "text/calendar; charset=utf-8",
                     body: ics::event_file(event),
                 });
-                let zone: chrono_tz::Tz = event.timezone.parse().unwrap_or(chrono_tz::UTC);
+                let zone = event.timezone;
                 let when = event
                     .starts_at
-                    .with_timezone(&zone)
+                    .with_timezone(&zone.tz())
                     .format("%A %-d %B %Y, %H:%M");
                 (
                     subject.clone(),
@@ -149,15 +149,15 @@ mod tests {
         let rendered = Templates::new()
             .unwrap()
             .render(&request(EmailContent::Reminder {
-                reminder_id: "r1".into(),
+                reminder_id: common::domain::ReminderId::new(),
                 subject: "Jazz night in one hour".into(),
                 content: "Leave soon!".into(),
                 event: common::messages::EventSummary {
-                    id: "e1".into(),
+                    id: common::domain::EventId::new(),
                     title: "Jazz night".into(),
                     starts_at: "2026-12-01T18:00:00Z".parse().unwrap(),
                     ends_at: None,
-                    timezone: "Europe/Madrid".into(),
+                    timezone: common::domain::TimeZone::parse("Europe/Madrid").unwrap(),
                     place: "Café Central".into(),
                 },
             }))

@@ -15,11 +15,11 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use common::{
-    amqp::{self, Outcome, Publisher, QueueSpec},
+    amqp::{Outcome, Publisher},
     messages::{self, EmailContent, EmailRequestedV1, ReminderFailedV1, ReminderSentV1},
+    topology::retry_key,
 };
 use lapin::{
-    Channel,
     message::Delivery,
     types::{AMQPValue, FieldTable, ShortString},
 };
@@ -32,40 +32,6 @@ use crate::{
 
 /// Header counting how many times a mail was tried.
 pub const ATTEMPT_HEADER: &str = "x-attempt";
-
-/// Exchange the retry queues hang from.
-pub const RETRY_EXCHANGE: &str = "eventpost.email.retry";
-
-/// Declares one delay queue per retry wait: messages sit there for the wait, then dead-letter
-/// back to the email exchange. Queues are named by their wait, so changing the waits adds queues
-/// instead of redeclaring one with other arguments (which RabbitMQ refuses).
-pub async fn declare_retry_queues(
-    channel: &Channel,
-    prefix: &str,
-    delays: &[Duration],
-) -> lapin::Result<()> {
-    let exchange = format!("{prefix}{RETRY_EXCHANGE}");
-    amqp::declare_exchange(channel, &exchange).await?;
-    for delay in delays {
-        let key = retry_key(*delay);
-        amqp::declare_queue(
-            channel,
-            &QueueSpec {
-                name: format!("{prefix}email-sender.retry.{key}"),
-                bindings: vec![(exchange.clone(), key)],
-                dead_letter_exchange: Some(format!("{prefix}{}", messages::EMAIL_EXCHANGE)),
-                dead_letter_routing_key: Some(messages::EMAIL_REQUESTED_V1.into()),
-                message_ttl: Some(*delay),
-            },
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-fn retry_key(delay: Duration) -> String {
-    format!("{}ms", delay.as_millis())
-}
 
 /// Everything a delivery needs.
 #[derive(Clone)]
@@ -180,7 +146,7 @@ impl Worker {
             return Outcome::Ack;
         };
         let sent = ReminderSentV1 {
-            reminder_id: reminder_id.clone(),
+            reminder_id: *reminder_id,
             message_id: message_id.to_owned(),
             sent_at: Utc::now(),
         };
@@ -200,7 +166,7 @@ impl Worker {
             return Outcome::Reject;
         };
         let failed = ReminderFailedV1 {
-            reminder_id: reminder_id.clone(),
+            reminder_id: *reminder_id,
             message_id: message_id.to_owned(),
             error: why.to_owned(),
             failed_at: Utc::now(),

@@ -119,7 +119,12 @@ fn announcement(version: &VersionDoc) -> anyhow::Result<Option<Outgoing>> {
 /// Relays on every nudge and every `interval`, and prunes every [`PRUNE_EVERY`], until
 /// `shutdown`.
 pub async fn run(relay: Relay, store: Store, interval: Duration, shutdown: CancellationToken) {
-    let relaying = relay.run("change relay", interval, PARKED_RETRY_EVERY, shutdown.clone());
+    let relaying = relay.run(
+        "change relay",
+        interval,
+        PARKED_RETRY_EVERY,
+        shutdown.clone(),
+    );
     let pruning = background::prune(
         "version pruning",
         PRUNE_EVERY,
@@ -127,7 +132,7 @@ pub async fn run(relay: Relay, store: Store, interval: Duration, shutdown: Cance
         shutdown,
         |before| {
             let store = store.clone();
-            async move { Ok(store.prune_versions(before).await?) }
+            async move { store.prune_versions(before).await }
         },
     );
     tokio::join!(relaying, pruning);

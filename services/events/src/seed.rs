@@ -199,7 +199,8 @@ pub async fn seed(store: &Store, count: usize, now: DateTime<Utc>) -> anyhow::Re
         let draft = demo_event(index, now)
             .parse()
             .map_err(|err| anyhow::anyhow!("{err}"))?;
-        let event: EventDoc = draft.into_doc(common::domain::EventId::new(), 1, bson::DateTime::now());
+        let event: EventDoc =
+            draft.into_doc(common::domain::EventId::new(), 1, bson::DateTime::now());
         store.create(&event).await?;
         added += 1;
     }

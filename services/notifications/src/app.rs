@@ -7,10 +7,10 @@ use common::{
     amqp::{self, Publisher},
     auth::JwksVerifier,
     health::{AmqpCheck, Check, MongoCheck},
-    messages as wire,
     metrics::Metrics,
     mongo,
     server::Service,
+    topology::Exchange,
 };
 use lapin::Connection;
 use mongodb::Database;
@@ -22,7 +22,7 @@ use crate::{
     api::{self, Ctx},
     clients::Services,
     config::Config,
-    messages::{self, Handler},
+    consumer::{self, Handler},
     metrics::SchedulerMetrics,
     scheduler::Scheduler,
     store::Store,
@@ -42,14 +42,16 @@ impl Application {
     /// Connects, declares, mounts and binds (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = mongo::connect(&config.mongo, SERVICE).await?;
-        let store = Store::open(&db).await?;
+        let store = Store::open(&db, config.mongo.deadline()).await?;
         let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
-        messages::declare(&amqp, &config.amqp.prefix).await?;
+        let topology = config.amqp.topology();
+        consumer::declare(&amqp, &topology).await?;
         let metrics = Metrics::new(SERVICE)?;
         let scheduler_metrics = SchedulerMetrics::register(metrics.registry())?;
         let email = Publisher::new(
             &amqp,
-            &format!("{}{}", config.amqp.prefix, wire::EMAIL_EXCHANGE),
+            &topology.exchange(Exchange::Email),
+            config.amqp.deadline,
         )
         .await?;
         let scheduler = Scheduler::new(
@@ -111,9 +113,9 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let role = self.config.role;
         let consumer = role.runs_api().then(|| {
-            tokio::spawn(messages::consume(
+            tokio::spawn(consumer::consume(
                 self.amqp.clone(),
-                self.config.amqp.prefix.clone(),
+                self.config.amqp.topology(),
                 self.config.amqp.prefetch,
                 self.handler.clone(),
                 shutdown.clone(),

@@ -4,8 +4,12 @@
 
 use std::time::Duration;
 
-use common::{ApiError, messages::EventSummary, time::Timestamp};
-use mongodb::bson::oid::ObjectId;
+use common::{
+    ApiError,
+    domain::{EventId, TimeZone, ids::hex},
+    messages::EventSummary,
+    time::Timestamp,
+};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use url::Url;
@@ -37,11 +41,12 @@ struct Profile {
 /// An event as the events service shows it (the fields a reminder needs).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Event {
-    pub id: String,
+    #[serde(with = "hex")]
+    pub id: EventId,
     pub title: String,
     pub starts_at: Timestamp,
     pub ends_at: Option<Timestamp>,
-    pub timezone: String,
+    pub timezone: TimeZone,
     pub place: Place,
     pub version: i64,
 }
@@ -55,11 +60,11 @@ pub struct Place {
 impl Event {
     pub fn summary(&self) -> EventSummary {
         EventSummary {
-            id: self.id.clone(),
+            id: self.id,
             title: self.title.clone(),
             starts_at: self.starts_at.0,
             ends_at: self.ends_at.map(|t| t.0),
-            timezone: self.timezone.clone(),
+            timezone: self.timezone,
             place: match &self.place.address {
                 Some(address) => format!("{}, {address}", self.place.name),
                 None => self.place.name.clone(),
@@ -106,7 +111,7 @@ impl Services {
     }
 
     /// The event `id`, or `None` if there is no such event.
-    pub async fn event(&self, id: ObjectId) -> Result<Option<Event>, ApiError> {
+    pub async fn event(&self, id: EventId) -> Result<Option<Event>, ApiError> {
         let url = self
             .events
             .join(&format!("/api/v1/events/{id}"))

@@ -130,7 +130,7 @@ impl Scheduler {
         let request = EmailRequestedV1 {
             to: reminder.to_email.clone(),
             content: EmailContent::Reminder {
-                reminder_id: reminder.id.to_hex(),
+                reminder_id: reminder.id,
                 subject: reminder.effective_subject(),
                 content: reminder.effective_content(),
                 event: reminder.event.clone(),

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use common::{
     amqp::{self, Publisher},
     auth::JwksVerifier,
-    config::AuthConfig,
+    config::{AmqpConfig, AuthConfig},
     health::{AmqpCheck, Check, MongoCheck},
-    messages, mongo,
+    metrics::Metrics,
+    mongo,
     server::Service,
+    topology::Exchange,
 };
 use lapin::Connection;
 use mongodb::Database;
@@ -19,7 +21,7 @@ use crate::{
     api::{self, Ctx},
     config::Config,
     limits::LoginLimits,
-    outbox::Relay,
+    outbox::{self, Outbox, Relay},
     passwords::Passwords,
     store::Store,
     tokens::Signer,
@@ -39,9 +41,10 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let signer = Arc::new(Signer::from_config(&config.tokens)?);
         let db = mongo::connect(&config.mongo, SERVICE).await?;
-        let store = Store::open(&db).await?;
+        let store = Store::open(&db, config.mongo.deadline()).await?;
         let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
-        let relay = relay(&amqp, &config.amqp.prefix, store.clone()).await?;
+        let metrics = Metrics::new(SERVICE)?;
+        let relay = relay(&amqp, &config.amqp, store.clone(), &metrics).await?;
         let verifier = Arc::new(JwksVerifier::with_keys(
             AuthConfig {
                 issuer: config.tokens.issuer.clone(),
@@ -66,8 +69,8 @@ impl Application {
             Box::new(MongoCheck(db.clone())),
             Box::new(AmqpCheck(amqp.clone())),
         ];
-        let service =
-            Service::bind(SERVICE, &config.http, api::routes(ctx, verifier), checks).await?;
+        let routes = api::routes(ctx, verifier);
+        let service = Service::bind_with_metrics(&config.http, routes, checks, metrics).await?;
         Ok(Self {
             service,
             db,
@@ -95,23 +98,37 @@ impl Application {
     /// Serves and relays the outbox until `shutdown` is cancelled, then lets in-flight requests
     /// finish.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(
-            self.relay
-                .run(self.config.outbox_interval, shutdown.clone()),
-        );
+        let relay = tokio::spawn(self.relay.run(
+            "outbox relay",
+            self.config.outbox_interval,
+            outbox::PARKED_RETRY_EVERY,
+            shutdown.clone(),
+        ));
         self.service.run_until_stopped(shutdown).await?;
         relay.await?;
         Ok(())
     }
 }
 
-async fn relay(amqp: &Connection, prefix: &str, store: Store) -> anyhow::Result<Relay> {
+async fn relay(
+    amqp: &Connection,
+    config: &AmqpConfig,
+    store: Store,
+    metrics: &Metrics,
+) -> anyhow::Result<Relay> {
+    let topology = config.topology();
     let channel = amqp.create_channel().await?;
-    messages::declare_email_topology(&channel, prefix).await?;
-    messages::declare_domain_exchange(&channel, prefix).await?;
-    let email = Publisher::new(amqp, &format!("{prefix}{}", messages::EMAIL_EXCHANGE)).await?;
-    let domain = Publisher::new(amqp, &format!("{prefix}{}", messages::DOMAIN_EXCHANGE))
+    topology.declare_email(&channel).await?;
+    topology.declare_domain_exchange(&channel).await?;
+    let email_exchange = topology.exchange(Exchange::Email);
+    let email = Publisher::new(amqp, &email_exchange, config.deadline).await?;
+    let domain_exchange = topology.exchange(Exchange::Domain);
+    let domain = Publisher::new(amqp, &domain_exchange, config.deadline)
         .await?
         .broadcast();
-    Ok(Relay::new(store, email, domain))
+    Ok(Relay::new(
+        Outbox { store },
+        vec![(Exchange::Email, email), (Exchange::Domain, domain)],
+        metrics.registry(),
+    )?)
 }

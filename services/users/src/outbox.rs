@@ -1,8 +1,9 @@
-//! Relays queued messages to RabbitMQ, and announces deleted accounts.
+//! The users service's source for the common relay (`common::relay`): queued messages, and
+//! deleted accounts to announce.
 //!
 //! Order makes this lossless without transactions. A handler queues a message *before* the
 //! write it belongs to; the relay publishes it only once that write is visible (its account
-//! exists), and drops it if the write never happened (no account after [`ORPHAN_AFTER`]). An
+//! exists), and discards it if the write never happened (no account after [`ORPHAN_AFTER`]). An
 //! account deletion is a single flag; the relay announces every flagged account, then purges it.
 //! A message can go out twice (published, then the process dies before forgetting it); consumers
 //! deduplicate by message id, which for `user.deleted` is derived from the account id.
@@ -10,28 +11,32 @@
 //! Handlers nudge the relay so mail goes out at once; a periodic pass picks up what a crash or a
 //! broker outage left behind.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use common::{
-    amqp::Publisher,
+    domain::UserId,
     messages::{self, EmailRequestedV1, UserDeletedV1},
+    relay::{self, Outgoing, Pending, Source, Step},
+    store::{StoreError, StoreResult},
+    topology,
 };
-use mongodb::bson::{self, oid::ObjectId};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
+use mongodb::bson;
 
 use crate::store::{Exchange, OutboxMessage, Store};
 
-/// How many messages or accounts one pass handles.
-const BATCH: i64 = 100;
-
-/// How long a message may wait for its account to appear before it is dropped as the remains of
-/// a failed write.
+/// How long a message may wait for its account to appear before it is discarded as the remains
+/// of a failed write.
 pub const ORPHAN_AFTER: Duration = Duration::from_secs(60);
 
+/// How often parked messages are tried again.
+pub const PARKED_RETRY_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// The relay of this service's messages.
+pub type Relay = relay::Relay<Outbox>;
+
 /// The outbox entry for a mail about `user_id`.
-pub fn email(user_id: ObjectId, message: &EmailRequestedV1) -> anyhow::Result<OutboxMessage> {
+pub fn email(user_id: UserId, message: &EmailRequestedV1) -> anyhow::Result<OutboxMessage> {
     Ok(OutboxMessage {
         id: uuid::Uuid::new_v4().to_string(),
         user_id,
@@ -39,82 +44,118 @@ pub fn email(user_id: ObjectId, message: &EmailRequestedV1) -> anyhow::Result<Ou
         routing_key: messages::EMAIL_REQUESTED_V1.to_owned(),
         body: serde_json::to_string(message)?,
         created_at: bson::DateTime::now(),
+        parked: false,
+        park_reason: None,
     })
 }
 
-/// Publishes queued messages and announces deleted accounts.
-#[derive(Clone)]
-pub struct Relay {
-    store: Store,
-    email: Publisher,
-    domain: Publisher,
-    nudge: Arc<Notify>,
+/// What the relay publishes for this service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// A queued message.
+    Message(OutboxMessage),
+    /// An account marked deleted, and since when.
+    Deletion(UserId, DateTime<Utc>),
 }
 
-impl Relay {
-    pub fn new(store: Store, email: Publisher, domain: Publisher) -> Self {
-        Self {
-            store,
-            email,
-            domain,
-            nudge: Arc::new(Notify::new()),
+/// The outbox and the deleted accounts, seen by the relay.
+#[derive(Clone)]
+pub struct Outbox {
+    pub store: Store,
+}
+
+impl Source for Outbox {
+    type Entry = Entry;
+
+    async fn pending(&self, which: Pending, limit: usize) -> StoreResult<Vec<Entry>> {
+        let mut entries: Vec<Entry> = self
+            .store
+            .queued(which, limit)
+            .await?
+            .into_iter()
+            .map(Entry::Message)
+            .collect();
+        // A deletion is never parked: its announcement always encodes and is a broadcast.
+        if which == Pending::Fresh {
+            let deleted = self.store.deleted_accounts(relay::BATCH as i64).await?;
+            entries.extend(deleted.into_iter().map(|(id, at)| Entry::Deletion(id, at)));
+        }
+        Ok(entries)
+    }
+
+    fn recorded_at(entry: &Entry) -> DateTime<Utc> {
+        match entry {
+            Entry::Message(message) => message.created_at.to_chrono(),
+            Entry::Deletion(_, at) => *at,
         }
     }
 
-    /// Asks for a pass now (after a write that queued a message or deleted an account).
-    pub fn nudge(&self) {
-        self.nudge.notify_one();
+    fn id(entry: &Entry) -> String {
+        match entry {
+            Entry::Message(message) => message.id.clone(),
+            Entry::Deletion(user_id, _) => format!("deletion of {user_id}"),
+        }
     }
 
-    /// One pass over the outbox and the deleted accounts; returns how many messages went out.
-    pub async fn publish_pending(&self) -> anyhow::Result<usize> {
-        let mut published = 0;
-        for message in self.store.queued(BATCH).await? {
-            if self.store.find(message.user_id).await?.is_none() {
-                self.drop_if_orphaned(&message).await?;
-                continue;
+    async fn prepare(&self, entry: &Entry) -> StoreResult<Step> {
+        match entry {
+            Entry::Message(message) => self.prepare_message(message).await,
+            Entry::Deletion(user_id, _) => {
+                let deleted = UserDeletedV1 {
+                    user_id: *user_id,
+                    deleted_at: Utc::now(),
+                };
+                Ok(Step::Publish(vec![Outgoing {
+                    exchange: topology::Exchange::Domain,
+                    routing_key: messages::USER_DELETED_V1.to_owned(),
+                    message_id: format!("user-deleted-{user_id}"),
+                    body: serde_json::to_value(deleted).map_err(|e| StoreError::Other(e.into()))?,
+                }]))
             }
-            let publisher = match message.exchange {
-                Exchange::Email => &self.email,
-                Exchange::Domain => &self.domain,
-            };
-            let body: serde_json::Value = serde_json::from_str(&message.body)?;
-            publisher
-                .publish(&message.routing_key, &message.id, &body)
-                .await?;
-            self.store.dequeue(&message.id).await?;
-            published += 1;
         }
-        for user_id in self.store.deleted_accounts(BATCH).await? {
-            let deleted = UserDeletedV1 {
-                user_id: user_id.to_hex(),
-                deleted_at: Utc::now(),
-            };
-            let id = format!("user-deleted-{}", user_id.to_hex());
-            self.domain
-                .publish(messages::USER_DELETED_V1, &id, &deleted)
-                .await?;
-            self.store.purge(user_id).await?;
-            published += 1;
-        }
-        Ok(published)
     }
 
-    async fn drop_if_orphaned(&self, message: &OutboxMessage) -> anyhow::Result<()> {
-        let age = Utc::now() - message.created_at.to_chrono();
-        if age.to_std().is_ok_and(|age| age > ORPHAN_AFTER) {
-            tracing::warn!(message_id = %message.id, user_id = %message.user_id,
-                "dropping a message whose account was never stored or is gone");
-            self.store.dequeue(&message.id).await?;
+    async fn done(&self, entry: &Entry) -> StoreResult<()> {
+        match entry {
+            Entry::Message(message) => self.store.dequeue(&message.id).await,
+            Entry::Deletion(user_id, _) => self.store.purge(*user_id).await,
         }
-        Ok(())
     }
 
-    /// Passes on every nudge and every `interval`, until `shutdown`.
-    pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
-        common::background::repeat("outbox relay", interval, &self.nudge, shutdown, || {
-            self.publish_pending()
-        })
-        .await;
+    async fn park(&self, entry: &Entry, reason: String) -> StoreResult<()> {
+        match entry {
+            Entry::Message(message) => self.store.park_message(&message.id, reason).await,
+            Entry::Deletion(user_id, _) => {
+                tracing::error!(%user_id, %reason, "announcing a deletion failed; the next pass retries");
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Outbox {
+    async fn prepare_message(&self, message: &OutboxMessage) -> StoreResult<Step> {
+        if self.store.find(message.user_id).await?.is_none() {
+            let age = Utc::now() - message.created_at.to_chrono();
+            return Ok(if age.to_std().is_ok_and(|age| age > ORPHAN_AFTER) {
+                Step::Discard("its account was never stored or is gone")
+            } else {
+                Step::Wait
+            });
+        }
+        let body = match serde_json::from_str(&message.body) {
+            Ok(body) => body,
+            Err(err) => return Ok(Step::Park(format!("the body is not JSON: {err}"))),
+        };
+        let exchange = match message.exchange {
+            Exchange::Email => topology::Exchange::Email,
+            Exchange::Domain => topology::Exchange::Domain,
+        };
+        Ok(Step::Publish(vec![Outgoing {
+            exchange,
+            routing_key: message.routing_key.clone(),
+            message_id: message.id.clone(),
+            body,
+        }]))
     }
 }

@@ -114,7 +114,7 @@ impl Signer {
     pub fn access_token(&self, user: &User, now: DateTime<Utc>) -> anyhow::Result<AccessToken> {
         let expires_in = self.access_ttl.as_secs();
         let claims = Claims {
-            sub: user.id.to_hex(),
+            sub: user.id,
             roles: user.roles.clone(),
             exp: now.timestamp() + i64::try_from(expires_in)?,
             iat: now.timestamp(),

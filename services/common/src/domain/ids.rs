@@ -161,7 +161,8 @@ mod tests {
         let json = serde_json::json!({ "_id": { "$oid": EventId::new().to_string() }, "user_id": user_id.to_string() });
         let both: Both = serde_json::from_value(json).unwrap();
         assert_eq!(both.user_id, user_id);
-        let bad = serde_json::json!({ "_id": { "$oid": EventId::new().to_string() }, "user_id": "nope" });
+        let bad =
+            serde_json::json!({ "_id": { "$oid": EventId::new().to_string() }, "user_id": "nope" });
         let err = serde_json::from_value::<Both>(bad).unwrap_err();
         assert!(err.to_string().contains("24-hex"), "{err}");
     }
@@ -170,9 +171,17 @@ mod tests {
     fn parsing_accepts_24_hex_digits_only() {
         let id = ReminderId::new();
         assert_eq!(ReminderId::parse(&id.to_string()), Ok(id));
-        for raw in ["", "xyz", "65f1c0ffee0000000000abc", "65f1c0ffee0000000000abcdz"] {
+        for raw in [
+            "",
+            "xyz",
+            "65f1c0ffee0000000000abc",
+            "65f1c0ffee0000000000abcdz",
+        ] {
             assert!(ReminderId::parse(raw).is_err(), "{raw:?}");
         }
-        assert_eq!(doc! { "id": id }.get_object_id("id").unwrap(), id.object_id());
+        assert_eq!(
+            doc! { "id": id }.get_object_id("id").unwrap(),
+            id.object_id()
+        );
     }
 }

@@ -24,9 +24,11 @@ impl TimeZone {
 
     /// An IANA zone name, exactly as the database spells it.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        Tz::from_str(raw).map(Self).map_err(|_| DomainError::Malformed {
-            expected: "an IANA time zone such as Europe/Madrid",
-        })
+        Tz::from_str(raw)
+            .map(Self)
+            .map_err(|_| DomainError::Malformed {
+                expected: "an IANA time zone such as Europe/Madrid",
+            })
     }
 
     /// `raw` as a zone, or UTC after reporting that the `owner` (`"event"`, say) with `id`
@@ -61,6 +63,14 @@ pub fn unparsable_counter() -> &'static IntCounter {
         )
         .unwrap_or_else(|_| unreachable!("the counter's name and help are valid"))
     })
+}
+
+impl FromStr for TimeZone {
+    type Err = DomainError;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Self::parse(raw)
+    }
 }
 
 impl TryFrom<String> for TimeZone {
@@ -107,7 +117,10 @@ mod tests {
     #[test]
     fn an_unparsable_stored_zone_is_counted_and_read_as_utc() {
         let before = unparsable_counter().get();
-        assert_eq!(TimeZone::or_utc("Mars/Olympus", "event", &"x"), TimeZone::UTC);
+        assert_eq!(
+            TimeZone::or_utc("Mars/Olympus", "event", &"x"),
+            TimeZone::UTC
+        );
         assert_eq!(
             TimeZone::or_utc("Asia/Tokyo", "event", &"y").name(),
             "Asia/Tokyo"

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// Long enough for a publish to wait out a dropped connection's recovery.
+const PUBLISH_DEADLINE: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Ping {
     n: u32,
@@ -134,7 +137,8 @@ fn message_id(delivery: &Delivery) -> Option<String> {
 #[tokio::test]
 async fn confirmed_messages_are_consumed_in_full_with_their_ids() -> anyhow::Result<()> {
     let fixture = Fixture::new().await?;
-    let publisher = Publisher::new(&fixture.connection, &fixture.exchange).await?;
+    let publisher =
+        Publisher::new(&fixture.connection, &fixture.exchange, PUBLISH_DEADLINE).await?;
     let request = RequestId::parse("req-123").expect("well-formed");
     request
         .clone()
@@ -172,7 +176,8 @@ async fn confirmed_messages_are_consumed_in_full_with_their_ids() -> anyhow::Res
 #[tokio::test]
 async fn a_message_no_queue_is_bound_for_is_reported_unroutable() -> anyhow::Result<()> {
     let fixture = Fixture::new().await?;
-    let publisher = Publisher::new(&fixture.connection, &fixture.exchange).await?;
+    let publisher =
+        Publisher::new(&fixture.connection, &fixture.exchange, PUBLISH_DEADLINE).await?;
 
     let result = publisher
         .publish("nobody.listens", "lost-1", &Ping { n: 1 })
@@ -188,7 +193,8 @@ async fn a_message_no_queue_is_bound_for_is_reported_unroutable() -> anyhow::Res
 #[tokio::test]
 async fn a_rejected_message_is_dead_lettered_and_a_requeued_one_comes_back() -> anyhow::Result<()> {
     let fixture = Fixture::new().await?;
-    let publisher = Publisher::new(&fixture.connection, &fixture.exchange).await?;
+    let publisher =
+        Publisher::new(&fixture.connection, &fixture.exchange, PUBLISH_DEADLINE).await?;
     publisher
         .publish("ping.v1", "poison", &Ping { n: 0 })
         .await?;
@@ -225,7 +231,8 @@ async fn a_rejected_message_is_dead_lettered_and_a_requeued_one_comes_back() -> 
 async fn publishing_and_consuming_resume_after_the_broker_drops_the_connection()
 -> anyhow::Result<()> {
     let fixture = Fixture::new().await?;
-    let publisher = Publisher::new(&fixture.connection, &fixture.exchange).await?;
+    let publisher =
+        Publisher::new(&fixture.connection, &fixture.exchange, PUBLISH_DEADLINE).await?;
     let (mut rx, stop) = fixture.consume(&fixture.work, |_| Outcome::Ack);
     publisher
         .publish("ping.v1", "before", &Ping { n: 1 })

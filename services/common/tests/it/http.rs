@@ -67,7 +67,9 @@ impl Api {
 
     #[oai(path = "/me", method = "get")]
     async fn me(&self, auth: BearerAuth) -> ApiResult<Json<ThingOut>> {
-        Ok(Json(ThingOut { title: auth.0.sub }))
+        Ok(Json(ThingOut {
+            title: auth.0.sub.to_string(),
+        }))
     }
 
     #[oai(path = "/slow", method = "get")]

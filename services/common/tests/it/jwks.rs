@@ -48,7 +48,7 @@ impl Signer {
 fn claims(audience: &str, expires_in: i64) -> Claims {
     let now = chrono::Utc::now().timestamp();
     Claims {
-        sub: "65f1c0ffee0000000000abcd".into(),
+        sub: "65f1c0ffee0000000000abcd".parse().expect("a valid id"),
         roles: vec![Role::User],
         exp: now + expires_in,
         iat: now,
@@ -155,7 +155,7 @@ async fn a_rotated_key_is_picked_up_by_refetching_the_key_set() -> anyhow::Resul
         Ok(verifier.verify(&token).await.ok())
     })
     .await?;
-    assert_eq!(verified.sub, "65f1c0ffee0000000000abcd");
+    assert_eq!(verified.sub.to_string(), "65f1c0ffee0000000000abcd");
     Ok(())
 }
 

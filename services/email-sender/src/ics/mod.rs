@@ -4,13 +4,12 @@
 mod timezone;
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use common::messages::EventSummary;
 use icalendar::{Calendar, Component, Event, EventLike};
 
-/// The `.ics` text for `event`. An unknown time zone name falls back to UTC.
+/// The `.ics` text for `event`.
 pub fn event_file(event: &EventSummary) -> String {
-    let zone: Tz = event.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let zone = event.timezone.tz();
     let local = |at: DateTime<Utc>| (at.with_timezone(&zone).naive_local(), zone);
     let mut entry = Event::new();
     entry
@@ -39,15 +38,17 @@ pub fn event_file(event: &EventSummary) -> String {
 mod tests {
     use super::*;
 
+    /// The event as a message brings it, zone and all.
     fn event(timezone: &str) -> EventSummary {
-        EventSummary {
-            id: "65f1c0ffee0000000000abcd".into(),
-            title: "Jazz night".into(),
-            starts_at: "2026-12-01T18:00:00Z".parse().unwrap(),
-            ends_at: Some("2026-12-01T21:30:00Z".parse().unwrap()),
-            timezone: timezone.into(),
-            place: "Café Central, Madrid".into(),
-        }
+        serde_json::from_value(serde_json::json!({
+            "id": "65f1c0ffee0000000000abcd",
+            "title": "Jazz night",
+            "starts_at": "2026-12-01T18:00:00Z",
+            "ends_at": "2026-12-01T21:30:00Z",
+            "timezone": timezone,
+            "place": "Café Central, Madrid",
+        }))
+        .unwrap()
     }
 
     #[test]
@@ -78,7 +79,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_zone_falls_back_to_utc() {
+    fn a_message_with_an_unknown_zone_is_written_in_utc() {
         let ics = event_file(&event("Mars/Olympus_Mons"));
         assert!(ics.contains("DTSTART;TZID=UTC:20261201T180000"), "{ics}");
         assert!(ics.contains("TZID:UTC\r\n"), "{ics}");

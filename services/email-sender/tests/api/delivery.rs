@@ -47,7 +47,11 @@ async fn a_message_delivered_twice_is_mailed_once() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_delivery_is_remembered_until_it_is_pruned() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let deliveries = email_sender::deliveries::Deliveries::open(&app.db).await?;
+    let deliveries = email_sender::deliveries::Deliveries::open(
+        &app.db,
+        common::config::MongoConfig::local("-").deadline(),
+    )
+    .await?;
     let message_id = uuid::Uuid::new_v4().to_string();
     deliveries.record(&message_id).await?;
     let now = chrono::Utc::now();
@@ -93,7 +97,9 @@ async fn parked_mail_is_listed_and_sent_once_replayed_after_the_cause_is_fixed()
         std::time::Duration::from_secs(15),
         "the mail to be parked",
         || async {
-            let parked = email_sender::dlq::list(&broken.amqp, &prefix).await?;
+            let parked =
+                email_sender::dlq::list(&broken.amqp, &common::topology::Topology::new(&prefix))
+                    .await?;
             Ok((parked.len() == 1).then_some(parked))
         },
     )
@@ -107,14 +113,15 @@ async fn parked_mail_is_listed_and_sent_once_replayed_after_the_cause_is_fixed()
         config.mongo.database = db.name().to_owned();
     })
     .await?;
-    let replayed = email_sender::dlq::replay(&fixed.amqp, &prefix).await?;
+    let replayed =
+        email_sender::dlq::replay(&fixed.amqp, &common::topology::Topology::new(&prefix)).await?;
 
     assert_eq!(replayed, 1);
     let mailpit = Mailpit::local();
     let received = mailpit.wait_for(&to, 1).await?;
     assert_eq!(received[0].message_id, format!("{message_id}@eventpost"));
     assert!(
-        email_sender::dlq::list(&fixed.amqp, &prefix)
+        email_sender::dlq::list(&fixed.amqp, &common::topology::Topology::new(&prefix))
             .await?
             .is_empty()
     );
@@ -128,15 +135,15 @@ async fn a_reminder_arrives_with_the_event_attached_as_ics() -> anyhow::Result<(
     let request = common::messages::EmailRequestedV1 {
         to: common::domain::EmailAddress::parse(&to)?,
         content: common::messages::EmailContent::Reminder {
-            reminder_id: "65f1c0ffee0000000000aaaa".into(),
+            reminder_id: "65f1c0ffee0000000000aaaa".parse()?,
             subject: "Jazz night starts in an hour".into(),
             content: "Time to leave.".into(),
             event: common::messages::EventSummary {
-                id: "65f1c0ffee0000000000bbbb".into(),
+                id: "65f1c0ffee0000000000bbbb".parse()?,
                 title: "Jazz night".into(),
                 starts_at: "2026-12-01T18:00:00Z".parse()?,
                 ends_at: None,
-                timezone: "Europe/Madrid".into(),
+                timezone: "Europe/Madrid".parse()?,
                 place: "Café Central, Madrid".into(),
             },
         },

@@ -7,6 +7,7 @@ use common::{
     domain::EmailAddress,
     messages::{self, EmailContent, EmailRequestedV1},
     testing::{self, Mailpit},
+    topology::{Exchange, Queue, Topology},
 };
 use email_sender::{
     Application,
@@ -50,7 +51,8 @@ pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> anyhow::Result<Test
     let prefix = config.amqp.prefix.clone();
     let app = Application::build(config).await?;
     let amqp = app.amqp().clone();
-    let publisher = Publisher::new(&amqp, &format!("{prefix}{}", messages::EMAIL_EXCHANGE)).await?;
+    let exchange = Topology::new(&prefix).exchange(Exchange::Email);
+    let publisher = Publisher::new(&amqp, &exchange, Duration::from_secs(5)).await?;
     let shutdown = CancellationToken::new();
     Ok(TestApp {
         address: format!("http://127.0.0.1:{}", app.port()),
@@ -94,7 +96,7 @@ impl TestApp {
     /// Waits for a message in the parking queue and returns its body.
     pub async fn next_parked(&self) -> anyhow::Result<EmailRequestedV1> {
         let channel = self.amqp.create_channel().await?;
-        let queue = format!("{}{}", self.prefix, messages::EMAIL_DEAD_QUEUE);
+        let queue = Topology::new(&self.prefix).queue(Queue::ParkedEmails);
         let body = testing::eventually(Duration::from_secs(15), "a parked mail", || async {
             match channel
                 .basic_get(queue.as_str().into(), BasicGetOptions::default())

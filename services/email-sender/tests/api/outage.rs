@@ -18,15 +18,15 @@ fn reminder(to: &str, n: usize) -> anyhow::Result<EmailRequestedV1> {
     Ok(EmailRequestedV1 {
         to: EmailAddress::parse(to)?,
         content: EmailContent::Reminder {
-            reminder_id: format!("65f1c0ffee00000000{n:06}"),
+            reminder_id: format!("65f1c0ffee00000000{n:06}").parse()?,
             subject: format!("Reminder {n}"),
             content: "It starts soon.".into(),
             event: EventSummary {
-                id: "65f1c0ffee0000000000bbbb".into(),
+                id: "65f1c0ffee0000000000bbbb".parse()?,
                 title: "Burst".into(),
                 starts_at: "2026-12-01T18:00:00Z".parse()?,
                 ends_at: None,
-                timezone: "Europe/Madrid".into(),
+                timezone: "Europe/Madrid".parse()?,
                 place: "Granada".into(),
             },
         },
@@ -142,12 +142,10 @@ async fn a_worker_killed_mid_burst_loses_nothing_and_repeats_at_most_its_prefetc
     let database = testing::mongo_config("email_sender_kill").database;
     let connection = common::amqp::connect(&amqp_config, "test").await?;
     let channel = connection.create_channel().await?;
-    messages::declare_email_topology(&channel, &prefix).await?;
-    let publisher = Publisher::new(
-        &connection,
-        &format!("{prefix}{}", messages::EMAIL_EXCHANGE),
-    )
-    .await?;
+    let topology = common::topology::Topology::new(&prefix);
+    topology.declare_email(&channel).await?;
+    let exchange = topology.exchange(common::topology::Exchange::Email);
+    let publisher = Publisher::new(&connection, &exchange, Duration::from_secs(5)).await?;
     let to = unique_address("burst");
     for n in 0..BURST {
         publisher

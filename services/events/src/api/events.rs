@@ -1,13 +1,13 @@
 //! The catalogue: search, read, and (administrators) create, replace, delete.
 
 use chrono::Utc;
+use common::domain::EventId;
 use common::{
     ApiError, ApiResult,
     auth::{BearerAuth, Role},
     json::JsonBody,
     time::Timestamp,
 };
-use common::domain::EventId;
 use mongodb::bson;
 use poem_openapi::{
     ApiResponse, OpenApi,

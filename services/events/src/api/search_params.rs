@@ -2,7 +2,9 @@
 //! parameter is named in one 400.
 
 use chrono::{DateTime, Utc};
-use common::{ApiResult, domain::Topic, page::DEFAULT_LIMIT, problem::FieldErrors, time::Timestamp};
+use common::{
+    ApiResult, domain::Topic, page::DEFAULT_LIMIT, problem::FieldErrors, time::Timestamp,
+};
 
 use crate::{
     domain::{Coordinates, Radius, words},

@@ -92,7 +92,9 @@ impl EventPage {
     /// The page `search` finds, with the cursor that continues it.
     pub async fn of(store: &Store, search: &Search) -> common::store::StoreResult<Self> {
         let found = store.search(search).await?;
-        Ok(Self::from_page(&found, |last| last.cursor(search.sort).encode()))
+        Ok(Self::from_page(&found, |last| {
+            last.cursor(search.sort).encode()
+        }))
     }
 
     /// The page of `items`, continued after the last one by `cursor_of`.

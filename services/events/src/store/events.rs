@@ -169,7 +169,10 @@ impl Store {
     async fn record(&self, version: VersionDoc, what: &'static str) -> StoreResult<()> {
         let versions = self.versions.clone();
         self.deadline
-            .run(what, async move { versions.insert_one(version).await.map(drop) })
+            .run(
+                what,
+                async move { versions.insert_one(version).await.map(drop) },
+            )
             .await
     }
 

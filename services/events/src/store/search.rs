@@ -112,7 +112,9 @@ impl Store {
         };
         let db = self.db.clone();
         self.deadline
-            .run("explaining a search", async move { db.run_command(command).await })
+            .run("explaining a search", async move {
+                db.run_command(command).await
+            })
             .await
     }
 }

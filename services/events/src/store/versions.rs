@@ -2,11 +2,7 @@
 //! applied to `events`, marked `relayed` once announced (or `parked` if it could not be).
 
 use chrono::{DateTime, Utc};
-use common::{
-    domain::EventId,
-    relay::Pending,
-    store::StoreResult,
-};
+use common::{domain::EventId, relay::Pending, store::StoreResult};
 use futures::TryStreamExt;
 use mongodb::bson::{self, doc};
 use serde::{Deserialize, Serialize};
@@ -82,7 +78,12 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.deadline
             .run("reading unannounced changes", async move {
-                versions.find(filter).limit(limit).await?.try_collect().await
+                versions
+                    .find(filter)
+                    .limit(limit)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await
     }
@@ -121,8 +122,12 @@ impl Store {
 
     /// Records that `version` was announced.
     pub async fn mark_relayed(&self, version: &VersionDoc) -> StoreResult<()> {
-        self.set_version(version, doc! { "relayed": true }, "marking a change as announced")
-            .await
+        self.set_version(
+            version,
+            doc! { "relayed": true },
+            "marking a change as announced",
+        )
+        .await
     }
 
     /// Records that `version`'s announcement could not be published, and why.

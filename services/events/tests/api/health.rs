@@ -4,5 +4,6 @@ use crate::helpers::spawn_app;
 async fn the_service_serves_health_readiness_problems_and_metrics() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     common::testing::assert_serves_health(&app.address, "events", &["mongodb", "rabbitmq"]).await?;
+    common::testing::assert_routes_match_the_table(&app.address, "events").await?;
     app.cleanup().await
 }

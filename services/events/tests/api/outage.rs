@@ -9,8 +9,8 @@ use crate::helpers::{GRANADA, event_at, spawn_app_with_pausable_db};
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
 #[tokio::test]
-async fn requests_while_the_database_is_paused_are_503s_and_served_again_after() -> anyhow::Result<()>
-{
+async fn requests_while_the_database_is_paused_are_503s_and_served_again_after()
+-> anyhow::Result<()> {
     let (app, database) = spawn_app_with_pausable_db().await?;
     let event = app
         .create_event(&event_at("Paused", 3, GRANADA, &[]))

@@ -20,17 +20,37 @@ pub fn bearer_token(request: &Request) -> ApiResult<&str> {
         .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))
 }
 
-/// `wanted` (or the primary address) if it is a verified address of the caller.
+/// Who a reminder goes to, as the request said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// The account's primary address (nothing was said).
+    Primary,
+    /// This address; `None` when what was given did not parse (already reported).
+    Named(Option<EmailAddress>),
+}
+
+impl Recipient {
+    /// What a request's optional `to_email` asks for, recording a malformed one in `errors`.
+    pub fn parse(raw: Option<&str>, errors: &mut FieldErrors) -> Self {
+        match raw {
+            None => Self::Primary,
+            Some(raw) => Self::Named(errors.check("to_email", EmailAddress::parse(raw))),
+        }
+    }
+}
+
+/// The address `recipient` names (or the primary one) if it is a verified address of the
+/// caller.
 pub fn verified_address(
     addresses: &[Address],
-    wanted: Option<EmailAddress>,
-    given: bool,
+    recipient: Recipient,
     errors: &mut FieldErrors,
 ) -> Option<EmailAddress> {
-    let candidate = match wanted {
-        Some(wanted) => addresses.iter().find(|a| a.email == wanted.as_str()),
-        None if given => return None,
-        None => addresses.iter().find(|a| a.primary),
+    let given = recipient != Recipient::Primary;
+    let candidate = match recipient {
+        Recipient::Named(Some(wanted)) => addresses.iter().find(|a| a.email == wanted.as_str()),
+        Recipient::Named(None) => return None,
+        Recipient::Primary => addresses.iter().find(|a| a.primary),
     };
     match candidate {
         Some(address) if address.verified => EmailAddress::parse(&address.email).ok(),

@@ -1,18 +1,25 @@
 //! The HTTP API: the reminders resource and its OpenAPI document.
 
+mod bodies;
 mod caller;
-mod models;
 mod new_reminder;
 mod reminders;
 mod timing;
+mod views;
 
 use std::sync::Arc;
 
 use common::auth::JwksVerifier;
 use poem::{EndpointExt, Route};
-use poem_openapi::OpenApiService;
+use poem_openapi::{OpenApiService, Tags};
 
 use crate::{clients::Services, store::Store};
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Email reminders of events.
+    Notifications,
+}
 
 /// What every handler may use.
 #[derive(Clone)]

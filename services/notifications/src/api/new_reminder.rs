@@ -2,10 +2,19 @@
 //! against the caller's verified ones, all errors reported at once.
 
 use chrono::Utc;
-use common::{ApiResult, domain::EmailAddress, problem::FieldErrors};
-use mongodb::bson::{self, oid::ObjectId};
+use common::{
+    ApiResult,
+    domain::{EventId, ReminderId, UserId},
+    problem::FieldErrors,
+};
+use mongodb::bson;
 
-use super::{Ctx, caller, models::ReminderIn, timing::Timing};
+use super::{
+    Ctx,
+    bodies::ReminderIn,
+    caller::{self, Recipient},
+    timing::{Needed, Timing},
+};
 use crate::{
     domain::{Content, Status, Subject},
     store::ReminderDoc,
@@ -14,21 +23,20 @@ use crate::{
 /// The reminder `body` asks for, owned by `user_id` whose access token is `token`.
 pub async fn parse(
     ctx: &Ctx,
-    user_id: &str,
+    user_id: UserId,
     token: &str,
     body: ReminderIn,
 ) -> ApiResult<ReminderDoc> {
     let now = Utc::now();
     let mut errors = FieldErrors::default();
-    let event_id = errors.check(
-        "event_id",
-        ObjectId::parse_str(&body.event_id).map_err(|_| "must be a 24-hex event id"),
+    let event_id = errors.check("event_id", EventId::parse(&body.event_id));
+    let timing = Timing::parse(
+        body.send_at,
+        body.remind_before_minutes,
+        Needed::Always,
+        &mut errors,
     );
-    let timing = Timing::parse(body.send_at, body.remind_before_minutes, true, &mut errors);
-    let to_email = body
-        .to_email
-        .as_deref()
-        .and_then(|raw| errors.check("to_email", EmailAddress::parse(raw)));
+    let recipient = Recipient::parse(body.to_email.as_deref(), &mut errors);
     let subject = body
         .subject
         .as_deref()
@@ -49,8 +57,7 @@ pub async fn parse(
         _ => None,
     };
     let addresses = ctx.services.addresses(token).await?;
-    let to_email =
-        caller::verified_address(&addresses, to_email, body.to_email.is_some(), &mut errors);
+    let to_email = caller::verified_address(&addresses, recipient, &mut errors);
     errors.result()?;
     let (Some(event_id), Some(event), Some(timing), Some(send_at), Some(to_email)) =
         (event_id, event, timing, send_at, to_email)
@@ -59,14 +66,14 @@ pub async fn parse(
     };
     let now = bson::DateTime::now();
     let reminder = ReminderDoc {
-        id: ObjectId::new(),
-        user_id: user_id.to_owned(),
+        id: ReminderId::new(),
+        user_id,
         event_id,
         event: event.summary(),
         event_version: event.version,
         to_email,
         subject: subject.map(Subject::into_inner),
-        content: content.map(Content::into_inner),
+        content: content.map(String::from),
         send_at: bson::DateTime::from_chrono(send_at),
         remind_before_minutes: timing.minutes(),
         status: Status::Scheduled,

@@ -1,12 +1,15 @@
 //! `/api/v1/notifications`: a user's reminders.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
 use common::{
-    ApiError, ApiResult, auth::BearerAuth, domain::EmailAddress, json::JsonBody,
+    ApiError, ApiResult,
+    auth::BearerAuth,
+    domain::{EventId, ReminderId},
+    json::JsonBody,
+    page::DEFAULT_LIMIT,
     problem::FieldErrors,
 };
-use mongodb::bson::{self, Document, doc, oid::ObjectId};
+use mongodb::bson::{self, Document, doc};
 use poem::Request;
 use poem_openapi::{
     ApiResponse, OpenApi,
@@ -15,18 +18,20 @@ use poem_openapi::{
 };
 
 use super::{
-    Ctx, caller,
-    models::{ReminderIn, ReminderOut, ReminderPage, ReminderPatchIn, SnoozeIn, Tag},
+    Ctx, Tag,
+    bodies::{ReminderIn, ReminderPatchIn, SnoozeIn},
+    caller::{self, Recipient},
     new_reminder,
-    timing::Timing,
+    timing::{Needed, Timing},
+    views::{ReminderOut, ReminderPage},
 };
 use crate::{
     domain::{Content, SnoozeMinutes, Status, Subject},
-    store::{ListFilter, ReminderDoc},
+    store::{ListCursor, ListFilter, ReminderDoc},
 };
 
-/// Items per page unless `limit` says otherwise.
-const DEFAULT_LIMIT: u32 = 20;
+/// The list tag of reminder cursors.
+const REMINDER_LIST: char = 'r';
 
 pub struct RemindersApi {
     pub ctx: Ctx,
@@ -64,7 +69,7 @@ impl RemindersApi {
         body: JsonBody<ReminderIn>,
     ) -> ApiResult<Created> {
         let token = caller::bearer_token(request)?;
-        let reminder = new_reminder::parse(&self.ctx, &auth.0.sub, token, body.0).await?;
+        let reminder = new_reminder::parse(&self.ctx, auth.user_id(), token, body.0).await?;
         self.ctx.store.insert(&reminder).await?;
         tracing::info!(reminder_id = %reminder.id, event_id = %reminder.event_id, "reminder scheduled");
         Ok(Created::Created(
@@ -89,12 +94,10 @@ impl RemindersApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<ReminderPage>> {
         let mut errors = FieldErrors::default();
-        let event_id = event_id.0.as_deref().and_then(|raw| {
-            errors.check(
-                "event_id",
-                ObjectId::parse_str(raw).map_err(|_| "must be a 24-hex event id"),
-            )
-        });
+        let event_id = event_id
+            .0
+            .as_deref()
+            .and_then(|raw| errors.check("event_id", EventId::parse(raw)));
         let after = cursor.0.as_deref().and_then(|raw| {
             errors.check(
                 "cursor",
@@ -107,23 +110,14 @@ impl RemindersApi {
             event_id,
             after,
         };
-        let limit = usize::try_from(limit.0.unwrap_or(DEFAULT_LIMIT)).unwrap_or(usize::MAX);
-        let mut items = self
+        let page = self
             .ctx
             .store
-            .list(
-                &auth.0.sub,
-                &filter,
-                i64::try_from(limit + 1).unwrap_or(i64::MAX),
-            )
+            .list(auth.user_id(), &filter, limit.0.unwrap_or(DEFAULT_LIMIT))
             .await?;
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next_cursor = more.then(|| items.last().map(encode_cursor)).flatten();
-        Ok(Json(ReminderPage {
-            items: items.iter().map(ReminderOut::from).collect(),
-            next_cursor,
-        }))
+        Ok(Json(ReminderPage::from_page(&page, |last| {
+            last.cursor().encode(REMINDER_LIST)
+        })))
     }
 
     /// One of my reminders.
@@ -156,9 +150,13 @@ impl RemindersApi {
         let body = body.0;
         let mut errors = FieldErrors::default();
         let mut changes = Document::new();
-        if let Some(timing) =
-            Timing::parse(body.send_at, body.remind_before_minutes, false, &mut errors)
-            && let Some(send_at) = timing.send_at(reminder.event.starts_at, Utc::now(), &mut errors)
+        if let Some(timing) = Timing::parse(
+            body.send_at,
+            body.remind_before_minutes,
+            Needed::IfChanging,
+            &mut errors,
+        ) && let Some(send_at) =
+            timing.send_at(reminder.event.starts_at, Utc::now(), &mut errors)
         {
             changes.insert("send_at", bson::DateTime::from_chrono(send_at));
             changes.insert("remind_before_minutes", timing.minutes());
@@ -171,19 +169,17 @@ impl RemindersApi {
         if let Some(raw) = body.content.as_deref()
             && let Some(content) = errors.check("content", Content::parse(raw))
         {
-            changes.insert("content", content.into_inner());
+            changes.insert("content", String::from(content));
         }
-        if let Some(raw) = body.to_email.as_deref()
-            && let Some(wanted) = errors.check("to_email", EmailAddress::parse(raw))
+        if let recipient @ Recipient::Named(Some(_)) =
+            Recipient::parse(body.to_email.as_deref(), &mut errors)
         {
             let addresses = self
                 .ctx
                 .services
                 .addresses(caller::bearer_token(request)?)
                 .await?;
-            if let Some(to_email) =
-                caller::verified_address(&addresses, Some(wanted), true, &mut errors)
-            {
+            if let Some(to_email) = caller::verified_address(&addresses, recipient, &mut errors) {
                 changes.insert("to_email", to_email.as_str());
             }
         }
@@ -250,10 +246,10 @@ impl RemindersApi {
 impl RemindersApi {
     /// The caller's reminder `raw_id`; someone else's is as unknown as a missing one.
     async fn owned(&self, auth: &BearerAuth, raw_id: &str) -> ApiResult<ReminderDoc> {
-        let id = ObjectId::parse_str(raw_id).map_err(|_| ApiError::NotFound("reminder"))?;
+        let id = ReminderId::parse(raw_id).map_err(|_| ApiError::NotFound("reminder"))?;
         self.ctx
             .store
-            .owned(&auth.0.sub, id)
+            .owned(auth.user_id(), id)
             .await?
             .ok_or(ApiError::NotFound("reminder"))
     }
@@ -293,23 +289,11 @@ fn not_scheduled(reminder: &ReminderDoc) -> ApiError {
     ))
 }
 
-fn encode_cursor(reminder: &ReminderDoc) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "r:{}:{}",
-        reminder.created_at.timestamp_millis(),
-        reminder.id
-    ))
-}
-
-fn decode_cursor(raw: &str) -> Option<(bson::DateTime, ObjectId)> {
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
-    let mut parts = text.splitn(3, ':');
-    let (kind, millis, id) = (parts.next()?, parts.next()?, parts.next()?);
-    (kind == "r").then_some(())?;
-    Some((
-        bson::DateTime::from_millis(millis.parse().ok()?),
-        ObjectId::parse_str(id).ok()?,
-    ))
+/// The position a reminders cursor names: its reminder's creation time and id.
+fn decode_cursor(raw: &str) -> Option<(bson::DateTime, ReminderId)> {
+    let cursor = ListCursor::decode(raw, REMINDER_LIST)?;
+    let id = ReminderId::parse(&cursor.id).ok()?;
+    Some((bson::DateTime::from_chrono(cursor.key), id))
 }
 
 #[cfg(test)]
@@ -318,10 +302,15 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_anything_else() {
-        let now = bson::DateTime::now();
-        let reminder_id = ObjectId::new();
-        let raw = URL_SAFE_NO_PAD.encode(format!("r:{}:{reminder_id}", now.timestamp_millis()));
-        assert_eq!(decode_cursor(&raw), Some((now, reminder_id)));
+        let at = chrono::DateTime::from_timestamp_millis(1_790_000_000_123).unwrap();
+        let id = ReminderId::new();
+        let raw = ListCursor::new(at, id.to_string()).encode(REMINDER_LIST);
+        assert_eq!(
+            decode_cursor(&raw),
+            Some((bson::DateTime::from_chrono(at), id))
+        );
         assert_eq!(decode_cursor("nonsense"), None);
+        let foreign = ListCursor::new(at, id.to_string()).encode('s');
+        assert_eq!(decode_cursor(&foreign), None);
     }
 }

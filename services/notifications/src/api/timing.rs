@@ -13,12 +13,21 @@ pub enum Timing {
     Before(RemindBefore),
 }
 
+/// Whether a request must say when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needed {
+    /// A new reminder: saying neither is an error.
+    Always,
+    /// A change: saying neither leaves the time alone.
+    IfChanging,
+}
+
 impl Timing {
-    /// Exactly one of the two, checked; `required` says whether neither is an error.
+    /// Exactly one of the two, checked.
     pub fn parse(
         send_at: Option<Timestamp>,
         remind_before_minutes: Option<i64>,
-        required: bool,
+        needed: Needed,
         errors: &mut FieldErrors,
     ) -> Option<Self> {
         match (send_at, remind_before_minutes) {
@@ -30,7 +39,7 @@ impl Timing {
                 None
             }
             (None, None) => {
-                if required {
+                if needed == Needed::Always {
                     errors.add("send_at", "give send_at or remind_before_minutes");
                 }
                 None

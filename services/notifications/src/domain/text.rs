@@ -1,18 +1,9 @@
 //! What a reminder says: the owner's words, or words made from its event.
 
-use chrono_tz::Tz;
-use common::{domain::DomainError, messages::EventSummary};
-
-fn bounded(raw: &str, max: usize) -> Result<String, DomainError> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err(DomainError::Empty);
-    }
-    if trimmed.chars().count() > max {
-        return Err(DomainError::TooLong { max });
-    }
-    Ok(trimmed.to_owned())
-}
+use common::{
+    domain::{DomainError, bounded},
+    messages::EventSummary,
+};
 
 /// A mail subject chosen by the owner: 1 to 200 characters, one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +13,7 @@ impl Subject {
     pub const MAX_LEN: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let text = bounded(raw, Self::MAX_LEN)?;
+        let text = bounded(raw, 1, Self::MAX_LEN)?;
         if text.contains(['\r', '\n']) {
             return Err(DomainError::Malformed {
                 expected: "a single line",
@@ -36,21 +27,10 @@ impl Subject {
     }
 }
 
-/// A mail text chosen by the owner: 1 to 4,000 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Content(String);
-
-impl Content {
-    pub const MAX_LEN: usize = 4000;
-
-    pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        bounded(raw, Self::MAX_LEN).map(Self)
-    }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-}
+common::bounded_text!(
+    /// A mail text chosen by the owner: 1 to 4,000 characters.
+    Content, min = 1, max = 4000
+);
 
 /// `Reminder: <title>`.
 pub fn default_subject(event: &EventSummary) -> String {
@@ -59,17 +39,10 @@ pub fn default_subject(event: &EventSummary) -> String {
 
 /// The title, the local start time in the event's zone, and the place.
 pub fn default_content(event: &EventSummary) -> String {
-    let local = match event.timezone.parse::<Tz>() {
-        Ok(zone) => event
-            .starts_at
-            .with_timezone(&zone)
-            .format("%A %-d %B %Y at %H:%M (%Z)")
-            .to_string(),
-        Err(_) => event
-            .starts_at
-            .format("%A %-d %B %Y at %H:%M UTC")
-            .to_string(),
-    };
+    let local = event
+        .starts_at
+        .with_timezone(&event.timezone.tz())
+        .format("%A %-d %B %Y at %H:%M (%Z)");
     format!("{} starts on {local} at {}.", event.title, event.place)
 }
 
@@ -81,11 +54,11 @@ mod tests {
     #[test]
     fn the_default_text_shows_the_local_start_time() {
         let event = EventSummary {
-            id: "65f1c0ffee0000000000abcd".into(),
+            id: common::domain::EventId::new(),
             title: "Jazz night".into(),
             starts_at: Utc.with_ymd_and_hms(2026, 12, 5, 19, 30, 0).unwrap(),
             ends_at: None,
-            timezone: "Europe/Madrid".into(),
+            timezone: common::domain::TimeZone::parse("Europe/Madrid").unwrap(),
             place: "Plaza Bib-Rambla, Granada".into(),
         };
         assert_eq!(default_subject(&event), "Reminder: Jazz night");

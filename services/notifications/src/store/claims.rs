@@ -12,12 +12,12 @@
 //! reminder while it is queued, and never after the publish, so a result arriving at once
 //! cannot be overwritten by FerretDB's read-then-write updates.
 
-use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
+use common::{domain::ReminderId, store::StoreResult};
 use futures::TryStreamExt;
 use mongodb::{
     Collection,
-    bson::{self, Document, doc, oid::ObjectId},
+    bson::{self, Document, doc},
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -30,7 +30,7 @@ pub struct Claim {
     /// `<reminder id>:<attempt>`.
     #[serde(rename = "_id")]
     pub id: String,
-    pub reminder_id: ObjectId,
+    pub reminder_id: ReminderId,
     pub attempt: i64,
     pub claimed_at: bson::DateTime,
     /// After this, a claimer that has not recorded the broker's confirm is presumed dead.
@@ -55,23 +55,29 @@ const MAX_STEPS: i64 = 3;
 impl Store {
     /// Reminders to publish at `now`, oldest first: those due, then those whose result is
     /// overdue, then those whose scheduler died before the broker confirmed them.
-    pub async fn due(&self, now: DateTime<Utc>, limit: i64) -> anyhow::Result<Vec<ReminderDoc>> {
+    pub async fn due(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<ReminderDoc>> {
         let at = bson::DateTime::from_chrono(now);
-        let mut due = first(
-            &self.reminders,
-            doc! { "status": Status::Scheduled.as_str(), "send_at": { "$lte": at } },
-            "send_at",
-            limit,
-        )
-        .await
-        .context("finding due reminders")?;
+        let mut due = self
+            .first(
+                "finding due reminders",
+                &self.reminders,
+                doc! { "status": Status::Scheduled.as_str(), "send_at": { "$lte": at } },
+                "send_at",
+                limit,
+            )
+            .await?;
         let room = limit - i64::try_from(due.len()).unwrap_or(limit);
         if room > 0 {
             let overdue = doc! { "status": Status::Queued.as_str(), "lease_until": { "$lte": at } };
             due.extend(
-                first(&self.reminders, overdue, "lease_until", room)
-                    .await
-                    .context("finding overdue results")?,
+                self.first(
+                    "finding overdue results",
+                    &self.reminders,
+                    overdue,
+                    "lease_until",
+                    room,
+                )
+                .await?,
             );
         }
         let room = limit - i64::try_from(due.len()).unwrap_or(limit);
@@ -84,29 +90,36 @@ impl Store {
     /// Queued reminders whose claim's lease ran out before its scheduler recorded the
     /// broker's confirm. Such a claim is deleted once its reminder has moved past it (claimed
     /// again, or finished), so a failed takeover is tried again on the next tick.
-    async fn orphaned(&self, at: bson::DateTime, limit: i64) -> anyhow::Result<Vec<ReminderDoc>> {
+    async fn orphaned(&self, at: bson::DateTime, limit: i64) -> StoreResult<Vec<ReminderDoc>> {
         let unconfirmed = doc! { "published": false, "lease_until": { "$lte": at } };
-        let dead = first(&self.claims, unconfirmed, "lease_until", limit)
-            .await
-            .context("finding unconfirmed claims")?;
+        let dead = self
+            .first(
+                "finding unconfirmed claims",
+                &self.claims,
+                unconfirmed,
+                "lease_until",
+                limit,
+            )
+            .await?;
         let mut orphans = Vec::new();
         for claim in dead {
             let orphan = self
-                .reminders
                 .find_one(doc! {
                     "_id": claim.reminder_id,
                     "status": Status::Queued.as_str(),
                     "attempts": claim.attempt,
                 })
-                .await
-                .context("reading an orphaned reminder")?;
+                .await?;
             match orphan {
                 Some(reminder) => orphans.push(reminder),
                 None => {
-                    self.claims
-                        .delete_one(doc! { "_id": &claim.id, "published": false })
-                        .await
-                        .context("clearing an unconfirmed claim")?;
+                    let claims = self.claims.clone();
+                    let filter = doc! { "_id": &claim.id, "published": false };
+                    self.deadline
+                        .run("clearing an unconfirmed claim", async move {
+                            claims.delete_one(filter).await.map(drop)
+                        })
+                        .await?;
                 }
             }
         }
@@ -122,7 +135,7 @@ impl Store {
         reminder: &ReminderDoc,
         now: DateTime<Utc>,
         lease: Duration,
-    ) -> anyhow::Result<ClaimOutcome> {
+    ) -> StoreResult<ClaimOutcome> {
         let mut attempt = reminder.attempts + 1;
         for _ in 0..MAX_STEPS {
             let claim = Claim {
@@ -133,16 +146,22 @@ impl Store {
                 lease_until: bson::DateTime::from_chrono(now + lease),
                 published: false,
             };
-            match self.claims.insert_one(&claim).await {
-                Ok(_) => return Ok(ClaimOutcome::Won { attempt }),
-                Err(err) if common::mongo::is_duplicate_key(&err) => {}
-                Err(err) => return Err(anyhow::Error::new(err).context("claiming a reminder")),
+            let (claims, id) = (self.claims.clone(), claim.id.clone());
+            let claiming = self.deadline.run("claiming a reminder", async move {
+                claims.insert_one(claim).await.map(drop)
+            });
+            match claiming.await {
+                Ok(()) => return Ok(ClaimOutcome::Won { attempt }),
+                Err(err) if err.is_duplicate() => {}
+                Err(err) => return Err(err),
             }
+            let claims = self.claims.clone();
             let holder = self
-                .claims
-                .find_one(doc! { "_id": &claim.id })
-                .await
-                .context("reading a claim")?;
+                .deadline
+                .run("reading a claim", async move {
+                    claims.find_one(doc! { "_id": id }).await
+                })
+                .await?;
             match holder {
                 Some(holder) if !holder.published && holder.lease_until.to_chrono() <= now => {
                     attempt += 1;
@@ -161,7 +180,7 @@ impl Store {
         reminder: &ReminderDoc,
         attempt: i64,
         result_due: DateTime<Utc>,
-    ) -> anyhow::Result<bool> {
+    ) -> StoreResult<bool> {
         self.update_if(
             reminder.id,
             reminder.status,
@@ -175,48 +194,66 @@ impl Store {
     }
 
     /// Records that the broker confirmed `attempt` of reminder `id`.
-    pub async fn confirm_claim(&self, id: ObjectId, attempt: i64) -> anyhow::Result<()> {
-        self.claims
-            .update_one(
-                doc! { "_id": format!("{id}:{attempt}") },
-                doc! { "$set": { "published": true } },
-            )
+    pub async fn confirm_claim(&self, id: ReminderId, attempt: i64) -> StoreResult<()> {
+        let claims = self.claims.clone();
+        self.deadline
+            .run("recording the broker's confirm", async move {
+                claims
+                    .update_one(
+                        doc! { "_id": format!("{id}:{attempt}") },
+                        doc! { "$set": { "published": true } },
+                    )
+                    .await
+                    .map(drop)
+            })
             .await
-            .context("recording the broker's confirm")?;
-        Ok(())
     }
 
     /// Deletes confirmed claims whose lease ended before `before`; returns how many. Such a
     /// claim only stops a scheduler that read the reminder before it was queued from
     /// publishing the same attempt again, and no read is that old.
-    pub async fn prune_claims(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
-        let result = self
-            .claims
-            .delete_many(doc! {
-                "published": true,
-                "lease_until": { "$lt": bson::DateTime::from_chrono(before) },
+    pub async fn prune_claims(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let claims = self.claims.clone();
+        let filter = doc! {
+            "published": true,
+            "lease_until": { "$lt": bson::DateTime::from_chrono(before) },
+        };
+        self.deadline
+            .run("pruning claims", async move {
+                claims
+                    .delete_many(filter)
+                    .await
+                    .map(|result| result.deleted_count)
             })
             .await
-            .context("pruning claims")?;
-        Ok(result.deleted_count)
     }
 }
 
-/// Up to `limit` documents of `collection` matching `filter`, smallest `by` first.
-async fn first<T>(
-    collection: &Collection<T>,
-    filter: Document,
-    by: &str,
-    limit: i64,
-) -> mongodb::error::Result<Vec<T>>
-where
-    T: DeserializeOwned + Send + Sync,
-{
-    collection
-        .find(filter)
-        .sort(doc! { by: 1 })
-        .limit(limit)
-        .await?
-        .try_collect()
-        .await
+impl Store {
+    /// Up to `limit` documents of `collection` matching `filter`, smallest `by` first; `what`
+    /// says what for.
+    async fn first<T>(
+        &self,
+        what: &'static str,
+        collection: &Collection<T>,
+        filter: Document,
+        by: &'static str,
+        limit: i64,
+    ) -> StoreResult<Vec<T>>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let collection = collection.clone();
+        self.deadline
+            .run(what, async move {
+                collection
+                    .find(filter)
+                    .sort(doc! { by: 1 })
+                    .limit(limit)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await
+    }
 }

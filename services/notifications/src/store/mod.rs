@@ -8,23 +8,26 @@
 mod claims;
 mod reminders;
 
-use common::mongo;
+use common::{mongo, store::Deadline};
 use mongodb::{Collection, Database, bson::doc};
 
 pub use claims::{Claim, ClaimOutcome};
-pub use reminders::{ListFilter, ReminderDoc, ReminderPatch};
+pub use reminders::{ListCursor, ListFilter, ReminderDoc};
 
 /// The notifications database.
 #[derive(Clone)]
 pub struct Store {
+    deadline: Deadline,
     reminders: Collection<ReminderDoc>,
     claims: Collection<Claim>,
 }
 
 impl Store {
-    /// Opens the collections and declares an index for every query shape.
-    pub async fn open(db: &Database) -> anyhow::Result<Self> {
+    /// Opens the collections and declares an index for every query shape; every operation
+    /// waits at most `deadline`.
+    pub async fn open(db: &Database, deadline: Deadline) -> anyhow::Result<Self> {
         let store = Self {
+            deadline,
             reminders: db.collection("reminders"),
             claims: db.collection("claims"),
         };

@@ -1,11 +1,14 @@
 //! Reminders: created, listed and changed by their owners; moved, cancelled and completed by
 //! what other services say.
 
-use anyhow::Context;
-use chrono::{DateTime, Utc};
-use common::{domain::EmailAddress, messages::EventSummary};
+use common::{
+    domain::{EmailAddress, EventId, ReminderId, UserId, ids::hex},
+    messages::EventSummary,
+    page::{Cursor, Page},
+    store::StoreResult,
+};
 use futures::TryStreamExt;
-use mongodb::bson::{self, Document, doc, oid::ObjectId};
+use mongodb::bson::{self, Document, doc};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
@@ -15,10 +18,11 @@ use crate::domain::{Status, default_content, default_subject};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReminderDoc {
     #[serde(rename = "_id")]
-    pub id: ObjectId,
+    pub id: ReminderId,
     /// Its owner.
-    pub user_id: String,
-    pub event_id: ObjectId,
+    #[serde(with = "hex")]
+    pub user_id: UserId,
+    pub event_id: EventId,
     /// The event as last heard of, and at which version.
     pub event: EventSummary,
     pub event_version: i64,
@@ -61,145 +65,154 @@ impl ReminderDoc {
     pub fn message_id(&self) -> String {
         format!("reminder-{}-{}", self.id, self.send_at.timestamp_millis())
     }
+
+    /// The cursor that resumes a list after this reminder.
+    pub fn cursor(&self) -> ListCursor {
+        Cursor::new(self.created_at.to_chrono(), self.id.to_string())
+    }
 }
+
+/// Where a page of a user's reminders ended: the last one's creation time and id.
+pub type ListCursor = Cursor<chrono::DateTime<chrono::Utc>>;
 
 /// Which of a user's reminders to list.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub status: Option<Status>,
-    pub event_id: Option<ObjectId>,
-    /// The last item of the previous page: its creation time and id.
-    pub after: Option<(bson::DateTime, ObjectId)>,
-}
-
-/// An owner's change to a scheduled reminder; `None` leaves a field alone.
-#[derive(Debug, Clone, Default)]
-pub struct ReminderPatch {
-    pub send_at: Option<DateTime<Utc>>,
-    /// `Some(None)` makes the reminder absolute.
-    pub remind_before_minutes: Option<Option<i64>>,
-    pub to_email: Option<EmailAddress>,
-    pub subject: Option<String>,
-    pub content: Option<String>,
+    pub event_id: Option<EventId>,
+    /// The last item of the previous page.
+    pub after: Option<(bson::DateTime, ReminderId)>,
 }
 
 impl Store {
-    pub async fn insert(&self, reminder: &ReminderDoc) -> anyhow::Result<()> {
-        self.reminders
-            .insert_one(reminder)
+    pub async fn insert(&self, reminder: &ReminderDoc) -> StoreResult<()> {
+        let (reminders, reminder) = (self.reminders.clone(), reminder.clone());
+        self.deadline
+            .run("storing a reminder", async move {
+                reminders.insert_one(reminder).await.map(drop)
+            })
             .await
-            .context("storing a reminder")?;
-        Ok(())
     }
 
     /// The reminder `id` if `user_id` owns it.
-    pub async fn owned(&self, user_id: &str, id: ObjectId) -> anyhow::Result<Option<ReminderDoc>> {
-        self.reminders
-            .find_one(doc! { "_id": id, "user_id": user_id })
+    pub async fn owned(&self, user_id: UserId, id: ReminderId) -> StoreResult<Option<ReminderDoc>> {
+        self.find_one(doc! { "_id": id, "user_id": user_id.to_string() })
             .await
-            .context("reading a reminder")
     }
 
-    pub async fn reminder(&self, id: ObjectId) -> anyhow::Result<Option<ReminderDoc>> {
-        self.reminders
-            .find_one(doc! { "_id": id })
-            .await
-            .context("reading a reminder")
+    pub async fn reminder(&self, id: ReminderId) -> StoreResult<Option<ReminderDoc>> {
+        self.find_one(doc! { "_id": id }).await
     }
 
-    /// A page of a user's reminders, newest first.
+    pub(super) async fn find_one(&self, filter: Document) -> StoreResult<Option<ReminderDoc>> {
+        let reminders = self.reminders.clone();
+        self.deadline
+            .run("reading a reminder", async move {
+                reminders.find_one(filter).await
+            })
+            .await
+    }
+
+    /// A page of a user's reminders, newest first. Read by an equality on the owner and ordered
+    /// here: one user's reminders are few, everyone's are many.
     pub async fn list(
         &self,
-        user_id: &str,
+        user_id: UserId,
         filter: &ListFilter,
-        limit: i64,
-    ) -> anyhow::Result<Vec<ReminderDoc>> {
-        let mut query = doc! { "user_id": user_id };
+        limit: u32,
+    ) -> StoreResult<Page<ReminderDoc>> {
+        let mut query = doc! { "user_id": user_id.to_string() };
         if let Some(status) = filter.status {
             query.insert("status", status.as_str());
         }
         if let Some(event_id) = filter.event_id {
             query.insert("event_id", event_id);
         }
-        if let Some((created_at, id)) = filter.after {
-            query.insert(
-                "$or",
-                vec![
-                    doc! { "created_at": { "$lt": created_at } },
-                    doc! { "created_at": created_at, "_id": { "$lt": id } },
-                ],
-            );
+        let reminders = self.reminders.clone();
+        let mut mine: Vec<ReminderDoc> = self
+            .deadline
+            .run("listing reminders", async move {
+                reminders.find(query).await?.try_collect().await
+            })
+            .await?;
+        mine.sort_by_key(|reminder| std::cmp::Reverse((reminder.created_at, reminder.id)));
+        if let Some(after) = filter.after {
+            mine.retain(|reminder| (reminder.created_at, reminder.id) < after);
         }
-        self.reminders
-            .find(query)
-            .sort(doc! { "created_at": -1, "_id": -1 })
-            .limit(limit)
-            .await
-            .context("listing reminders")?
-            .try_collect()
-            .await
-            .context("listing reminders")
+        mine.truncate(Page::<ReminderDoc>::read_size(limit));
+        Ok(Page::from_read(mine, limit))
     }
 
     /// Applies `changes` to `id` if it is still in `status`; returns whether it was.
     pub async fn update_if(
         &self,
-        id: ObjectId,
+        id: ReminderId,
         status: Status,
         changes: Document,
-    ) -> anyhow::Result<bool> {
+    ) -> StoreResult<bool> {
         let mut set = changes;
         set.insert("updated_at", bson::DateTime::now());
-        let result = self
-            .reminders
-            .update_one(
-                doc! { "_id": id, "status": status.as_str() },
-                doc! { "$set": set },
-            )
+        let reminders = self.reminders.clone();
+        self.deadline
+            .run("updating a reminder", async move {
+                reminders
+                    .update_one(
+                        doc! { "_id": id, "status": status.as_str() },
+                        doc! { "$set": set },
+                    )
+                    .await
+                    .map(|result| result.matched_count == 1)
+            })
             .await
-            .context("updating a reminder")?;
-        Ok(result.matched_count == 1)
     }
 
     /// Cancels the scheduled reminders of a deleted event; returns how many.
-    pub async fn cancel_for_event(&self, event_id: ObjectId) -> anyhow::Result<u64> {
-        let result = self
-            .reminders
-            .update_many(
-                doc! { "event_id": event_id, "status": Status::Scheduled.as_str() },
-                doc! { "$set": { "status": Status::Cancelled.as_str(), "updated_at": bson::DateTime::now() } },
-            )
+    pub async fn cancel_for_event(&self, event_id: EventId) -> StoreResult<u64> {
+        let reminders = self.reminders.clone();
+        let filter = doc! { "event_id": event_id, "status": Status::Scheduled.as_str() };
+        let cancel = doc! { "$set": {
+            "status": Status::Cancelled.as_str(),
+            "updated_at": bson::DateTime::now(),
+        } };
+        self.deadline
+            .run("cancelling a deleted event's reminders", async move {
+                reminders
+                    .update_many(filter, cancel)
+                    .await
+                    .map(|result| result.modified_count)
+            })
             .await
-            .context("cancelling a deleted event's reminders")?;
-        Ok(result.modified_count)
     }
 
     /// Reminders of `event_id` not yet finished that know an older version of it.
     pub async fn pending_for_event(
         &self,
-        event_id: ObjectId,
+        event_id: EventId,
         version: i64,
-    ) -> anyhow::Result<Vec<ReminderDoc>> {
-        self.reminders
-            .find(doc! {
-                "event_id": event_id,
-                "status": { "$in": [Status::Scheduled.as_str(), Status::Queued.as_str()] },
-                "event_version": { "$lt": version },
+    ) -> StoreResult<Vec<ReminderDoc>> {
+        let reminders = self.reminders.clone();
+        let filter = doc! {
+            "event_id": event_id,
+            "status": { "$in": [Status::Scheduled.as_str(), Status::Queued.as_str()] },
+            "event_version": { "$lt": version },
+        };
+        self.deadline
+            .run("reading an event's reminders", async move {
+                reminders.find(filter).await?.try_collect().await
             })
             .await
-            .context("reading an event's reminders")?
-            .try_collect()
-            .await
-            .context("reading an event's reminders")
     }
 
     /// Forgets a deleted account's reminders.
-    pub async fn forget_user(&self, user_id: &str) -> anyhow::Result<u64> {
-        let result = self
-            .reminders
-            .delete_many(doc! { "user_id": user_id })
+    pub async fn forget_user(&self, user_id: UserId) -> StoreResult<u64> {
+        let reminders = self.reminders.clone();
+        self.deadline
+            .run("deleting a user's reminders", async move {
+                reminders
+                    .delete_many(doc! { "user_id": user_id.to_string() })
+                    .await
+                    .map(|result| result.deleted_count)
+            })
             .await
-            .context("deleting a user's reminders")?;
-        Ok(result.deleted_count)
     }
 }

@@ -94,7 +94,11 @@ async fn a_reminder_the_smtp_server_refuses_ends_failed_and_is_sent_once_replaye
         error.contains("550") || error.to_lowercase().contains("recipient"),
         "{error}"
     );
-    let parked = email_sender::dlq::list(&platform.amqp, &platform.prefix).await?;
+    let parked = email_sender::dlq::list(
+        &platform.amqp,
+        &common::topology::Topology::new(&platform.prefix),
+    )
+    .await?;
     let message_id = format!("reminder-{id}-{}", send_at.timestamp_millis());
     assert!(
         parked
@@ -105,7 +109,11 @@ async fn a_reminder_the_smtp_server_refuses_ends_failed_and_is_sent_once_replaye
 
     // Fixed: the email-sender now sends to a server that takes the recipient.
     platform.start_email_sender(Mailpit::smtp_address()).await?;
-    let replayed = email_sender::dlq::replay(&platform.amqp, &platform.prefix).await?;
+    let replayed = email_sender::dlq::replay(
+        &platform.amqp,
+        &common::topology::Topology::new(&platform.prefix),
+    )
+    .await?;
     assert!(replayed >= 1);
     let mails = reminders_to(&Mailpit::local(), &to, 1).await?;
     assert_eq!(mails.len(), 1);

@@ -6,5 +6,6 @@ async fn the_service_serves_health_readiness_problems_and_metrics() -> anyhow::R
     let address = platform.notifications.address.clone();
     common::testing::assert_serves_health(&address, "notifications", &["mongodb", "rabbitmq"])
         .await?;
+    common::testing::assert_routes_match_the_table(&address, "notifications").await?;
     platform.cleanup().await
 }

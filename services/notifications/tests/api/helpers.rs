@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use common::{
     config::{HttpConfig, Secret},
-    testing::{self, RabbitAdmin},
+    testing::{self, PausableProxy, RabbitAdmin},
 };
 use lapin::Connection;
 use notifications::{
@@ -63,6 +63,8 @@ pub struct Platform {
     pub scheduler: Scheduler,
     pub amqp: Arc<Connection>,
     pub admin: String,
+    /// The notifications database's proxy, when [`Options::pausable_db`] asked for one.
+    pub database: Option<PausableProxy>,
     client: reqwest::Client,
     admin_email: String,
     config: Config,
@@ -78,6 +80,9 @@ pub struct Options {
     pub scheduler: SchedulerConfig,
     /// Where the email-sender sends; the shared Mailpit by default.
     pub smtp: Option<(String, u16)>,
+    /// Whether the notifications database is reached through a proxy the test can pause
+    /// (operations then wait at most a second for it).
+    pub pausable_db: bool,
 }
 
 impl Default for Options {
@@ -87,6 +92,7 @@ impl Default for Options {
             email_sender: false,
             scheduler: SchedulerConfig::default(),
             smtp: None,
+            pausable_db: false,
         }
     }
 }
@@ -139,10 +145,18 @@ impl Platform {
             events.run_until_stopped(stop)
         });
 
+        let database = match options.pausable_db {
+            true => Some(PausableProxy::to_local_mongo().await?),
+            false => None,
+        };
+        let mut mongo = testing::mongo_config("notifications");
+        if let Some(proxy) = &database {
+            mongo = proxy.mongo_config(mongo, Duration::from_secs(1));
+        }
         let config = Config {
             role: options.role,
             http: HttpConfig::local(0),
-            mongo: testing::mongo_config("notifications"),
+            mongo,
             amqp: amqp_config.clone(),
             auth,
             users_url,
@@ -166,6 +180,7 @@ impl Platform {
             scheduler,
             amqp,
             admin: String::new(),
+            database,
             client: reqwest::Client::new(),
             admin_email,
             config,

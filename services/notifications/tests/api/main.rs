@@ -4,5 +4,6 @@
 mod end_to_end;
 mod health;
 mod helpers;
+mod outage;
 mod reminders;
 mod scheduling;

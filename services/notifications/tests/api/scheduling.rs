@@ -4,9 +4,15 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
-use common::{amqp::Publisher, messages, testing};
+use common::{
+    amqp::Publisher,
+    config::MongoConfig,
+    domain::{EventId, ReminderId, TimeZone, UserId},
+    messages, testing,
+    topology::{Exchange, Queue, Topology},
+};
 use lapin::options::{BasicAckOptions, BasicGetOptions};
-use mongodb::bson::{self, doc, oid::ObjectId};
+use mongodb::bson::{self, doc};
 use notifications::{
     config::SchedulerConfig,
     domain::Status,
@@ -24,7 +30,7 @@ impl Platform {
     /// email-sender runs in these tests; the users service's welcome mails are skipped).
     async fn take_mail_ids(&self) -> anyhow::Result<Vec<String>> {
         let channel = self.amqp.create_channel().await?;
-        let queue = format!("{}{}", self.prefix, messages::EMAIL_QUEUE);
+        let queue = Topology::new(&self.prefix).queue(Queue::Emails);
         let mut ids = Vec::new();
         while let Some(message) = channel
             .basic_get(queue.as_str().into(), BasicGetOptions::default())
@@ -47,21 +53,23 @@ impl Platform {
 
     /// A second scheduler on the same database and broker, as another replica would be.
     async fn another_scheduler(&self, config: SchedulerConfig) -> anyhow::Result<Scheduler> {
-        let store = Store::open(&self.notifications.db).await?;
-        let email = Publisher::new(
-            &self.amqp,
-            &format!("{}{}", self.prefix, messages::EMAIL_EXCHANGE),
-        )
-        .await?;
+        let store = open_store(&self.notifications.db).await?;
+        let exchange = Topology::new(&self.prefix).exchange(Exchange::Email);
+        let email = Publisher::new(&self.amqp, &exchange, StdDuration::from_secs(5)).await?;
         let metrics = SchedulerMetrics::register(&prometheus::Registry::new())?;
         Ok(Scheduler::new(store, email, config, metrics))
     }
 }
 
+/// The store on `db`, as another replica would open it.
+async fn open_store(db: &mongodb::Database) -> anyhow::Result<Store> {
+    Store::open(db, MongoConfig::local("-").deadline()).await
+}
+
 /// `count` reminders due a minute ago, written directly (the API refuses past times).
-async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<Vec<ObjectId>> {
+async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<Vec<ReminderId>> {
     let now = Utc::now();
-    let event_id = ObjectId::new();
+    let event_id = EventId::new();
     let mut addresses = Vec::with_capacity(count);
     for i in 0..count {
         addresses.push(common::domain::EmailAddress::parse(&format!(
@@ -72,15 +80,15 @@ async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<Vec<
         .into_iter()
         .enumerate()
         .map(|(i, to_email)| ReminderDoc {
-            id: ObjectId::new(),
-            user_id: "65f1c0ffee0000000000abcd".into(),
+            id: ReminderId::new(),
+            user_id: UserId::new(),
             event_id,
             event: messages::EventSummary {
-                id: event_id.to_hex(),
+                id: event_id,
                 title: format!("Burst {i}"),
                 starts_at: now + Duration::hours(1),
                 ends_at: None,
-                timezone: "Europe/Madrid".into(),
+                timezone: TimeZone::parse("Europe/Madrid").unwrap_or(TimeZone::UTC),
                 place: "Granada".into(),
             },
             event_version: 1,
@@ -228,7 +236,7 @@ async fn two_schedulers_publish_each_of_a_thousand_due_reminders_exactly_once() 
 }
 
 /// The stored reminder `id`.
-async fn stored(platform: &Platform, id: ObjectId) -> anyhow::Result<ReminderDoc> {
+async fn stored(platform: &Platform, id: ReminderId) -> anyhow::Result<ReminderDoc> {
     platform
         .notifications
         .db
@@ -292,7 +300,7 @@ async fn a_reminder_whose_scheduler_died_before_the_broker_confirmed_it_is_publi
     };
     let now = Utc::now();
     // The dying scheduler claims and marks the reminder queued, then never publishes.
-    let store = Store::open(&platform.notifications.db).await?;
+    let store = open_store(&platform.notifications.db).await?;
     let reminder = stored(&platform, ids[0]).await?;
     let ClaimOutcome::Won { attempt } = store.claim(&reminder, now, Duration::seconds(30)).await?
     else {

@@ -7,9 +7,9 @@ use poem::{Request, web::RemoteAddr};
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 
 use super::{
-    Ctx,
-    models::{self, CredentialsIn, RefreshIn, Tag, TokensOut},
-    users::user_id,
+    Ctx, Tag,
+    bodies::{self, CredentialsIn, RefreshIn},
+    views::TokensOut,
 };
 use crate::{
     store::{RefreshToken, Session, User},
@@ -62,7 +62,7 @@ impl AuthApi {
         body: JsonBody<CredentialsIn>,
     ) -> ApiResult<Json<TokensOut>> {
         let CredentialsIn { email, password } = body.0;
-        let (Ok(email), Ok(password)) = (EmailAddress::parse(&email), models::password(password))
+        let (Ok(email), Ok(password)) = (EmailAddress::parse(&email), bodies::password(password))
         else {
             return Err(bad_credentials());
         };
@@ -118,7 +118,7 @@ impl AuthApi {
     /// still valid, so it reveals nothing.
     #[oai(path = "/logout", method = "post", operation_id = "auth.logout")]
     async fn logout(&self, auth: BearerAuth, body: JsonBody<RefreshIn>) -> ApiResult<LoggedOut> {
-        let caller = user_id(&auth)?;
+        let caller = auth.user_id();
         let digest = OpaqueToken::from_client(body.0.refresh_token).digest();
         if let Some(token) = self.ctx.store.refresh_token(&digest).await?
             && token.user_id == caller

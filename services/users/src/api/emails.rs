@@ -2,21 +2,22 @@ use chrono::Utc;
 use common::{
     ApiError, ApiResult,
     auth::BearerAuth,
-    domain::EmailAddress,
+    domain::{EmailAddress, UserId},
     json::JsonBody,
     messages::{EmailContent, EmailRequestedV1},
 };
-use mongodb::bson::{self, oid::ObjectId};
+use mongodb::bson;
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
 
 use super::{
-    Ctx,
-    models::{EmailIn, EmailOut, ProfileOut, Tag, VerifyIn},
+    Ctx, Tag,
+    bodies::{EmailIn, VerifyIn},
     users::current_user,
+    views::{EmailOut, ProfileOut},
 };
 use crate::{
     outbox,
-    store::{OutboxMessage, RegisterError, Verification},
+    store::{ClaimError, OutboxMessage, Verification},
     tokens::OpaqueToken,
 };
 
@@ -46,7 +47,7 @@ enum Done {
 
 /// A new verification of `address` for `user_id`, and the message that mails its token.
 pub fn verification(
-    user_id: ObjectId,
+    user_id: UserId,
     address: &EmailAddress,
 ) -> anyhow::Result<(Verification, OutboxMessage)> {
     let token = OpaqueToken::generate()?;
@@ -92,12 +93,12 @@ impl EmailsApi {
         self.ctx.store.enqueue(&[message]).await?;
         match self.ctx.store.add_email(user.id, &verification).await {
             Ok(()) => {}
-            Err(RegisterError::Taken) => {
+            Err(ClaimError::Taken) => {
                 return Err(ApiError::Conflict(
                     "this address belongs to an account".into(),
                 ));
             }
-            Err(RegisterError::Store(err)) => return Err(err.into()),
+            Err(ClaimError::Store(err)) => return Err(err.into()),
         }
         self.ctx.relay.nudge();
         Ok(Added::Created(Json(EmailOut {

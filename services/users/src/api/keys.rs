@@ -8,7 +8,7 @@ pub struct KeysApi {
     pub signer: Arc<Signer>,
 }
 
-#[OpenApi(tag = "super::models::Tag::Keys")]
+#[OpenApi(tag = "super::Tag::Keys")]
 impl KeysApi {
     /// The public keys access tokens are signed with (RFC 7517). Verify a token with the key whose
     /// `kid` matches its header; a rotation adds a key with a new `kid`.

@@ -1,20 +1,31 @@
 //! The HTTP API: one `#[OpenApi]` struct per resource, assembled into one document.
 
 mod auth;
+mod bodies;
 mod emails;
 mod keys;
-mod models;
 mod users;
+mod views;
 
 use std::{sync::Arc, time::Duration};
 
 use common::{auth::JwksVerifier, domain::EmailAddress};
 use poem::{EndpointExt, Route};
-use poem_openapi::OpenApiService;
+use poem_openapi::{OpenApiService, Tags};
 
 use crate::{
     limits::LoginLimits, outbox::Relay, passwords::Passwords, store::Store, tokens::Signer,
 };
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Accounts and profiles.
+    Users,
+    /// Logging in, refreshing and logging out.
+    Auth,
+    /// Token signing keys.
+    Keys,
+}
 
 /// What every handler may use.
 #[derive(Clone)]

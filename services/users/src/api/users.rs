@@ -2,21 +2,23 @@ use chrono::Utc;
 use common::{
     ApiError, ApiResult,
     auth::{BearerAuth, Role},
-    domain::{EmailAddress, Topic},
+    domain::{EmailAddress, Topic, UserId},
     json::JsonBody,
     messages::{EmailContent, EmailRequestedV1},
     problem::FieldErrors,
 };
-use mongodb::bson::{self, oid::ObjectId};
+use mongodb::bson;
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
 
 use super::{
-    Ctx, emails,
-    models::{self, PasswordIn, ProfileOut, ProfilePatch, RegisterIn, RolesIn, RolesOut, Tag},
+    Ctx, Tag,
+    bodies::{self, PasswordIn, ProfilePatch, RegisterIn, RolesIn},
+    emails,
+    views::{ProfileOut, RolesOut},
 };
 use crate::{
     outbox,
-    store::{Email, RegisterError, User},
+    store::{ClaimError, Email, User},
 };
 
 pub struct UsersApi {
@@ -53,10 +55,10 @@ impl UsersApi {
         } = body.0;
         let mut errors = FieldErrors::default();
         let email = errors.check("email", EmailAddress::parse(&email));
-        let password = errors.check("password", models::password(password));
+        let password = errors.check("password", bodies::password(password));
         let display_name = errors.check(
             "display_name",
-            models::display_name(display_name.as_deref()),
+            bodies::display_name(display_name.as_deref()),
         );
         errors.result()?;
         let (Some(email), Some(password), Some(display_name)) = (email, password, display_name)
@@ -78,7 +80,7 @@ impl UsersApi {
             },
             requested_at: Utc::now(),
         };
-        let id = ObjectId::new();
+        let id = UserId::new();
         let (verification, verify_message) = emails::verification(id, &email)?;
         let user = User {
             id,
@@ -101,12 +103,12 @@ impl UsersApi {
         self.ctx.store.add_verification(&verification).await?;
         match self.ctx.store.register(&user).await {
             Ok(()) => {}
-            Err(RegisterError::Taken) => {
+            Err(ClaimError::Taken) => {
                 return Err(ApiError::Conflict(
                     "an account with this email already exists".into(),
                 ));
             }
-            Err(RegisterError::Store(err)) => return Err(err.into()),
+            Err(ClaimError::Store(err)) => return Err(err.into()),
         }
         self.ctx.relay.nudge();
         tracing::info!(user_id = %user.id, "account registered");
@@ -134,7 +136,7 @@ impl UsersApi {
         let display_name = errors
             .check(
                 "display_name",
-                models::display_name(body.display_name.as_deref()),
+                bodies::display_name(body.display_name.as_deref()),
             )
             .flatten();
         let interests = body.interests.as_ref().map(|raw| {
@@ -144,7 +146,7 @@ impl UsersApi {
                 .collect::<Vec<_>>()
         });
         errors.result()?;
-        let id = user_id(&auth)?;
+        let id = auth.user_id();
         let user = self
             .ctx
             .store
@@ -169,7 +171,7 @@ impl AccountApi {
     #[oai(path = "/me", method = "delete", operation_id = "users.delete_me")]
     async fn delete_me(&self, auth: BearerAuth, body: JsonBody<PasswordIn>) -> ApiResult<Deleted> {
         let user = current_user(&self.ctx, &auth).await?;
-        let confirmed = match models::password(body.0.password) {
+        let confirmed = match bodies::password(body.0.password) {
             Ok(password) => {
                 let stored = Some(user.password_hash.clone());
                 self.ctx.passwords.verify(password, stored).await?
@@ -198,7 +200,7 @@ impl AccountApi {
                 "only administrators may change roles".into(),
             ));
         }
-        let id = ObjectId::parse_str(&id.0).map_err(|_| ApiError::NotFound("account"))?;
+        let id = UserId::parse(&id.0).map_err(|_| ApiError::NotFound("account"))?;
         let mut roles = vec![Role::User];
         if body.roles.contains(&Role::Admin) {
             roles.push(Role::Admin);
@@ -211,7 +213,7 @@ impl AccountApi {
             .ok_or(ApiError::NotFound("account"))?;
         tracing::info!(user_id = %user.id, by = %auth.0.sub, ?roles, "roles changed");
         Ok(Json(RolesOut {
-            id: user.id.to_hex(),
+            id: user.id.to_string(),
             roles: user.roles,
         }))
     }
@@ -220,13 +222,7 @@ impl AccountApi {
 /// The account the token speaks for; 404 if it no longer exists.
 pub async fn current_user(ctx: &Ctx, auth: &BearerAuth) -> ApiResult<User> {
     ctx.store
-        .find(user_id(auth)?)
+        .find(auth.user_id())
         .await?
         .ok_or(ApiError::NotFound("account"))
-}
-
-/// The account id a token speaks for.
-pub fn user_id(auth: &BearerAuth) -> ApiResult<ObjectId> {
-    ObjectId::parse_str(&auth.0.sub)
-        .map_err(|_| ApiError::Unauthorized("the token's subject is not an account id".into()))
 }

@@ -1,14 +1,13 @@
 //! Accounts and their addresses.
 
-use anyhow::Context;
 use chrono::Utc;
 use common::{
     auth::Role,
-    domain::{EmailAddress, Topic},
-    mongo,
+    domain::{EmailAddress, Topic, UserId},
+    store::{StoreError, StoreResult},
 };
 use futures::TryStreamExt;
-use mongodb::bson::{self, doc, oid::ObjectId};
+use mongodb::bson::{self, Document, doc};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
@@ -18,7 +17,7 @@ use crate::domain::DisplayName;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
     #[serde(rename = "_id")]
-    pub id: ObjectId,
+    pub id: UserId,
     pub display_name: Option<DisplayName>,
     pub emails: Vec<Email>,
     pub interests: Vec<Topic>,
@@ -43,7 +42,7 @@ impl User {
 pub struct Verification {
     #[serde(rename = "_id")]
     pub digest: String,
-    pub user_id: ObjectId,
+    pub user_id: UserId,
     pub address: EmailAddress,
     pub expires_at: bson::DateTime,
 }
@@ -60,108 +59,128 @@ pub struct Email {
 pub(super) struct EmailClaim {
     #[serde(rename = "_id")]
     address: EmailAddress,
-    user_id: ObjectId,
+    user_id: UserId,
     claimed_at: bson::DateTime,
 }
 
-/// Why registering failed.
+/// Why an address could not be given to an account (registering, or adding one).
 #[derive(Debug, thiserror::Error)]
-pub enum RegisterError {
+pub enum ClaimError {
+    /// Another account holds the address.
     #[error("the address is taken")]
     Taken,
     #[error(transparent)]
-    Store(#[from] anyhow::Error),
+    Store(#[from] StoreError),
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T) -> StoreResult<bson::Bson> {
+    bson::to_bson(value).map_err(|err| StoreError::Other(err.into()))
 }
 
 impl Store {
-    /// Stores a new account after claiming its address; fails with [`RegisterError::Taken`] when
+    /// Stores a new account after claiming its address; fails with [`ClaimError::Taken`] when
     /// another account holds the address (compared case-insensitively: addresses are normalised).
-    pub async fn register(&self, user: &User) -> Result<(), RegisterError> {
+    pub async fn register(&self, user: &User) -> Result<(), ClaimError> {
         let address = user
             .primary_email()
-            .context("a new account has a primary address")?
+            .ok_or_else(|| {
+                StoreError::Other(anyhow::anyhow!("a new account has no primary address"))
+            })?
             .clone();
         self.claim(&address, user.id).await?;
-        if let Err(err) = self.users.insert_one(user).await {
+        let inserting = self
+            .deadline
+            .on("storing a new account", &self.users, |users| {
+                let user = user.clone();
+                async move { users.insert_one(user).await.map(drop) }
+            })
+            .await;
+        if let Err(err) = inserting {
             self.release(&address, user.id).await?;
-            return Err(anyhow::Error::new(err)
-                .context("storing a new account")
-                .into());
+            return Err(err.into());
         }
         Ok(())
     }
 
     /// Claims `address` for `user_id`. A claim left by a registration that died before storing
     /// its account is taken over.
-    async fn claim(&self, address: &EmailAddress, user_id: ObjectId) -> Result<(), RegisterError> {
+    async fn claim(&self, address: &EmailAddress, user_id: UserId) -> Result<(), ClaimError> {
         let claim = EmailClaim {
             address: address.clone(),
             user_id,
             claimed_at: bson::DateTime::now(),
         };
-        match self.claims.insert_one(&claim).await {
-            Ok(_) => return Ok(()),
-            Err(err) if mongo::is_duplicate_key(&err) => {}
-            Err(err) => {
-                return Err(anyhow::Error::new(err)
-                    .context("claiming an address")
-                    .into());
-            }
+        let claiming = self
+            .deadline
+            .on("claiming an address", &self.claims, |claims| async move {
+                claims.insert_one(claim).await.map(drop)
+            })
+            .await;
+        match claiming {
+            Ok(()) => return Ok(()),
+            Err(err) if err.is_duplicate() => {}
+            Err(err) => return Err(err.into()),
         }
-        let holder = self
-            .claims
-            .find_one(doc! { "_id": address.as_str() })
-            .await
-            .context("reading an address claim")?;
-        let Some(holder) = holder else {
-            return Err(RegisterError::Taken);
+        let Some(holder) = self.claim_of(address).await? else {
+            return Err(ClaimError::Taken);
         };
         let orphaned = self.find(holder.user_id).await?.is_none()
             && holder.claimed_at.to_chrono() < Utc::now() - chrono::Duration::minutes(1);
         if !orphaned {
-            return Err(RegisterError::Taken);
+            return Err(ClaimError::Taken);
         }
         tracing::warn!(user_id = %holder.user_id, "taking over an orphaned address claim");
         self.release(address, holder.user_id).await?;
         Box::pin(self.claim(address, user_id)).await
     }
 
-    async fn release(&self, address: &EmailAddress, user_id: ObjectId) -> anyhow::Result<()> {
-        self.claims
-            .delete_one(doc! { "_id": address.as_str(), "user_id": user_id })
+    async fn claim_of(&self, address: &EmailAddress) -> StoreResult<Option<EmailClaim>> {
+        let filter = doc! { "_id": address.as_str() };
+        self.deadline
+            .on(
+                "reading an address claim",
+                &self.claims,
+                |claims| async move { claims.find_one(filter).await },
+            )
             .await
-            .context("releasing an address claim")?;
-        Ok(())
+    }
+
+    async fn release(&self, address: &EmailAddress, user_id: UserId) -> StoreResult<()> {
+        let filter = doc! { "_id": address.as_str(), "user_id": user_id };
+        self.deadline
+            .on(
+                "releasing an address claim",
+                &self.claims,
+                |claims| async move { claims.delete_one(filter).await.map(drop) },
+            )
+            .await
     }
 
     /// The account holding `address`, if any.
-    pub async fn find_by_email(&self, address: &EmailAddress) -> anyhow::Result<Option<User>> {
-        let claim = self
-            .claims
-            .find_one(doc! { "_id": address.as_str() })
-            .await
-            .context("looking up an address")?;
-        match claim {
+    pub async fn find_by_email(&self, address: &EmailAddress) -> StoreResult<Option<User>> {
+        match self.claim_of(address).await? {
             Some(claim) => self.find(claim.user_id).await,
             None => Ok(None),
         }
     }
 
     /// The account with `id`, if any (a deleted one is gone).
-    pub async fn find(&self, id: ObjectId) -> anyhow::Result<Option<User>> {
-        self.users
-            .find_one(doc! { "_id": id, "deleted": { "$ne": true } })
+    pub async fn find(&self, id: UserId) -> StoreResult<Option<User>> {
+        let filter = doc! { "_id": id, "deleted": { "$ne": true } };
+        self.deadline
+            .on("loading an account", &self.users, |users| async move {
+                users.find_one(filter).await
+            })
             .await
-            .context("loading an account")
     }
 
     /// Adds an unverified secondary address to the account, with its verification (whose
-    /// mail the caller queues); [`RegisterError::Taken`] if any account holds the address.
+    /// mail the caller queues); [`ClaimError::Taken`] if any account holds the address.
     pub async fn add_email(
         &self,
-        user_id: ObjectId,
+        user_id: UserId,
         verification: &Verification,
-    ) -> Result<(), RegisterError> {
+    ) -> Result<(), ClaimError> {
         self.claim(&verification.address, user_id).await?;
         self.add_verification(verification).await?;
         let entry = Email {
@@ -169,145 +188,145 @@ impl Store {
             verified: false,
             primary: false,
         };
-        self.users
-            .update_one(
-                doc! { "_id": user_id },
-                doc! {
-                    "$push": { "emails": bson::to_bson(&entry).context("encoding an address")? },
-                    "$set": { "updated_at": bson::DateTime::now() },
-                },
-            )
-            .await
-            .context("adding an address")?;
-        Ok(())
+        let change = doc! {
+            "$push": { "emails": encode(&entry)? },
+            "$set": { "updated_at": bson::DateTime::now() },
+        };
+        Ok(self
+            .update_user(user_id, change, "adding an address")
+            .await?)
     }
 
     /// Stores a verification for an address the account already has (its first, at
     /// registration, is stored with the account).
-    pub async fn add_verification(&self, verification: &Verification) -> anyhow::Result<()> {
-        self.verifications
-            .insert_one(verification)
+    pub async fn add_verification(&self, verification: &Verification) -> StoreResult<()> {
+        let verification = verification.clone();
+        self.deadline
+            .on("storing a verification", &self.verifications, |verifications| async move {
+                verifications.insert_one(verification).await.map(drop)
+            })
             .await
-            .context("storing a verification")?;
-        Ok(())
     }
 
     /// Takes the verification with `digest` out, so it cannot be used again.
-    pub async fn take_verification(&self, digest: &str) -> anyhow::Result<Option<Verification>> {
-        self.verifications
-            .find_one_and_delete(doc! { "_id": digest })
+    pub async fn take_verification(&self, digest: &str) -> StoreResult<Option<Verification>> {
+        let filter = doc! { "_id": digest };
+        self.deadline
+            .on(
+                "taking a verification",
+                &self.verifications,
+                |verifications| async move { verifications.find_one_and_delete(filter).await },
+            )
             .await
-            .context("taking a verification")
     }
 
     /// Replaces the account's addresses (after a change computed from a fresh read).
-    pub async fn set_emails(&self, user_id: ObjectId, emails: &[Email]) -> anyhow::Result<()> {
-        self.users
-            .update_one(
-                doc! { "_id": user_id },
-                doc! { "$set": {
-                    "emails": bson::to_bson(emails).context("encoding addresses")?,
-                    "updated_at": bson::DateTime::now(),
-                } },
-            )
+    pub async fn set_emails(&self, user_id: UserId, emails: &[Email]) -> StoreResult<()> {
+        let change = doc! { "$set": {
+            "emails": encode(emails)?,
+            "updated_at": bson::DateTime::now(),
+        } };
+        self.update_user(user_id, change, "updating addresses")
             .await
-            .context("updating addresses")?;
-        Ok(())
     }
 
     /// Removes a secondary address (as read) and frees it for other accounts.
-    pub async fn remove_email(&self, user_id: ObjectId, email: &Email) -> anyhow::Result<()> {
-        let element = bson::to_bson(email).context("encoding an address")?;
-        self.users
-            .update_one(
-                doc! { "_id": user_id },
-                doc! {
-                    "$pull": { "emails": element },
-                    "$set": { "updated_at": bson::DateTime::now() },
-                },
-            )
-            .await
-            .context("removing an address")?;
+    pub async fn remove_email(&self, user_id: UserId, email: &Email) -> StoreResult<()> {
+        let change = doc! {
+            "$pull": { "emails": encode(email)? },
+            "$set": { "updated_at": bson::DateTime::now() },
+        };
+        self.update_user(user_id, change, "removing an address")
+            .await?;
         self.release(&email.address, user_id).await
     }
 
     /// Replaces the account's roles.
-    pub async fn set_roles(
-        &self,
-        user_id: ObjectId,
-        roles: &[Role],
-    ) -> anyhow::Result<Option<User>> {
-        self.users
-            .update_one(
-                doc! { "_id": user_id, "deleted": { "$ne": true } },
-                doc! { "$set": {
-                    "roles": bson::to_bson(roles).context("encoding roles")?,
-                    "updated_at": bson::DateTime::now(),
-                } },
-            )
-            .await
-            .context("updating roles")?;
+    pub async fn set_roles(&self, user_id: UserId, roles: &[Role]) -> StoreResult<Option<User>> {
+        let change = doc! { "$set": {
+            "roles": encode(roles)?,
+            "updated_at": bson::DateTime::now(),
+        } };
+        self.update_user(user_id, change, "updating roles").await?;
         self.find(user_id).await
     }
 
     /// Deletes an account. Marking it deleted is the one write that decides (so `user.deleted`
     /// cannot be lost: the relay announces every marked account, then purges it); logins end
     /// and addresses are freed at once.
-    pub async fn delete_account(&self, user_id: ObjectId) -> anyhow::Result<()> {
-        self.users
-            .update_one(
-                doc! { "_id": user_id },
-                doc! { "$set": { "deleted": true, "updated_at": bson::DateTime::now() } },
-            )
-            .await
-            .context("marking an account deleted")?;
+    pub async fn delete_account(&self, user_id: UserId) -> StoreResult<()> {
+        let change = doc! { "$set": { "deleted": true, "updated_at": bson::DateTime::now() } };
+        self.update_user(user_id, change, "marking an account deleted")
+            .await?;
         self.revoke_sessions_of(user_id).await?;
         self.release_all(user_id).await
     }
 
-    /// Accounts marked deleted whose removal is not finished.
-    pub async fn deleted_accounts(&self, limit: i64) -> anyhow::Result<Vec<ObjectId>> {
+    /// Accounts marked deleted whose removal is not finished, and when they were marked.
+    pub async fn deleted_accounts(
+        &self,
+        limit: i64,
+    ) -> StoreResult<Vec<(UserId, chrono::DateTime<Utc>)>> {
         let users: Vec<User> = self
-            .users
-            .find(doc! { "deleted": true })
-            .limit(limit)
-            .await
-            .context("finding deleted accounts")?
-            .try_collect()
-            .await
-            .context("reading deleted accounts")?;
-        Ok(users.into_iter().map(|u| u.id).collect())
+            .deadline
+            .on(
+                "finding deleted accounts",
+                &self.users,
+                |users| async move {
+                    users
+                        .find(doc! { "deleted": true })
+                        .limit(limit)
+                        .await?
+                        .try_collect()
+                        .await
+                },
+            )
+            .await?;
+        Ok(users
+            .into_iter()
+            .map(|u| (u.id, u.updated_at.to_chrono()))
+            .collect())
     }
 
     /// Removes what is left of a deleted account, once `user.deleted` is out. Idempotent.
-    pub async fn purge(&self, user_id: ObjectId) -> anyhow::Result<()> {
+    pub async fn purge(&self, user_id: UserId) -> StoreResult<()> {
         self.release_all(user_id).await?;
-        self.users
-            .delete_one(doc! { "_id": user_id, "deleted": true })
+        let filter = doc! { "_id": user_id, "deleted": true };
+        self.deadline
+            .on(
+                "purging a deleted account",
+                &self.users,
+                |users| async move { users.delete_one(filter).await.map(drop) },
+            )
             .await
-            .context("purging a deleted account")?;
-        Ok(())
     }
 
-    async fn release_all(&self, user_id: ObjectId) -> anyhow::Result<()> {
-        self.claims
-            .delete_many(doc! { "user_id": user_id })
+    async fn release_all(&self, user_id: UserId) -> StoreResult<()> {
+        let filter = doc! { "user_id": user_id };
+        let by_user = filter.clone();
+        self.deadline
+            .on(
+                "freeing an account's addresses",
+                &self.claims,
+                |claims| async move { claims.delete_many(by_user).await.map(drop) },
+            )
+            .await?;
+        self.deadline
+            .on(
+                "dropping an account's verifications",
+                &self.verifications,
+                |verifications| async move { verifications.delete_many(filter).await.map(drop) },
+            )
             .await
-            .context("freeing an account's addresses")?;
-        self.verifications
-            .delete_many(doc! { "user_id": user_id })
-            .await
-            .context("dropping an account's verifications")?;
-        Ok(())
     }
 
     /// Sets the display name and interests; `None` leaves a field as it is.
     pub async fn update_profile(
         &self,
-        id: ObjectId,
+        id: UserId,
         display_name: Option<&DisplayName>,
         interests: Option<&[Topic]>,
-    ) -> anyhow::Result<Option<User>> {
+    ) -> StoreResult<Option<User>> {
         let mut set = doc! { "updated_at": bson::DateTime::now() };
         if let Some(name) = display_name {
             set.insert("display_name", name.as_str());
@@ -316,10 +335,23 @@ impl Store {
             let topics: Vec<&str> = topics.iter().map(Topic::as_str).collect();
             set.insert("interests", topics);
         }
-        self.users
-            .update_one(doc! { "_id": id }, doc! { "$set": set })
-            .await
-            .context("updating a profile")?;
+        self.update_user(id, doc! { "$set": set }, "updating a profile")
+            .await?;
         self.find(id).await
+    }
+
+    async fn update_user(
+        &self,
+        id: UserId,
+        change: Document,
+        what: &'static str,
+    ) -> StoreResult<()> {
+        self.deadline
+            .on(what, &self.users, |users| async move {
+                // A deleted account is only waiting to be purged: nothing changes it.
+                let filter = doc! { "_id": id, "deleted": { "$ne": true } };
+                users.update_one(filter, change).await.map(drop)
+            })
+            .await
     }
 }

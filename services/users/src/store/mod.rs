@@ -12,16 +12,17 @@ mod accounts;
 mod outbox;
 mod sessions;
 
-use common::mongo;
+use common::{mongo, store::Deadline};
 use mongodb::{Collection, Database, bson::doc};
 
-pub use accounts::{Email, RegisterError, User, Verification};
+pub use accounts::{ClaimError, Email, User, Verification};
 pub use outbox::{Exchange, OutboxMessage};
 pub use sessions::{RefreshToken, Session};
 
 /// The users database.
 #[derive(Clone)]
 pub struct Store {
+    deadline: Deadline,
     users: Collection<User>,
     claims: Collection<accounts::EmailClaim>,
     verifications: Collection<Verification>,
@@ -32,9 +33,11 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the collections and declares their indexes.
-    pub async fn open(db: &Database) -> anyhow::Result<Self> {
+    /// Opens the collections and declares their indexes; every operation waits at most
+    /// `deadline`.
+    pub async fn open(db: &Database, deadline: Deadline) -> anyhow::Result<Self> {
         let store = Self {
+            deadline,
             users: db.collection("users"),
             claims: db.collection("email_claims"),
             verifications: db.collection("email_verifications"),
@@ -47,6 +50,12 @@ impl Store {
         mongo::ensure_indexes(&store.claims, [by_user()]).await?;
         mongo::ensure_indexes(&store.verifications, [by_user()]).await?;
         mongo::ensure_indexes(&store.sessions, [by_user()]).await?;
+        // The relay reads fresh and parked messages by their flag.
+        mongo::ensure_indexes(
+            &store.outbox,
+            [mongo::index("by_parked", doc! { "parked": 1 })],
+        )
+        .await?;
         mongo::ensure_indexes(
             &store.refresh_tokens,
             [mongo::index("by_session", doc! { "session_id": 1 })],

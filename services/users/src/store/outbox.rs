@@ -1,9 +1,9 @@
 //! Messages waiting to be published, one document each: inserting and deleting them never
 //! touches an account document, so the relay cannot race a handler's update.
 
-use anyhow::Context;
+use common::{domain::UserId, relay::Pending, store::StoreResult};
 use futures::TryStreamExt;
-use mongodb::bson::{self, doc, oid::ObjectId};
+use mongodb::bson::{self, doc};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
@@ -15,12 +15,18 @@ pub struct OutboxMessage {
     #[serde(rename = "_id")]
     pub id: String,
     /// The account it is about; the relay holds it back until that account exists.
-    pub user_id: ObjectId,
+    pub user_id: UserId,
     pub exchange: Exchange,
     pub routing_key: String,
     /// The JSON body.
     pub body: String,
     pub created_at: bson::DateTime,
+    /// Whether it could not be published as it was (see `common::relay`).
+    #[serde(default)]
+    pub parked: bool,
+    /// Why, when parked.
+    #[serde(default)]
+    pub park_reason: Option<String>,
 }
 
 /// The exchanges the users service publishes to.
@@ -33,34 +39,53 @@ pub enum Exchange {
 
 impl Store {
     /// Queues messages for the relay.
-    pub async fn enqueue(&self, messages: &[OutboxMessage]) -> anyhow::Result<()> {
-        if !messages.is_empty() {
-            self.outbox
-                .insert_many(messages)
-                .await
-                .context("queueing messages")?;
+    pub async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()> {
+        if messages.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let messages = messages.to_vec();
+        self.deadline
+            .on("queueing messages", &self.outbox, |outbox| async move {
+                outbox.insert_many(messages).await.map(drop)
+            })
+            .await
     }
 
-    /// Up to `limit` queued messages.
-    pub async fn queued(&self, limit: i64) -> anyhow::Result<Vec<OutboxMessage>> {
-        self.outbox
-            .find(doc! {})
-            .limit(limit)
+    /// Up to `limit` queued messages in `which` state, in no particular order.
+    pub async fn queued(&self, which: Pending, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
+        let filter = match which {
+            // `$ne` so messages queued before parking existed count as fresh.
+            Pending::Fresh => doc! { "parked": { "$ne": true } },
+            Pending::Parked => doc! { "parked": true },
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.deadline
+            .on("reading the outbox", &self.outbox, |outbox| async move {
+                outbox.find(filter).limit(limit).await?.try_collect().await
+            })
             .await
-            .context("reading the outbox")?
-            .try_collect()
-            .await
-            .context("reading the outbox")
     }
 
     /// Forgets a message (published, or abandoned).
-    pub async fn dequeue(&self, id: &str) -> anyhow::Result<()> {
-        self.outbox
-            .delete_one(doc! { "_id": id })
+    pub async fn dequeue(&self, id: &str) -> StoreResult<()> {
+        let filter = doc! { "_id": id };
+        self.deadline
+            .on(
+                "removing a published message",
+                &self.outbox,
+                |outbox| async move { outbox.delete_one(filter).await.map(drop) },
+            )
             .await
-            .context("removing a published message")?;
-        Ok(())
+    }
+
+    /// Keeps a message that could not be published, flagged with `reason`.
+    pub async fn park_message(&self, id: &str, reason: String) -> StoreResult<()> {
+        let filter = doc! { "_id": id };
+        let set = doc! { "$set": { "parked": true, "park_reason": reason } };
+        self.deadline
+            .on("parking a message", &self.outbox, |outbox| async move {
+                outbox.update_one(filter, set).await.map(drop)
+            })
+            .await
     }
 }

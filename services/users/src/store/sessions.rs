@@ -1,7 +1,6 @@
 //! Logins and their refresh tokens.
 
-use anyhow::Context;
-use common::mongo;
+use common::{domain::UserId, store::StoreResult};
 use mongodb::bson::{self, doc, oid::ObjectId};
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +11,7 @@ use super::Store;
 pub struct Session {
     #[serde(rename = "_id")]
     pub id: ObjectId,
-    pub user_id: ObjectId,
+    pub user_id: UserId,
     pub created_at: bson::DateTime,
     pub revoked: bool,
 }
@@ -23,7 +22,7 @@ pub struct RefreshToken {
     #[serde(rename = "_id")]
     pub digest: String,
     pub session_id: ObjectId,
-    pub user_id: ObjectId,
+    pub user_id: UserId,
     pub expires_at: bson::DateTime,
 }
 
@@ -36,78 +35,112 @@ pub(super) struct SpentToken {
 
 impl Store {
     /// Starts a login for `user_id`.
-    pub async fn start_session(&self, user_id: ObjectId) -> anyhow::Result<Session> {
+    pub async fn start_session(&self, user_id: UserId) -> StoreResult<Session> {
         let session = Session {
             id: ObjectId::new(),
             user_id,
             created_at: bson::DateTime::now(),
             revoked: false,
         };
-        self.sessions
-            .insert_one(&session)
-            .await
-            .context("starting a session")?;
+        let stored = session.clone();
+        self.deadline
+            .on(
+                "starting a session",
+                &self.sessions,
+                |sessions| async move { sessions.insert_one(stored).await.map(drop) },
+            )
+            .await?;
         Ok(session)
     }
 
     /// The session with `id`, if any.
-    pub async fn session(&self, id: ObjectId) -> anyhow::Result<Option<Session>> {
-        self.sessions
-            .find_one(doc! { "_id": id })
+    pub async fn session(&self, id: ObjectId) -> StoreResult<Option<Session>> {
+        self.deadline
+            .on("loading a session", &self.sessions, |sessions| async move {
+                sessions.find_one(doc! { "_id": id }).await
+            })
             .await
-            .context("loading a session")
     }
 
     /// Ends a login: none of its refresh tokens works any more.
-    pub async fn revoke_session(&self, id: ObjectId) -> anyhow::Result<()> {
-        self.sessions
-            .update_one(doc! { "_id": id }, doc! { "$set": { "revoked": true } })
+    pub async fn revoke_session(&self, id: ObjectId) -> StoreResult<()> {
+        self.deadline
+            .on(
+                "revoking a session",
+                &self.sessions,
+                |sessions| async move {
+                    sessions
+                        .update_one(doc! { "_id": id }, doc! { "$set": { "revoked": true } })
+                        .await
+                        .map(drop)
+                },
+            )
             .await
-            .context("revoking a session")?;
-        Ok(())
     }
 
     /// Records a refresh token issued within a session.
-    pub async fn add_refresh_token(&self, token: &RefreshToken) -> anyhow::Result<()> {
-        self.refresh_tokens
-            .insert_one(token)
+    pub async fn add_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
+        let token = token.clone();
+        self.deadline
+            .on(
+                "storing a refresh token",
+                &self.refresh_tokens,
+                |tokens| async move { tokens.insert_one(token).await.map(drop) },
+            )
             .await
-            .context("storing a refresh token")?;
-        Ok(())
     }
 
     /// The refresh token with `digest`, if it was ever issued.
-    pub async fn refresh_token(&self, digest: &str) -> anyhow::Result<Option<RefreshToken>> {
-        self.refresh_tokens
-            .find_one(doc! { "_id": digest })
+    pub async fn refresh_token(&self, digest: &str) -> StoreResult<Option<RefreshToken>> {
+        let filter = doc! { "_id": digest };
+        self.deadline
+            .on(
+                "loading a refresh token",
+                &self.refresh_tokens,
+                |tokens| async move { tokens.find_one(filter).await },
+            )
             .await
-            .context("loading a refresh token")
     }
 
     /// Marks the token spent. Returns `false` if it already was: of any number of concurrent
     /// calls with one digest exactly one returns `true`, because only one insert of an `_id`
     /// can succeed.
-    pub async fn spend_refresh_token(&self, digest: &str) -> anyhow::Result<bool> {
+    pub async fn spend_refresh_token(&self, digest: &str) -> StoreResult<bool> {
         let spent = SpentToken {
             digest: digest.to_owned(),
             spent_at: bson::DateTime::now(),
         };
-        match self.spent.insert_one(&spent).await {
-            Ok(_) => Ok(true),
-            Err(err) if mongo::is_duplicate_key(&err) => Ok(false),
-            Err(err) => Err(anyhow::Error::new(err).context("spending a refresh token")),
+        let spending = self
+            .deadline
+            .on(
+                "spending a refresh token",
+                &self.spent,
+                |tokens| async move { tokens.insert_one(spent).await.map(drop) },
+            )
+            .await;
+        match spending {
+            Ok(()) => Ok(true),
+            Err(err) if err.is_duplicate() => Ok(false),
+            Err(err) => Err(err),
         }
     }
 
     /// Ends every login of an account.
-    pub async fn revoke_sessions_of(&self, user_id: ObjectId) -> anyhow::Result<()> {
-        self.sessions
-            .update_many(
-                doc! { "user_id": user_id },
-                doc! { "$set": { "revoked": true } },
+    pub async fn revoke_sessions_of(&self, user_id: UserId) -> StoreResult<()> {
+        self.deadline
+            .on(
+                "ending an account's logins",
+                &self.sessions,
+                |sessions| async move {
+                    sessions
+                        .update_many(
+                            doc! { "user_id": user_id },
+                            doc! { "$set": { "revoked": true } },
+                        )
+                        .await
+                        .map(drop)
+                },
             )
             .await
-            .context("ending an account's logins")?;
-        Ok(())
     }
 }

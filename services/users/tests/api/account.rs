@@ -35,7 +35,10 @@ async fn deleting_the_account_ends_its_logins_frees_its_address_and_announces_it
     assert_eq!(deleted.status(), 204);
 
     let announced: UserDeletedV1 = serde_json::from_slice(&app.next_message(&deletions).await?)?;
-    assert_eq!(announced.user_id, me["id"].as_str().expect("an id"));
+    assert_eq!(
+        announced.user_id.to_string(),
+        me["id"].as_str().expect("an id")
+    );
     problem(app.refresh(&tokens.refresh_token).await?, 401).await?;
     problem(
         app.get("/api/v1/users/me", Some(&tokens.access_token))

@@ -3,7 +3,8 @@ use std::{sync::Arc, time::Duration};
 use common::{
     config::{HttpConfig, Secret},
     messages::{self, EmailContent, EmailRequestedV1},
-    testing,
+    testing::{self, PausableProxy},
+    topology::{Exchange, Queue, Topology},
 };
 use lapin::{
     Connection,
@@ -29,6 +30,17 @@ pub struct TestApp {
 /// Starts the service on a free port against the real dependencies, in fresh namespaces.
 pub async fn spawn_app() -> anyhow::Result<TestApp> {
     spawn_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with its database behind a proxy the test can pause; operations wait
+/// at most a second for it.
+pub async fn spawn_app_with_pausable_db() -> anyhow::Result<(TestApp, PausableProxy)> {
+    let proxy = PausableProxy::to_local_mongo().await?;
+    let app = spawn_with(|config| {
+        config.mongo = proxy.mongo_config(config.mongo.clone(), Duration::from_secs(1));
+    })
+    .await?;
+    Ok((app, proxy))
 }
 
 /// Like [`spawn_app`], with configuration changes.
@@ -143,9 +155,13 @@ impl TestApp {
         .await
     }
 
+    fn topology(&self) -> Topology {
+        Topology::new(&self.prefix)
+    }
+
     /// Waits for the next mail request on the email queue.
     pub async fn next_email(&self) -> anyhow::Result<EmailRequestedV1> {
-        let queue = format!("{}{}", self.prefix, messages::EMAIL_QUEUE);
+        let queue = self.topology().queue(Queue::Emails);
         Ok(serde_json::from_slice(&self.next_message(&queue).await?)?)
     }
 
@@ -170,7 +186,7 @@ impl TestApp {
             &common::amqp::QueueSpec {
                 name: queue.clone(),
                 bindings: vec![(
-                    format!("{}{}", self.prefix, messages::DOMAIN_EXCHANGE),
+                    self.topology().exchange(Exchange::Domain),
                     routing_key.to_owned(),
                 )],
                 dead_letter_exchange: None,
@@ -205,25 +221,21 @@ impl TestApp {
         self.shutdown.cancel();
         self.stopped.await??;
         let channel = self.amqp.create_channel().await?;
-        let listened = format!("test.{}", messages::USER_DELETED_V1);
+        let topology = Topology::new(&self.prefix);
+        let listened = format!("{}test.{}", self.prefix, messages::USER_DELETED_V1);
         for queue in [
-            messages::EMAIL_QUEUE,
-            messages::EMAIL_DEAD_QUEUE,
-            listened.as_str(),
+            topology.queue(Queue::Emails),
+            topology.queue(Queue::ParkedEmails),
+            listened,
         ] {
-            let queue = format!("{}{queue}", self.prefix);
             channel
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                 .await?;
         }
-        for exchange in [
-            messages::EMAIL_EXCHANGE,
-            messages::EMAIL_DEAD_EXCHANGE,
-            messages::DOMAIN_EXCHANGE,
-        ] {
+        for exchange in [Exchange::Email, Exchange::EmailDead, Exchange::Domain] {
             channel
                 .exchange_delete(
-                    format!("{}{exchange}", self.prefix).as_str().into(),
+                    topology.exchange(exchange).as_str().into(),
                     Default::default(),
                 )
                 .await?;

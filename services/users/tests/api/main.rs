@@ -11,6 +11,7 @@ mod auth;
 mod emails;
 mod health;
 mod helpers;
+mod outage;
 mod profile;
 mod register;
 mod tokens;

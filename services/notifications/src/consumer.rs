@@ -6,20 +6,19 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use common::{
-    amqp::{self, Outcome, QueueSpec},
+    amqp::{self, Outcome},
+    domain::ReminderId,
     messages::{
         self, EventDeletedV1, EventUpdatedV1, ReminderFailedV1, ReminderSentV1, UserDeletedV1,
     },
+    topology::{Queue, Topology},
 };
 use lapin::{Connection, message::Delivery};
-use mongodb::bson::{self, doc, oid::ObjectId};
+use mongodb::bson::{self, doc};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use crate::{domain::Status, metrics::SchedulerMetrics, store::Store};
-
-/// The queue of everything this service reacts to.
-pub const DOMAIN_QUEUE: &str = "notifications.domain";
 
 const BINDINGS: [&str; 5] = [
     messages::REMINDER_SENT_V1,
@@ -31,35 +30,24 @@ const BINDINGS: [&str; 5] = [
 
 /// Declares the email topology (the scheduler publishes there), the domain exchange and this
 /// service's queue on it.
-pub async fn declare(connection: &Connection, prefix: &str) -> lapin::Result<()> {
+pub async fn declare(connection: &Connection, topology: &Topology) -> lapin::Result<()> {
     let channel = connection.create_channel().await?;
-    messages::declare_email_topology(&channel, prefix).await?;
-    messages::declare_domain_exchange(&channel, prefix).await?;
-    let exchange = format!("{prefix}{}", messages::DOMAIN_EXCHANGE);
-    amqp::declare_queue(
-        &channel,
-        &QueueSpec {
-            name: format!("{prefix}{DOMAIN_QUEUE}"),
-            bindings: BINDINGS
-                .iter()
-                .map(|key| (exchange.clone(), (*key).to_owned()))
-                .collect(),
-            ..Default::default()
-        },
-    )
-    .await?;
+    topology.declare_email(&channel).await?;
+    topology
+        .declare_domain_queue(&channel, Queue::NotificationsDomain, &BINDINGS)
+        .await?;
     channel.close(200, "declared".into()).await
 }
 
 /// Handles domain messages until `shutdown`.
 pub async fn consume(
     connection: Arc<Connection>,
-    prefix: String,
+    topology: Topology,
     prefetch: u16,
     handler: Handler,
     shutdown: CancellationToken,
 ) -> lapin::Result<()> {
-    let queue = format!("{prefix}{DOMAIN_QUEUE}");
+    let queue = topology.queue(Queue::NotificationsDomain);
     amqp::consume(&connection, &queue, prefetch, shutdown, move |delivery| {
         let handler = handler.clone();
         async move { handler.handle(&delivery).await }
@@ -105,7 +93,7 @@ impl Handler {
     }
 
     async fn sent(&self, sent: ReminderSentV1) -> anyhow::Result<()> {
-        let Some(reminder) = self.current(&sent.reminder_id, &sent.message_id).await? else {
+        let Some(reminder) = self.current(sent.reminder_id, &sent.message_id).await? else {
             return Ok(());
         };
         let changes = doc! { "status": Status::Sent.as_str(), "sent_at": bson::DateTime::from_chrono(sent.sent_at), "lease_until": null };
@@ -124,10 +112,7 @@ impl Handler {
     }
 
     async fn failed(&self, failed: ReminderFailedV1) -> anyhow::Result<()> {
-        let Some(reminder) = self
-            .current(&failed.reminder_id, &failed.message_id)
-            .await?
-        else {
+        let Some(reminder) = self.current(failed.reminder_id, &failed.message_id).await? else {
             return Ok(());
         };
         let changes = doc! { "status": Status::Failed.as_str(), "last_error": &failed.error, "lease_until": null };
@@ -147,12 +132,9 @@ impl Handler {
     /// for a time it was since snoozed from is stale).
     async fn current(
         &self,
-        id: &str,
+        id: ReminderId,
         message_id: &str,
     ) -> anyhow::Result<Option<crate::store::ReminderDoc>> {
-        let Ok(id) = ObjectId::parse_str(id) else {
-            return Ok(None);
-        };
         Ok(self
             .store
             .reminder(id)
@@ -161,7 +143,7 @@ impl Handler {
     }
 
     async fn event_updated(&self, updated: EventUpdatedV1) -> anyhow::Result<()> {
-        let event_id = ObjectId::parse_str(&updated.event.id)?;
+        let event_id = updated.event.id;
         let version = i64::from(updated.version);
         for reminder in self.store.pending_for_event(event_id, version).await? {
             let mut changes = doc! {
@@ -182,14 +164,14 @@ impl Handler {
     }
 
     async fn event_deleted(&self, deleted: EventDeletedV1) -> anyhow::Result<()> {
-        let event_id = ObjectId::parse_str(&deleted.event_id)?;
+        let event_id = deleted.event_id;
         let cancelled = self.store.cancel_for_event(event_id).await?;
         tracing::info!(%event_id, cancelled, "event deleted; its reminders cancelled");
         Ok(())
     }
 
     async fn user_deleted(&self, deleted: UserDeletedV1) -> anyhow::Result<()> {
-        let removed = self.store.forget_user(&deleted.user_id).await?;
+        let removed = self.store.forget_user(deleted.user_id).await?;
         tracing::info!(user_id = %deleted.user_id, removed, "user deleted; their reminders removed");
         Ok(())
     }

@@ -1,0 +1,44 @@
+use std::time::Duration;
+
+use chrono::Utc;
+use common::testing;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{Options, Platform};
+
+/// Longest a request may take while the database hangs: its one-second deadline and margin.
+const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn requests_while_the_database_is_paused_are_503s_and_served_again_after()
+-> anyhow::Result<()> {
+    let platform = Platform::start(Options {
+        pausable_db: true,
+        ..Options::default()
+    })
+    .await?;
+    let token = platform.user().await?;
+    let event_id = platform
+        .event("Paused", Utc::now() + chrono::Duration::days(2))
+        .await?;
+    let body = json!({ "event_id": event_id, "remind_before_minutes": 60 });
+    let reminder = platform.create_reminder(&token, &body).await?;
+    let path = format!("/{}", reminder["id"].as_str().unwrap_or_default());
+    let database = platform.database.as_ref().expect("asked for a proxy");
+
+    database.pause();
+    let read = platform.reminders(Method::GET, &path, &token, None);
+    testing::assert_database_unavailable(tokio::time::timeout(ANSWER_WITHIN, read).await??).await?;
+    let write = platform.reminders(Method::POST, "", &token, Some(&body));
+    testing::assert_database_unavailable(tokio::time::timeout(ANSWER_WITHIN, write).await??)
+        .await?;
+
+    database.resume();
+    testing::eventually(ANSWER_WITHIN, "the reminder served again", || async {
+        let read = platform.reminders(Method::GET, &path, &token, None).await?;
+        Ok((read.status() == 200).then_some(()))
+    })
+    .await?;
+    platform.cleanup().await
+}
