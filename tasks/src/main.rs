@@ -12,6 +12,7 @@ mod perf;
 mod process;
 mod provision;
 mod python;
+mod relay;
 mod seed;
 mod up;
 mod workspace;
@@ -65,6 +66,9 @@ enum Command {
         #[command(subcommand)]
         action: DlqAction,
     },
+    /// Make every message the relays parked (see the README) fresh again, to be published on
+    /// their next pass.
+    RelayReplay,
     /// Grant `admin` to the account with this address (for the first administrator).
     MakeAdmin {
         /// The account's address.
@@ -98,6 +102,7 @@ async fn main() -> ExitCode {
             DlqAction::List => dlq::list().await,
             DlqAction::Replay => dlq::replay().await,
         },
+        Command::RelayReplay => relay::replay().await,
         Command::MakeAdmin { email } => make_admin::run(&email).await,
     };
     match result {

@@ -489,9 +489,13 @@ pub async fn assert_routes_match_the_table(base: &str, service: &str) -> anyhow:
     {
         anyhow::ensure!(
             documented.contains(&expected),
-            "{} {} is in the table but not in {service}'s document",
+            "{} {} is in the table but not in {service}'s document, which has {}: {:?}",
             expected.method,
-            expected.path
+            expected.path,
+            expected.path,
+            doc["paths"][expected.path]
+                .as_object()
+                .map(|o| o.keys().collect::<Vec<_>>()),
         );
     }
     Ok(())

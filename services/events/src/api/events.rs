@@ -3,10 +3,7 @@
 use chrono::Utc;
 use common::domain::EventId;
 use common::{
-    ApiError, ApiResult,
-    auth::{BearerAuth, Role},
-    json::JsonBody,
-    time::Timestamp,
+    ApiError, ApiResult, auth::BearerAuth, json::JsonBody, routes::Access, time::Timestamp,
 };
 use mongodb::bson;
 use poem_openapi::{
@@ -145,7 +142,7 @@ impl EventsApi {
     /// Add an event (administrators).
     #[oai(path = "/", method = "post", operation_id = "events.create")]
     async fn create_event(&self, auth: BearerAuth, body: JsonBody<EventIn>) -> ApiResult<Created> {
-        require_admin(&auth)?;
+        auth.require(Access::Admin)?;
         let draft = body.0.parse()?;
         let event = draft.into_doc(EventId::new(), 1, bson::DateTime::now());
         self.ctx.store.create(&event).await?;
@@ -170,7 +167,7 @@ impl EventsApi {
         #[oai(name = "If-Match")] if_match: Header<Option<String>>,
         body: JsonBody<EventIn>,
     ) -> ApiResult<Replaced> {
-        require_admin(&auth)?;
+        auth.require(Access::Admin)?;
         let current = self.live(&id).await?;
         check_if_match(if_match.as_deref(), &current)?;
         let draft = body.0.parse()?;
@@ -195,7 +192,7 @@ impl EventsApi {
         id: Path<String>,
         #[oai(name = "If-Match")] if_match: Header<Option<String>>,
     ) -> ApiResult<Deleted> {
-        require_admin(&auth)?;
+        auth.require(Access::Admin)?;
         let current = self.live(&id).await?;
         check_if_match(if_match.as_deref(), &current)?;
         self.ctx.store.delete(&current).await.map_err(stale)?;
@@ -213,16 +210,6 @@ impl EventsApi {
             .event(id)
             .await?
             .ok_or(ApiError::NotFound("event"))
-    }
-}
-
-fn require_admin(auth: &BearerAuth) -> ApiResult<()> {
-    if auth.0.has_role(Role::Admin) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "only administrators may change the catalogue".into(),
-        ))
     }
 }
 

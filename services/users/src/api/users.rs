@@ -6,6 +6,7 @@ use common::{
     json::JsonBody,
     messages::{EmailContent, EmailRequestedV1},
     problem::FieldErrors,
+    routes::Access,
 };
 use mongodb::bson;
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
@@ -21,11 +22,13 @@ use crate::{
     store::{ClaimError, Email, User},
 };
 
+/// Registering accounts and managing their roles.
 pub struct UsersApi {
     pub ctx: Ctx,
 }
 
-/// Deleting accounts and managing roles.
+/// The caller's own account (`/me`): every method of one path in one struct, since a second
+/// struct's operations on the same path replace the first's in the OpenAPI document.
 pub struct AccountApi {
     pub ctx: Ctx,
 }
@@ -81,6 +84,8 @@ impl UsersApi {
             requested_at: Utc::now(),
         };
         let id = UserId::new();
+        // Queued in this order (the relay sends oldest first): welcome, then the verification.
+        let welcome_message = outbox::email(id, &welcome)?;
         let (verification, verify_message) = emails::verification(id, &email)?;
         let user = User {
             id,
@@ -98,7 +103,7 @@ impl UsersApi {
             deleted: false,
         };
         // Queued first; the relay sends them only once the account exists (see outbox.rs).
-        let messages = [outbox::email(id, &welcome)?, verify_message];
+        let messages = [welcome_message, verify_message];
         self.ctx.store.enqueue(&messages).await?;
         self.ctx.store.add_verification(&verification).await?;
         match self.ctx.store.register(&user).await {
@@ -116,6 +121,64 @@ impl UsersApi {
             Json(ProfileOut::from(&user)),
             "/api/v1/users/me".into(),
         ))
+    }
+
+    /// Grant or revoke `admin` (administrators only). `user` is always kept.
+    #[oai(path = "/:id/roles", method = "put", operation_id = "users.set_roles")]
+    async fn set_roles(
+        &self,
+        auth: BearerAuth,
+        id: Path<String>,
+        body: JsonBody<RolesIn>,
+    ) -> ApiResult<Json<RolesOut>> {
+        auth.require(Access::Admin)?;
+        let id = UserId::parse(&id.0).map_err(|_| ApiError::NotFound("account"))?;
+        let mut roles = vec![Role::User];
+        if body.roles.contains(&Role::Admin) {
+            roles.push(Role::Admin);
+        }
+        let user = self
+            .ctx
+            .store
+            .set_roles(id, &roles)
+            .await?
+            .ok_or(ApiError::NotFound("account"))?;
+        tracing::info!(user_id = %user.id, by = %auth.0.sub, ?roles, "roles changed");
+        Ok(Json(RolesOut {
+            id: user.id.to_string(),
+            roles: user.roles,
+        }))
+    }
+}
+
+#[derive(ApiResponse)]
+enum Deleted {
+    /// The account, its logins and addresses are gone; its saved events and reminders follow.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[OpenApi(prefix_path = "/api/v1/users", tag = "Tag::Users")]
+impl AccountApi {
+    /// Delete the caller's account, confirmed with its password (403 if wrong). Logins end at
+    /// once; the other services drop the user's saved events and reminders on `user.deleted`.
+    #[oai(path = "/me", method = "delete", operation_id = "users.delete_me")]
+    async fn delete_me(&self, auth: BearerAuth, body: JsonBody<PasswordIn>) -> ApiResult<Deleted> {
+        let user = current_user(&self.ctx, &auth).await?;
+        let confirmed = match bodies::password(body.0.password) {
+            Ok(password) => {
+                let stored = Some(user.password_hash.clone());
+                self.ctx.passwords.verify(password, stored).await?
+            }
+            Err(_) => false,
+        };
+        if !confirmed {
+            return Err(ApiError::Forbidden("the password is wrong".into()));
+        }
+        self.ctx.store.delete_account(user.id).await?;
+        self.ctx.relay.nudge();
+        tracing::info!(user_id = %user.id, "account deleted");
+        Ok(Deleted::NoContent)
     }
 
     /// The caller's profile.
@@ -154,68 +217,6 @@ impl UsersApi {
             .await?
             .ok_or(ApiError::NotFound("account"))?;
         Ok(Json(ProfileOut::from(&user)))
-    }
-}
-
-#[derive(ApiResponse)]
-enum Deleted {
-    /// The account, its logins and addresses are gone; its saved events and reminders follow.
-    #[oai(status = 204)]
-    NoContent,
-}
-
-#[OpenApi(prefix_path = "/api/v1/users", tag = "Tag::Users")]
-impl AccountApi {
-    /// Delete the caller's account, confirmed with its password (403 if wrong). Logins end at
-    /// once; the other services drop the user's saved events and reminders on `user.deleted`.
-    #[oai(path = "/me", method = "delete", operation_id = "users.delete_me")]
-    async fn delete_me(&self, auth: BearerAuth, body: JsonBody<PasswordIn>) -> ApiResult<Deleted> {
-        let user = current_user(&self.ctx, &auth).await?;
-        let confirmed = match bodies::password(body.0.password) {
-            Ok(password) => {
-                let stored = Some(user.password_hash.clone());
-                self.ctx.passwords.verify(password, stored).await?
-            }
-            Err(_) => false,
-        };
-        if !confirmed {
-            return Err(ApiError::Forbidden("the password is wrong".into()));
-        }
-        self.ctx.store.delete_account(user.id).await?;
-        self.ctx.relay.nudge();
-        tracing::info!(user_id = %user.id, "account deleted");
-        Ok(Deleted::NoContent)
-    }
-
-    /// Grant or revoke `admin` (administrators only). `user` is always kept.
-    #[oai(path = "/:id/roles", method = "put", operation_id = "users.set_roles")]
-    async fn set_roles(
-        &self,
-        auth: BearerAuth,
-        id: Path<String>,
-        body: JsonBody<RolesIn>,
-    ) -> ApiResult<Json<RolesOut>> {
-        if !auth.0.has_role(Role::Admin) {
-            return Err(ApiError::Forbidden(
-                "only administrators may change roles".into(),
-            ));
-        }
-        let id = UserId::parse(&id.0).map_err(|_| ApiError::NotFound("account"))?;
-        let mut roles = vec![Role::User];
-        if body.roles.contains(&Role::Admin) {
-            roles.push(Role::Admin);
-        }
-        let user = self
-            .ctx
-            .store
-            .set_roles(id, &roles)
-            .await?
-            .ok_or(ApiError::NotFound("account"))?;
-        tracing::info!(user_id = %user.id, by = %auth.0.sub, ?roles, "roles changed");
-        Ok(Json(RolesOut {
-            id: user.id.to_string(),
-            roles: user.roles,
-        }))
     }
 }
 

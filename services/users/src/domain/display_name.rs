@@ -1,6 +1,6 @@
 use std::fmt;
 
-use common::domain::DomainError;
+use common::domain::{DomainError, bounded};
 use serde::{Deserialize, Serialize};
 
 /// How a user is shown to others: 1 to 60 characters after trimming, no control characters.
@@ -14,19 +14,13 @@ impl DisplayName {
 
     /// Trims and checks.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(DomainError::Empty);
-        }
-        if trimmed.chars().count() > Self::MAX_LEN {
-            return Err(DomainError::TooLong { max: Self::MAX_LEN });
-        }
+        let trimmed = bounded(raw, 1, Self::MAX_LEN)?;
         if trimmed.chars().any(char::is_control) {
             return Err(DomainError::Malformed {
                 expected: "text without control characters",
             });
         }
-        Ok(Self(trimmed.to_owned()))
+        Ok(Self(trimmed))
     }
 
     /// The name.

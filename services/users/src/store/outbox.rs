@@ -88,4 +88,18 @@ impl Store {
             })
             .await
     }
+
+    /// Makes every parked message fresh again, for the relay's next pass; returns how many.
+    pub async fn unpark_messages(&self) -> StoreResult<u64> {
+        let filter = doc! { "parked": true };
+        let set = doc! { "$set": { "parked": false, "park_reason": null } };
+        self.deadline
+            .on("unparking messages", &self.outbox, |outbox| async move {
+                outbox
+                    .update_many(filter, set)
+                    .await
+                    .map(|result| result.modified_count)
+            })
+            .await
+    }
 }

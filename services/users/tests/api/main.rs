@@ -14,4 +14,5 @@ mod helpers;
 mod outage;
 mod profile;
 mod register;
+mod relay;
 mod tokens;
