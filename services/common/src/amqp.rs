@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::{config::AmqpConfig, request_id::RequestId};
+use crate::{config::AmqpConfig, request_id::RequestId, store::Abandoned};
 
 /// Message header carrying the id of the request that caused the message.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -113,6 +113,36 @@ pub async fn declare_queue(channel: &Channel, spec: &QueueSpec) -> lapin::Result
         channel
             .queue_bind(
                 spec.name.as_str().into(),
+                exchange.as_str().into(),
+                pattern.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Declares `name` as the calling connection's own queue, bound as `bindings` say: exclusive and
+/// not durable, so it is gone with the connection. For a consumer that follows broadcasts for
+/// its own process and makes up for what it missed by other means after a reconnection.
+pub async fn declare_private_queue(
+    channel: &Channel,
+    name: &str,
+    bindings: &[(String, String)],
+) -> lapin::Result<()> {
+    let options = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .queue_declare(name.into(), options, FieldTable::default())
+        .await?;
+    for (exchange, pattern) in bindings {
+        channel
+            .queue_bind(
+                name.into(),
                 exchange.as_str().into(),
                 pattern.as_str().into(),
                 QueueBindOptions::default(),
@@ -214,7 +244,7 @@ impl Publisher {
         // so that giving up on it at the deadline never leaves lapin half-way through a frame.
         let properties = properties(message_id, headers);
         let (this, routing_key) = (self.clone(), routing_key.to_owned());
-        let publishing = tokio::spawn(async move {
+        let publishing = async move {
             let attempt = || this.try_publish(&routing_key, &payload, properties.clone());
             match attempt().await {
                 Err(PublishError::Broker(err)) => {
@@ -223,11 +253,11 @@ impl Publisher {
                 }
                 other => other,
             }
-        });
-        match tokio::time::timeout(self.deadline, publishing).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(PublishError::Task(join)),
-            Err(_) => Err(PublishError::Timeout(self.deadline)),
+        };
+        match crate::store::within(self.deadline, publishing).await {
+            Ok(result) => result,
+            Err(Abandoned::Failed(join)) => Err(PublishError::Task(join)),
+            Err(Abandoned::TimedOut(limit)) => Err(PublishError::Timeout(limit)),
         }
     }
 

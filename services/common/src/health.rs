@@ -23,10 +23,44 @@ pub trait Check: Send + Sync {
     fn name(&self) -> &'static str;
     /// `Ok` when it answers, otherwise why not.
     fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// Whether the service is not ready while this dependency is down. A service that still
+    /// serves what matters without it (reads from memory) reports it down and stays ready.
+    fn is_required(&self) -> bool {
+        true
+    }
 }
 
 /// The service's MongoDB database answers `ping`.
 pub struct MongoCheck(pub Database);
+
+/// [`MongoCheck`] for a service that serves reads from memory: reported, never required.
+pub struct OptionalMongoCheck(pub Database);
+
+impl Check for OptionalMongoCheck {
+    fn name(&self) -> &'static str {
+        "mongodb"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        ping_within(self.0.clone())
+    }
+
+    fn is_required(&self) -> bool {
+        false
+    }
+}
+
+fn ping_within(db: Database) -> BoxFuture<'static, Result<(), String>> {
+    Box::pin(async move {
+        // The driver must not have its futures dropped mid-operation (RUST-937).
+        let ping = async move { crate::mongo::ping(&db).await };
+        match crate::store::within(CHECK_TIMEOUT, ping).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(abandoned) => Err(abandoned.to_string()),
+        }
+    })
+}
 
 impl Check for MongoCheck {
     fn name(&self) -> &'static str {
@@ -34,18 +68,7 @@ impl Check for MongoCheck {
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), String>> {
-        let db = self.0.clone();
-        Box::pin(async move {
-            // The driver must not have its futures dropped mid-operation (RUST-937), so the
-            // ping runs in its own task and only the wait for it is bounded.
-            let ping = tokio::spawn(async move { crate::mongo::ping(&db).await });
-            match tokio::time::timeout(CHECK_TIMEOUT, ping).await {
-                Ok(Ok(Ok(()))) => Ok(()),
-                Ok(Ok(Err(err))) => Err(err.to_string()),
-                Ok(Err(join)) => Err(join.to_string()),
-                Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
-            }
-        })
+        ping_within(self.0.clone())
     }
 }
 
@@ -83,6 +106,8 @@ struct Readiness {
 struct CheckResult {
     name: &'static str,
     ok: bool,
+    #[serde(skip)]
+    required: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -99,14 +124,17 @@ async fn readyz(checks: Data<&Checks>) -> Response {
         CheckResult {
             name: check.name(),
             ok: outcome.is_ok(),
+            required: check.is_required(),
             error: outcome.err(),
         }
     }))
     .await;
-    let ready = results.iter().all(|r| r.ok);
+    let ready = results.iter().all(|r| r.ok || !r.required);
+    let down: Vec<_> = results.iter().filter(|r| !r.ok).map(|r| r.name).collect();
     if !ready {
-        let down: Vec<_> = results.iter().filter(|r| !r.ok).map(|r| r.name).collect();
         tracing::warn!(?down, "not ready");
+    } else if !down.is_empty() {
+        tracing::warn!(?down, "ready, with a dependency down");
     }
     let status = if ready {
         StatusCode::OK

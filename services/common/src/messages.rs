@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{EmailAddress, EventId, ReminderId, TimeZone, UserId, ids::hex};
+use crate::domain::{EmailAddress, EventId, ReminderId, TimeZone, Topic, UserId, ids::hex};
 
 /// Routing key of [`EmailRequestedV1`].
 pub const EMAIL_REQUESTED_V1: &str = "email.requested.v1";
@@ -18,6 +18,12 @@ pub const USER_DELETED_V1: &str = "user.deleted.v1";
 pub const EVENT_UPDATED_V1: &str = "event.updated.v1";
 /// Routing key of [`EventDeletedV1`].
 pub const EVENT_DELETED_V1: &str = "event.deleted.v1";
+/// Routing key of [`EventChangedV2`] for a new event.
+pub const EVENT_CREATED_V2: &str = "event.created.v2";
+/// Routing key of [`EventChangedV2`] for a replaced event.
+pub const EVENT_UPDATED_V2: &str = "event.updated.v2";
+/// Routing key of [`EventRemovedV2`].
+pub const EVENT_DELETED_V2: &str = "event.deleted.v2";
 /// Routing key of [`ReminderSentV1`].
 pub const REMINDER_SENT_V1: &str = "reminder.sent.v1";
 /// Routing key of [`ReminderFailedV1`].
@@ -143,6 +149,52 @@ pub struct EventDeletedV1 {
     pub event_id: EventId,
     /// When it was deleted.
     pub deleted_at: DateTime<Utc>,
+}
+
+/// An event as it is after a creation or a replacement, whole, so that whoever keeps a copy of
+/// the catalogue (every events instance) can apply it without asking. Published by the writer
+/// right after its change, and by the relay for a change whose writer died; so it may arrive
+/// twice, late or out of order: apply it only over an older `version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventChangedV2 {
+    pub event: EventV2,
+}
+
+/// An event was removed from the catalogue at `version` (one more than its last).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRemovedV2 {
+    #[serde(with = "hex")]
+    pub event_id: EventId,
+    pub version: i64,
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// A whole event, as the catalogue holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventV2 {
+    #[serde(with = "hex")]
+    pub id: EventId,
+    pub title: String,
+    pub description: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub timezone: TimeZone,
+    pub place: PlaceV2,
+    pub organizer: Option<String>,
+    pub topics: Vec<Topic>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// 1 when created, one more on every change.
+    pub version: i64,
+}
+
+/// Where an event happens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaceV2 {
+    pub name: String,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
 }
 
 /// The SMTP server accepted a reminder's mail. Sent again if the email-sender is unsure the

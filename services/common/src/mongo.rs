@@ -1,4 +1,5 @@
-//! MongoDB: connecting with bounded timeouts, pinging, declaring indexes, sorting errors.
+//! MongoDB: connecting with bounded timeouts, pinging, declaring indexes, recognising errors
+//! (which `store::StoreError` sorts into what a caller can act on).
 //!
 //! Everything here works the same on MongoDB 7 and on FerretDB 1.x (see tech-notes §1–2): index
 //! options FerretDB lacks (TTL, partial, sparse, text, 2dsphere) are not offered.
@@ -10,7 +11,7 @@ use mongodb::{
     options::{ClientOptions, IndexOptions},
 };
 
-use crate::{config::MongoConfig, problem::ApiError};
+use crate::config::MongoConfig;
 
 /// The duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
@@ -99,22 +100,6 @@ pub fn is_unavailable(err: &mongodb::error::Error) -> bool {
             | ErrorKind::Io(_)
             | ErrorKind::ConnectionPoolCleared { .. }
     )
-}
-
-impl From<mongodb::error::Error> for ApiError {
-    /// Duplicate keys become 409, an unreachable server 503, anything else 500.
-    fn from(err: mongodb::error::Error) -> Self {
-        if is_duplicate_key(&err) {
-            ApiError::Conflict("it already exists".into())
-        } else if is_unavailable(&err) {
-            ApiError::Unavailable {
-                dependency: "database",
-                source: err.into(),
-            }
-        } else {
-            ApiError::Internal(err.into())
-        }
-    }
 }
 
 /// Every database a test creates starts with this, so `cargo task clean-test-dbs` can find

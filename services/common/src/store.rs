@@ -147,15 +147,41 @@ impl Deadline {
         T: Send + 'static,
         E: Into<StoreError> + Send + 'static,
     {
-        let task = tokio::spawn(operation);
-        match tokio::time::timeout(self.limit, task).await {
-            Ok(Ok(result)) => result.map_err(|err| err.into().context(what)),
-            Ok(Err(join)) => Err(StoreError::Other(anyhow::Error::new(join).context(what))),
-            Err(_) => Err(StoreError::Unavailable {
+        match within(self.limit, operation).await {
+            Ok(result) => result.map_err(|err| err.into().context(what)),
+            Err(Abandoned::Failed(join)) => {
+                Err(StoreError::Other(anyhow::Error::new(join).context(what)))
+            }
+            Err(Abandoned::TimedOut(limit)) => Err(StoreError::Unavailable {
                 dependency: self.dependency,
-                source: anyhow::anyhow!("no answer within {:?}", self.limit).context(what),
+                source: anyhow::anyhow!("no answer within {limit:?}").context(what),
             }),
         }
+    }
+}
+
+/// Why [`within`] stopped waiting.
+#[derive(Debug, thiserror::Error)]
+pub enum Abandoned {
+    /// The operation did not finish in time (it goes on in its task).
+    #[error("no answer within {0:?}")]
+    TimedOut(Duration),
+    /// The operation's task panicked.
+    #[error("the operation failed: {0}")]
+    Failed(#[from] tokio::task::JoinError),
+}
+
+/// The one way to wait for a database or broker operation with a deadline: it runs in a task of
+/// its own and only the wait is bounded, so a future the driver must not lose mid-flight is
+/// never dropped.
+pub async fn within<T, F>(limit: Duration, operation: F) -> Result<T, Abandoned>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::time::timeout(limit, tokio::spawn(operation)).await {
+        Ok(joined) => Ok(joined?),
+        Err(_) => Err(Abandoned::TimedOut(limit)),
     }
 }
 

@@ -6,6 +6,7 @@
 //! can be changed with `EVENTPOST_TEST_MONGO_URI`, `EVENTPOST_TEST_AMQP_URI`,
 //! `EVENTPOST_TEST_MAILPIT_URL` and `EVENTPOST_TEST_RABBITMQ_API`.
 
+mod assertions;
 mod issuer;
 mod mailpit_process;
 mod proxy;
@@ -20,6 +21,10 @@ use crate::{
     mongo::TEST_DATABASE_PREFIX,
 };
 
+pub use assertions::{
+    assert_database_unavailable, assert_routes_match_the_table, assert_serves_health,
+    problem_fields,
+};
 pub use issuer::TokenIssuer;
 pub use mailpit_process::PrivateMailpit;
 pub use proxy::PausableProxy;
@@ -371,132 +376,4 @@ impl RabbitAdmin {
 #[derive(Deserialize)]
 struct Named {
     name: String,
-}
-
-/// The fields a problem document names in its `errors`, in order.
-pub fn problem_fields(problem: &serde_json::Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Asserts what every service serves at `base` (`http://127.0.0.1:<port>`): `/healthz`;
-/// `/readyz` ready with exactly the named checks passing; an unknown path as a 404 problem with
-/// the request id; and `/metrics` counting answered requests under the service's name.
-pub async fn assert_serves_health(
-    base: &str,
-    service: &str,
-    checks: &[&str],
-) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    let get = |path: &str| http.get(format!("{base}{path}")).send();
-
-    anyhow::ensure!(
-        get("/healthz").await?.status() == 200,
-        "/healthz is not 200"
-    );
-    let ready = get("/readyz").await?;
-    anyhow::ensure!(ready.status() == 200, "/readyz is {}", ready.status());
-    let ready: serde_json::Value = ready.json().await?;
-    let reported: Vec<(&str, bool)> = ready["checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| (c["name"].as_str().unwrap_or(""), c["ok"] == true))
-        .collect();
-    let expected: Vec<(&str, bool)> = checks.iter().map(|name| (*name, true)).collect();
-    anyhow::ensure!(
-        reported == expected,
-        "readiness checks {reported:?}, expected {expected:?}"
-    );
-
-    let unknown = get("/api/v1/nothing-here").await?;
-    anyhow::ensure!(
-        unknown.status() == 404,
-        "an unknown path is {}",
-        unknown.status()
-    );
-    anyhow::ensure!(unknown.headers()["content-type"] == crate::problem::PROBLEM_JSON);
-    let request_id = unknown.headers()["x-request-id"].to_str()?.to_owned();
-    let problem: crate::problem::Problem = unknown.json().await?;
-    anyhow::ensure!(problem.request_id.as_deref() == Some(request_id.as_str()));
-
-    let metrics = get("/metrics").await?.text().await?;
-    let counted = metrics.lines().any(|line| {
-        line.starts_with("eventpost_http_requests_total")
-            && line.contains("route=\"/healthz\"")
-            && line.contains(&format!("service=\"{service}\""))
-    });
-    anyhow::ensure!(
-        counted,
-        "/metrics does not count /healthz for {service}:\n{metrics}"
-    );
-    Ok(())
-}
-
-/// Asserts `response` is the answer to a request made while the database did not answer: a 503
-/// problem that names the database, with the request id.
-pub async fn assert_database_unavailable(response: reqwest::Response) -> anyhow::Result<()> {
-    let status = response.status();
-    let content_type = response.headers().get("content-type").cloned();
-    let body = response.text().await?;
-    anyhow::ensure!(status == 503, "answered {status}: {body}");
-    anyhow::ensure!(
-        content_type.is_some_and(|c| c == crate::problem::PROBLEM_JSON),
-        "not problem+json: {body}"
-    );
-    let problem: crate::problem::Problem = serde_json::from_str(&body)?;
-    anyhow::ensure!(
-        problem.detail.contains("database") && problem.request_id.is_some(),
-        "the problem does not name the database: {body}"
-    );
-    Ok(())
-}
-
-/// Asserts that the service at `base` (named `service` in `common::routes`) documents exactly
-/// the operations the routes table gives it, each secured as the table says: a bearer token on
-/// every operation but the public ones.
-pub async fn assert_routes_match_the_table(base: &str, service: &str) -> anyhow::Result<()> {
-    let doc: serde_json::Value = reqwest::get(format!("{base}/openapi.json"))
-        .await?
-        .json()
-        .await?;
-    let mut documented = Vec::new();
-    for (path, operations) in doc["paths"].as_object().into_iter().flatten() {
-        for (method, operation) in operations.as_object().into_iter().flatten() {
-            let declared = crate::routes::declared(method, path)
-                .ok_or_else(|| anyhow::anyhow!("{method} {path} is not in common::routes"))?;
-            let secured = operation["security"]
-                .as_array()
-                .is_some_and(|schemes| !schemes.is_empty());
-            anyhow::ensure!(
-                secured == (declared.access != crate::routes::Access::Public),
-                "{method} {path}: secured {secured}, but the table says {:?}",
-                declared.access
-            );
-            documented.push(declared);
-        }
-    }
-    for expected in crate::routes::OPERATIONS
-        .iter()
-        .filter(|op| op.service == service)
-    {
-        anyhow::ensure!(
-            documented.contains(&expected),
-            "{} {} is in the table but not in {service}'s document, which has {}: {:?}",
-            expected.method,
-            expected.path,
-            expected.path,
-            doc["paths"][expected.path]
-                .as_object()
-                .map(|o| o.keys().collect::<Vec<_>>()),
-        );
-    }
-    Ok(())
 }

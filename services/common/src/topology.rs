@@ -45,6 +45,8 @@ pub enum Queue {
     EmailRetry(Duration),
     /// The events service hears of deleted accounts here.
     EventsUserDeletions,
+    /// One events instance's own queue of catalogue changes (private to its connection).
+    EventsCatalogue(uuid::Uuid),
     /// Everything the notifications service reacts to.
     NotificationsDomain,
 }
@@ -75,6 +77,7 @@ impl Topology {
             Queue::ParkedEmails => "email-sender.dead".to_owned(),
             Queue::EmailRetry(delay) => format!("email-sender.retry.{}", retry_key(delay)),
             Queue::EventsUserDeletions => "events.user-deleted".to_owned(),
+            Queue::EventsCatalogue(instance) => format!("events.catalogue.{}", instance.simple()),
             Queue::NotificationsDomain => "notifications.domain".to_owned(),
         };
         format!("{}{name}", self.prefix)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use common::{
     amqp::{self, Publisher},
     auth::JwksVerifier,
-    health::{AmqpCheck, Check, MongoCheck},
+    health::{AmqpCheck, Check, OptionalMongoCheck},
     metrics::Metrics,
     mongo,
     server::Service,
@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     SERVICE,
     api::{self, Ctx},
+    catalogue::{self, Catalogue},
     config::Config,
     consumer,
     relay::{self, Relay, VersionLog},
@@ -30,6 +31,7 @@ pub struct Application {
     service: Service,
     db: Database,
     store: Store,
+    catalogue: Catalogue,
     amqp: Arc<Connection>,
     relay: Relay,
     config: Config,
@@ -55,16 +57,23 @@ impl Application {
             VersionLog {
                 store: store.clone(),
             },
-            vec![(Exchange::Domain, domain)],
+            vec![(Exchange::Domain, domain.clone())],
             metrics.registry(),
         )?;
         let verifier = Arc::new(JwksVerifier::new(config.auth.clone()));
+        // Loaded before the port is bound: an instance is never ready with an empty catalogue.
+        let catalogue = Catalogue::default();
+        catalogue::load(&catalogue, &store).await?;
         let ctx = Ctx {
             store: store.clone(),
+            catalogue: catalogue.clone(),
             relay: relay.clone(),
+            domain: domain.clone(),
         };
         let checks: Vec<Box<dyn Check>> = vec![
-            Box::new(MongoCheck(db.clone())),
+            // Reads are served from the catalogue, so the database being down leaves the
+            // instance ready: the gateway keeps routing reads to it, and writes answer 503.
+            Box::new(OptionalMongoCheck(db.clone())),
             Box::new(AmqpCheck(amqp.clone())),
         ];
         let routes = api::routes(ctx, verifier);
@@ -73,6 +82,7 @@ impl Application {
             service,
             db,
             store,
+            catalogue,
             amqp,
             relay,
             config,
@@ -94,9 +104,14 @@ impl Application {
         &self.amqp
     }
 
-    /// The store, for tests that look behind the API (query plans).
+    /// The store, for tests that look behind the API.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The catalogue this instance serves from.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
     }
 
     /// Serves, relays changes and consumes deleted accounts until `shutdown` is cancelled, then
@@ -106,6 +121,13 @@ impl Application {
             self.relay,
             self.store.clone(),
             self.config.relay_interval,
+            shutdown.clone(),
+        ));
+        let following = tokio::spawn(catalogue::follow(
+            self.catalogue.clone(),
+            self.store.clone(),
+            self.amqp.clone(),
+            self.config.amqp.topology(),
             shutdown.clone(),
         ));
         let consumer = tokio::spawn(consumer::consume_user_deletions(
@@ -118,6 +140,7 @@ impl Application {
         self.service.run_until_stopped(shutdown).await?;
         relay.await?;
         consumer.await??;
+        following.await??;
         Ok(())
     }
 }

@@ -2,6 +2,8 @@
 
 pub mod api;
 pub mod app;
+pub mod catalogue;
+pub mod changes;
 pub mod config;
 pub mod consumer;
 pub mod domain;

@@ -3,9 +3,10 @@
 //!
 //! A writer records a version before it updates `events`. For each version not yet relayed: if
 //! `events` does not show it yet and its writer has had [`ROLL_FORWARD_AFTER`] to get there, the
-//! writer died and it is applied here (unless a newer version exists). Then `event.updated` /
-//! `event.deleted` is published, the saves of a deleted event are forgotten, and the version is
-//! marked relayed. The message id (`event-<id>-v<version>`) lets consumers deduplicate.
+//! writer died and it is applied here (unless a newer version exists). Then `event.updated.v1` /
+//! `event.deleted.v1` and the v2 message (`changes.rs`) are published, the saves of a deleted
+//! event are forgotten, and the version is marked relayed. The message id
+//! (`event-<id>-v<version>`) lets consumers deduplicate.
 
 use std::time::Duration;
 
@@ -19,7 +20,10 @@ use common::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{Change, Store, VersionDoc};
+use crate::{
+    changes,
+    store::{Change, Store, VersionDoc},
+};
 
 /// How long a writer may take between recording a version and applying it.
 pub const ROLL_FORWARD_AFTER: Duration = Duration::from_secs(10);
@@ -71,9 +75,11 @@ impl Source for VersionLog {
         if version.change == Change::Deleted {
             self.store.forget_event(version.event_id).await?;
         }
-        announcement(version)
-            .map(|message| Step::Publish(message.into_iter().collect()))
-            .map_err(StoreError::Other)
+        // v2 too, whether or not the writer published it: an instance applies it only over an
+        // older version, so a second copy costs nothing and a lost first one is made up for.
+        let v2 = changes::announcement(version).map_err(|err| StoreError::Other(err.into()))?;
+        let v1 = announcement(version).map_err(StoreError::Other)?;
+        Ok(Step::Publish(v1.into_iter().chain([v2]).collect()))
     }
 
     async fn done(&self, version: &VersionDoc) -> StoreResult<()> {

@@ -77,7 +77,7 @@ impl Source for Outbox {
             .collect();
         // A deletion is never parked: its announcement always encodes and is a broadcast.
         if which == Pending::Fresh {
-            let deleted = self.store.deleted_accounts(relay::BATCH as i64).await?;
+            let deleted = self.store.deleted_accounts(relay::BATCH).await?;
             entries.extend(deleted.into_iter().map(|(id, at)| Entry::Deletion(id, at)));
         }
         Ok(entries)

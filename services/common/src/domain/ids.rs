@@ -39,6 +39,11 @@ macro_rules! object_id {
             pub fn object_id(self) -> ObjectId {
                 self.0
             }
+
+            /// The id that is this ObjectId (usable in constants).
+            pub const fn from_object_id(id: ObjectId) -> Self {
+                Self(id)
+            }
         }
 
         impl Default for $name {

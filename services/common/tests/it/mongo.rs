@@ -3,7 +3,9 @@ use std::time::Duration;
 use common::{
     ApiError,
     config::{MongoConfig, Secret},
-    mongo, testing,
+    mongo,
+    store::StoreError,
+    testing,
 };
 use mongodb::{Database, bson::doc};
 use serde::{Deserialize, Serialize};
@@ -64,7 +66,10 @@ async fn a_unique_index_rejects_a_duplicate_as_a_conflict() -> anyhow::Result<()
         .expect_err("the second insert must be refused");
 
     assert!(mongo::is_duplicate_key(&err), "{err:?}");
-    assert!(matches!(ApiError::from(err), ApiError::Conflict(_)));
+    assert!(matches!(
+        ApiError::from(StoreError::from(err)),
+        ApiError::Conflict(_)
+    ));
     assert_eq!(accounts.count_documents(doc! {}).await?, 1);
     db.drop().await?;
     Ok(())
@@ -84,6 +89,9 @@ async fn an_unreachable_server_is_reported_as_unavailable() -> anyhow::Result<()
         .expect_err("nothing listens on port 1");
 
     assert!(mongo::is_unavailable(&err), "{err:?}");
-    assert!(matches!(ApiError::from(err), ApiError::Unavailable { .. }));
+    assert!(matches!(
+        ApiError::from(StoreError::from(err)),
+        ApiError::Unavailable { .. }
+    ));
     Ok(())
 }

@@ -117,7 +117,7 @@ impl EventsApi {
             cursor: cursor.0,
         };
         let search = params.parse(Utc::now())?;
-        Ok(Json(EventPage::of(&self.ctx.store, &search).await?))
+        Ok(Json(EventPage::of(&self.ctx.catalogue, &search)))
     }
 
     /// One event, with its `ETag`. With `If-None-Match` holding the current ETag: 304.
@@ -128,7 +128,11 @@ impl EventsApi {
         id: Path<String>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<OneEvent> {
-        let event = self.live(&id).await?;
+        let event = self
+            .ctx
+            .catalogue
+            .get(event_id(&id)?)
+            .ok_or(ApiError::NotFound("event"))?;
         let etag = etag(&event);
         if if_none_match
             .as_deref()
@@ -136,7 +140,7 @@ impl EventsApi {
         {
             return Ok(OneEvent::NotModified(etag));
         }
-        Ok(OneEvent::Ok(Json(EventOut::from(&event)), etag))
+        Ok(OneEvent::Ok(Json(EventOut::from(event.as_ref())), etag))
     }
 
     /// Add an event (administrators).
@@ -145,8 +149,8 @@ impl EventsApi {
         auth.require(Access::Admin)?;
         let draft = body.0.parse()?;
         let event = draft.into_doc(EventId::new(), 1, bson::DateTime::now());
-        self.ctx.store.create(&event).await?;
-        self.ctx.relay.nudge();
+        let version = self.ctx.store.create(&event).await?;
+        self.ctx.announce(&version).await;
         tracing::info!(event_id = %event.id, "event created");
         Ok(Created::Created(
             Json(EventOut::from(&event)),
@@ -172,12 +176,13 @@ impl EventsApi {
         check_if_match(if_match.as_deref(), &current)?;
         let draft = body.0.parse()?;
         let next = draft.into_doc(current.id, current.version + 1, current.created_at);
-        self.ctx
+        let version = self
+            .ctx
             .store
             .replace(&current, &next)
             .await
             .map_err(stale)?;
-        self.ctx.relay.nudge();
+        self.ctx.announce(&version).await;
         tracing::info!(event_id = %next.id, version = next.version, "event replaced");
         Ok(Replaced::Ok(Json(EventOut::from(&next)), etag(&next)))
     }
@@ -195,14 +200,15 @@ impl EventsApi {
         auth.require(Access::Admin)?;
         let current = self.live(&id).await?;
         check_if_match(if_match.as_deref(), &current)?;
-        self.ctx.store.delete(&current).await.map_err(stale)?;
-        self.ctx.relay.nudge();
+        let version = self.ctx.store.delete(&current).await.map_err(stale)?;
+        self.ctx.announce(&version).await;
         tracing::info!(event_id = %current.id, "event deleted");
         Ok(Deleted::Done)
     }
 }
 
 impl EventsApi {
+    /// The event as the database holds it, which a write must start from.
     async fn live(&self, raw_id: &str) -> ApiResult<EventDoc> {
         let id = event_id(raw_id)?;
         self.ctx

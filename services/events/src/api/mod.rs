@@ -8,11 +8,16 @@ mod views;
 
 use std::sync::Arc;
 
-use common::{ApiError, ApiResult, auth::JwksVerifier, domain::EventId};
+use common::{ApiError, ApiResult, amqp::Publisher, auth::JwksVerifier, domain::EventId};
 use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::{relay::Relay, store::Store};
+use crate::{
+    catalogue::{Catalogue, Change},
+    changes,
+    relay::Relay,
+    store::{Store, VersionDoc},
+};
 
 pub use bodies::{EventIn, PlaceIn};
 pub use search_params::SearchParams;
@@ -29,7 +34,38 @@ pub enum Tag {
 #[derive(Clone)]
 pub struct Ctx {
     pub store: Store,
+    pub catalogue: Catalogue,
     pub relay: Relay,
+    /// The domain exchange, for announcing a change the moment it is stored.
+    pub domain: Publisher,
+}
+
+impl Ctx {
+    /// After a write stored `version`: this instance's catalogue shows it before the answer
+    /// leaves, the other instances hear of it now, and the relay announces it to everyone else
+    /// (and to the instances again, should this publish have failed).
+    async fn announce(&self, version: &VersionDoc) {
+        let change = match &version.event {
+            Some(event) => Change::Put(Arc::new(event.clone())),
+            None => Change::Remove {
+                id: version.event_id,
+                version: version.version,
+            },
+        };
+        self.catalogue.apply(change);
+        let published = match changes::announcement(version) {
+            Ok(message) => self
+                .domain
+                .publish(&message.routing_key, &message.message_id, &message.body)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(err) => Err(err.into()),
+        };
+        if let Err(err) = published {
+            tracing::warn!(error = ?err, version = %version.id, "announcing a change failed; the relay will");
+        }
+        self.relay.nudge();
+    }
 }
 
 /// The service's routes: the API and its OpenAPI document at `/openapi.json`.

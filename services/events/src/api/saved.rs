@@ -57,9 +57,8 @@ impl SavedApi {
         let id = event_id(&id)?;
         let event = self
             .ctx
-            .store
-            .event(id)
-            .await?
+            .catalogue
+            .get(id)
             .ok_or(ApiError::NotFound("event"))?;
         let topics = event.topics.as_slice().to_vec();
         self.ctx
@@ -107,11 +106,12 @@ impl SavedApi {
             )
             .await?;
         let ids: Vec<EventId> = saves.items.iter().map(|s| s.event_id).collect();
-        let events = self.ctx.store.events(&ids).await?;
-        let items = ids
+        let items = self
+            .ctx
+            .catalogue
+            .many(&ids)
             .iter()
-            .filter_map(|id| events.iter().find(|e| e.id == *id))
-            .map(EventOut::from)
+            .map(|event| EventOut::from(event.as_ref()))
             .collect();
         let next_cursor = saves.next_cursor(|last| last.cursor().encode(SAVED_LIST));
         Ok(Json(EventPage { items, next_cursor }))
@@ -168,7 +168,7 @@ impl SavedApi {
             after,
             ..Search::upcoming(Utc::now())
         };
-        Ok(Json(EventPage::of(&self.ctx.store, &search).await?))
+        Ok(Json(EventPage::of(&self.ctx.catalogue, &search)))
     }
 }
 

@@ -4,8 +4,9 @@ use common::{page::Page, time::Timestamp};
 use poem_openapi::Object;
 
 use crate::{
+    catalogue::{Catalogue, Found},
     search::Search,
-    store::{EventDoc, Found, Store},
+    store::EventDoc,
 };
 
 /// An event.
@@ -75,7 +76,7 @@ impl From<&Found> for EventOut {
         Self {
             // Rounded to metres: more digits only look precise.
             distance_km: found.distance_km.map(|km| (km * 1000.0).round() / 1000.0),
-            ..Self::from(&found.event)
+            ..Self::from(found.event.as_ref())
         }
     }
 }
@@ -90,11 +91,9 @@ pub struct EventPage {
 
 impl EventPage {
     /// The page `search` finds, with the cursor that continues it.
-    pub async fn of(store: &Store, search: &Search) -> common::store::StoreResult<Self> {
-        let found = store.search(search).await?;
-        Ok(Self::from_page(&found, |last| {
-            last.cursor(search.sort).encode()
-        }))
+    pub fn of(catalogue: &Catalogue, search: &Search) -> Self {
+        let found = catalogue.search(search);
+        Self::from_page(&found, |last| last.cursor(search.sort).encode())
     }
 
     /// The page of `items`, continued after the last one by `cursor_of`.

@@ -3,7 +3,7 @@
 use common::{
     domain::{EventId, TimeZone},
     messages::EventSummary,
-    store::{StoreError, StoreResult},
+    store::{Deadline, Dependency, StoreError, StoreResult},
 };
 use futures::TryStreamExt;
 use mongodb::bson::{self, doc};
@@ -11,6 +11,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Change, Store, VersionDoc};
 use crate::domain::{Coordinates, Description, Organizer, Title, Topics};
+
+/// How long loading the whole catalogue may take (100,000 events on the local store take
+/// seconds).
+const LOAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// An event as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,18 +98,18 @@ impl Store {
             .await
     }
 
-    /// Live events among `ids`, in no particular order.
-    pub async fn events(&self, ids: &[EventId]) -> StoreResult<Vec<EventDoc>> {
-        let (events, ids) = (self.events.clone(), ids.to_vec());
-        self.deadline
-            .run("reading events", async move {
-                events
-                    .find(doc! { "_id": { "$in": ids } })
-                    .await?
-                    .try_collect()
-                    .await
-            })
-            .await
+    /// Every live event, for loading the catalogue: the one read of the whole collection, at
+    /// start and after losing the broker, so it may take longer than the usual deadline.
+    pub async fn all_events(&self) -> StoreResult<Vec<EventDoc>> {
+        let events = self.events.clone();
+        Deadline::new(
+            Dependency::Database,
+            LOAD_DEADLINE.max(self.deadline.limit()),
+        )
+        .run("loading the catalogue", async move {
+            events.find(doc! {}).await?.try_collect().await
+        })
+        .await
     }
 
     /// How many events start at or after `now`.
@@ -119,8 +123,8 @@ impl Store {
             .await
     }
 
-    /// Stores a new event (version 1).
-    pub async fn create(&self, event: &EventDoc) -> StoreResult<()> {
+    /// Stores a new event (version 1); returns the version recorded.
+    pub async fn create(&self, event: &EventDoc) -> StoreResult<VersionDoc> {
         let version = VersionDoc::new(
             Change::Created,
             event.id,
@@ -128,12 +132,19 @@ impl Store {
             Some(event.clone()),
             None,
         );
-        self.record(version, "recording a new event").await?;
-        self.put(event.clone(), "storing a new event").await
+        self.record(version.clone(), "recording a new event")
+            .await?;
+        self.put(event.clone(), "storing a new event").await?;
+        Ok(version)
     }
 
-    /// Replaces `current` by `next`, whose version must be the one after `current`'s.
-    pub async fn replace(&self, current: &EventDoc, next: &EventDoc) -> Result<(), WriteError> {
+    /// Replaces `current` by `next`, whose version must be the one after `current`'s; returns
+    /// the version recorded.
+    pub async fn replace(
+        &self,
+        current: &EventDoc,
+        next: &EventDoc,
+    ) -> Result<VersionDoc, WriteError> {
         let version = VersionDoc::new(
             Change::Updated,
             next.id,
@@ -141,12 +152,14 @@ impl Store {
             Some(next.clone()),
             Some(current.starts_at),
         );
-        self.claim(version).await?;
-        Ok(self.put(next.clone(), "storing a changed event").await?)
+        self.claim(version.clone()).await?;
+        self.put(next.clone(), "storing a changed event").await?;
+        Ok(version)
     }
 
-    /// Deletes `current` (and, through the relay, everyone's saves of it).
-    pub async fn delete(&self, current: &EventDoc) -> Result<(), WriteError> {
+    /// Deletes `current` (and, through the relay, everyone's saves of it); returns the version
+    /// recorded.
+    pub async fn delete(&self, current: &EventDoc) -> Result<VersionDoc, WriteError> {
         let version = VersionDoc::new(
             Change::Deleted,
             current.id,
@@ -154,8 +167,9 @@ impl Store {
             None,
             Some(current.starts_at),
         );
-        self.claim(version).await?;
-        Ok(self.remove(current.id, "deleting an event").await?)
+        self.claim(version.clone()).await?;
+        self.remove(current.id, "deleting an event").await?;
+        Ok(version)
     }
 
     /// Records `version`, unless another writer already recorded that version of the event.

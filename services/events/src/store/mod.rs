@@ -4,15 +4,15 @@
 //! rests on inserts guarded by a unique `_id`, atomic on MongoDB and FerretDB alike:
 //! - a change of an event is an insert into `event_versions` with `_id` `<event id>:<version>`:
 //!   of two writers starting from the same version exactly one gets to write the next;
-//! - `events` holds the latest version of each live event, for reading and searching. The writer
-//!   of a version updates it; if that writer dies in between, the relay rolls it forward;
+//! - `events` holds the latest version of each live event, loaded whole into each instance's
+//!   catalogue (`catalogue/`), which answers reads. The writer of a version updates it; if that
+//!   writer dies in between, the relay rolls it forward;
 //! - a version also says what to announce (`relayed` until it was published), so a change and
 //!   its message cannot part: see `relay.rs`;
 //! - a saved event is one `saved` document with `_id` `<user id>:<event id>`.
 
 mod events;
 mod saved;
-mod search;
 mod versions;
 
 use common::{mongo, store::Deadline};
@@ -20,13 +20,11 @@ use mongodb::{Collection, Database, bson::doc};
 
 pub use events::{EventDoc, PlaceDoc, WriteError};
 pub use saved::{SavedCursor, SavedDoc};
-pub use search::Found;
 pub use versions::{Change, VersionDoc};
 
 /// The events database.
 #[derive(Clone)]
 pub struct Store {
-    db: Database,
     deadline: Deadline,
     events: Collection<EventDoc>,
     versions: Collection<VersionDoc>,
@@ -38,7 +36,6 @@ impl Store {
     /// Every operation waits at most `deadline`.
     pub async fn open(db: &Database, deadline: Deadline) -> anyhow::Result<Self> {
         let store = Self {
-            db: db.clone(),
             deadline,
             events: db.collection("events"),
             versions: db.collection("event_versions"),
@@ -47,15 +44,9 @@ impl Store {
         mongo::ensure_indexes(
             &store.events,
             [
-                // Every search bounds `starts_at` and sorts by it (or by distance).
+                // Counting upcoming events (the demo seed). Searches are the catalogue's, in
+                // memory; indexes an earlier release made for them are left alone.
                 mongo::index("by_start", doc! { "starts_at": 1, "_id": 1 }),
-                mongo::index("by_topic", doc! { "topics": 1, "starts_at": 1, "_id": 1 }),
-                mongo::index("by_word", doc! { "words": 1, "starts_at": 1, "_id": 1 }),
-                // The bounding box of a location search: a range on both coordinates.
-                mongo::index(
-                    "by_place",
-                    doc! { "place.lat": 1, "place.lon": 1, "starts_at": 1 },
-                ),
             ],
         )
         .await?;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use common::testing;
 use mongodb::bson::doc;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -287,8 +288,12 @@ async fn a_change_whose_writer_died_before_applying_it_is_rolled_forward() -> an
         (key.as_str(), updated["version"].as_i64()),
         ("event.updated.v1", Some(2))
     );
-    let now: serde_json::Value = app.get_event(&id.to_string(), &[]).await?.json().await?;
-    assert_eq!(now["version"], 2);
+    // Every instance hears of it too (v2), this one included.
+    testing::eventually(Duration::from_secs(10), "version 2 served", || async {
+        let now: serde_json::Value = app.get_event(&id.to_string(), &[]).await?.json().await?;
+        Ok((now["version"] == 2).then_some(()))
+    })
+    .await?;
     app.cleanup().await
 }
 

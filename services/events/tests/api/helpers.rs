@@ -27,8 +27,34 @@ pub struct TestApp {
     pub issuer: TokenIssuer,
     pub admin: String,
     client: reqwest::Client,
+    config: Config,
     shutdown: CancellationToken,
     stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Another instance of the same service: same database, same broker names, same tokens.
+pub struct Replica {
+    pub address: String,
+    client: reqwest::Client,
+    shutdown: CancellationToken,
+    stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Replica {
+    /// `GET path` on this instance.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Response> {
+        Ok(self
+            .client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await?)
+    }
+
+    /// Stops it (the database and queues are the first instance's to clean up).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.stopped.await?
+    }
 }
 
 /// Starts the service on a free port against the real dependencies, in fresh namespaces.
@@ -60,7 +86,7 @@ async fn spawn_app_with(adjust: impl FnOnce(Config) -> Config) -> anyhow::Result
         ..Config::default()
     });
     let prefix = config.amqp.prefix.clone();
-    let app = Application::build(config).await?;
+    let app = Application::build(config.clone()).await?;
     let (_, admin) = issuer.token(&[Role::User, Role::Admin], &[])?;
     let shutdown = CancellationToken::new();
     Ok(TestApp {
@@ -72,9 +98,24 @@ async fn spawn_app_with(adjust: impl FnOnce(Config) -> Config) -> anyhow::Result
         issuer,
         admin,
         client: reqwest::Client::new(),
+        config,
         shutdown: shutdown.clone(),
         stopped: tokio::spawn(app.run_until_stopped(shutdown)),
     })
+}
+
+impl TestApp {
+    /// A second instance on this one's database and broker names.
+    pub async fn replica(&self) -> anyhow::Result<Replica> {
+        let app = Application::build(self.config.clone()).await?;
+        let shutdown = CancellationToken::new();
+        Ok(Replica {
+            address: format!("http://127.0.0.1:{}", app.port()),
+            client: reqwest::Client::new(),
+            shutdown: shutdown.clone(),
+            stopped: tokio::spawn(app.run_until_stopped(shutdown)),
+        })
+    }
 }
 
 /// An event body starting `days` from now at `(lat, lon)`, with `topics`.
@@ -221,7 +262,8 @@ impl TestApp {
         self.issuer.token(&[Role::User], interests)
     }
 
-    /// A queue that receives every event-change message, to observe what the service announces.
+    /// A queue that receives every v1 event-change message (what the notifications service
+    /// hears), to observe what the service announces.
     pub async fn observe_changes(&self) -> anyhow::Result<Observer> {
         let channel = self.amqp.create_channel().await?;
         let queue = format!("{}test.observer", self.prefix);
@@ -231,7 +273,7 @@ impl TestApp {
                 name: queue.clone(),
                 bindings: vec![(
                     Topology::new(&self.prefix).exchange(Exchange::Domain),
-                    "event.#".into(),
+                    "event.*.v1".into(),
                 )],
                 ..Default::default()
             },

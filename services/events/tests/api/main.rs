@@ -4,5 +4,6 @@ mod catalogue;
 mod health;
 mod helpers;
 mod outage;
+mod replicas;
 mod saved;
 mod search;

@@ -265,8 +265,9 @@ impl Store {
     /// Accounts marked deleted whose removal is not finished, and when they were marked.
     pub async fn deleted_accounts(
         &self,
-        limit: i64,
+        limit: usize,
     ) -> StoreResult<Vec<(UserId, chrono::DateTime<Utc>)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let users: Vec<User> = self
             .deadline
             .on(

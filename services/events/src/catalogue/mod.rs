@@ -1,0 +1,217 @@
+//! The catalogue in memory: every live event, held by each instance and answering every
+//! catalogue read (a single event, searches, recommendations, the events behind a saved list),
+//! so no read depends on the database's query planner.
+//!
+//! The database stays the only source of truth. An instance loads the whole catalogue before it
+//! serves, applies its own writes as soon as they are stored (so its next read shows them), and
+//! follows every other instance's through their change messages (`follow.rs`). Invariant: a
+//! change is applied only over an older version of its event, and a removal leaves its version
+//! behind, so a message that arrives late or twice can neither bring back an older version nor
+//! a deleted event.
+
+mod follow;
+mod search;
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, PoisonError, RwLock},
+};
+
+use chrono::{DateTime, Utc};
+use common::domain::EventId;
+use mongodb::bson;
+
+use crate::store::EventDoc;
+
+pub use follow::{follow, load};
+pub use search::Found;
+
+/// A change to apply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// The event as it is at its version.
+    Put(Arc<EventDoc>),
+    /// The event is gone as of `version`.
+    Remove { id: EventId, version: i64 },
+}
+
+impl Change {
+    fn id(&self) -> EventId {
+        match self {
+            Self::Put(event) => event.id,
+            Self::Remove { id, .. } => *id,
+        }
+    }
+
+    fn version(&self) -> i64 {
+        match self {
+            Self::Put(event) => event.version,
+            Self::Remove { version, .. } => *version,
+        }
+    }
+}
+
+/// The live catalogue; cheap to clone (shared).
+#[derive(Clone, Default)]
+pub struct Catalogue {
+    state: Arc<RwLock<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    events: HashMap<EventId, Arc<EventDoc>>,
+    /// Every live event by start, then id: the order of every search.
+    by_start: BTreeSet<(bson::DateTime, EventId)>,
+    /// The newest version heard of per event, removed ones included.
+    versions: HashMap<EventId, i64>,
+}
+
+impl State {
+    fn apply(&mut self, change: Change) -> bool {
+        let id = change.id();
+        if self
+            .versions
+            .get(&id)
+            .is_some_and(|known| *known >= change.version())
+        {
+            return false;
+        }
+        self.versions.insert(id, change.version());
+        if let Some(old) = self.events.remove(&id) {
+            self.by_start.remove(&(old.starts_at, id));
+        }
+        if let Change::Put(event) = change {
+            self.by_start.insert((event.starts_at, id));
+            self.events.insert(id, event);
+        }
+        true
+    }
+}
+
+impl Catalogue {
+    /// Applies `change` unless a newer version of its event is already known; returns whether
+    /// it did.
+    pub fn apply(&self, change: Change) -> bool {
+        self.write().apply(change)
+    }
+
+    /// Makes the catalogue what the database held when `read_from` began (`events`), keeping
+    /// what changes newer than that brought meanwhile: a loaded event replaces only an older
+    /// version, and an event missing from `events` is dropped only if nothing changed it since.
+    pub fn reload(&self, events: Vec<EventDoc>, read_from: DateTime<Utc>) {
+        let mut state = self.write();
+        let loaded: std::collections::HashSet<EventId> = events.iter().map(|e| e.id).collect();
+        let gone: Vec<(EventId, i64)> = state
+            .events
+            .values()
+            .filter(|e| !loaded.contains(&e.id) && e.updated_at.to_chrono() < read_from)
+            .map(|e| (e.id, e.version + 1))
+            .collect();
+        for (id, version) in gone {
+            state.apply(Change::Remove { id, version });
+        }
+        for event in events {
+            state.apply(Change::Put(Arc::new(event)));
+        }
+    }
+
+    /// The live event `id`.
+    pub fn get(&self, id: EventId) -> Option<Arc<EventDoc>> {
+        self.read().events.get(&id).cloned()
+    }
+
+    /// The live events among `ids`, in their order.
+    pub fn many(&self, ids: &[EventId]) -> Vec<Arc<EventDoc>> {
+        let state = self.read();
+        ids.iter()
+            .filter_map(|id| state.events.get(id).cloned())
+            .collect()
+    }
+
+    /// How many live events there are.
+    pub fn len(&self) -> usize {
+        self.read().events.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        // A panic while holding the lock leaves whole maps behind (every update is a few
+        // inserts and removes), so the state is still usable.
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::api::EventIn;
+
+    /// A valid stored event `id` at `version`, starting `days` from now.
+    pub fn event(id: EventId, version: i64, days: i64) -> EventDoc {
+        let body: EventIn = serde_json::from_value(serde_json::json!({
+            "title": format!("Event {days}"),
+            "starts_at": (Utc::now() + chrono::Duration::days(days)).to_rfc3339(),
+            "timezone": "Europe/Madrid",
+            "place": { "name": "Plaza", "lat": 37.18, "lon": -3.6 },
+            "topics": ["music"],
+        }))
+        .unwrap();
+        body.parse()
+            .ok()
+            .unwrap()
+            .into_doc(id, version, bson::DateTime::now())
+    }
+
+    fn put(id: EventId, version: i64, days: i64) -> Change {
+        Change::Put(Arc::new(event(id, version, days)))
+    }
+
+    #[test]
+    fn a_change_applies_only_over_an_older_version() {
+        let catalogue = Catalogue::default();
+        let id = EventId::new();
+        assert!(catalogue.apply(put(id, 2, 3)));
+        assert!(!catalogue.apply(put(id, 1, 5)), "older");
+        assert!(!catalogue.apply(put(id, 2, 5)), "the same");
+        assert_eq!(catalogue.get(id).unwrap().version, 2);
+        assert!(catalogue.apply(put(id, 3, 5)));
+        assert_eq!(catalogue.get(id).unwrap().version, 3);
+    }
+
+    #[test]
+    fn a_late_update_cannot_bring_back_a_deleted_event() {
+        let catalogue = Catalogue::default();
+        let id = EventId::new();
+        catalogue.apply(put(id, 1, 3));
+        assert!(catalogue.apply(Change::Remove { id, version: 3 }));
+        assert!(!catalogue.apply(put(id, 2, 3)));
+        assert!(catalogue.get(id).is_none());
+        assert!(catalogue.is_empty());
+    }
+
+    #[test]
+    fn a_reload_keeps_what_changed_meanwhile_and_drops_what_was_deleted() {
+        let catalogue = Catalogue::default();
+        let (kept, deleted, newer) = (EventId::new(), EventId::new(), EventId::new());
+        catalogue.apply(put(deleted, 1, 2));
+        catalogue.apply(put(newer, 2, 2));
+        let read_from = Utc::now() + chrono::Duration::seconds(1);
+        catalogue.reload(vec![event(kept, 1, 4), event(newer, 1, 9)], read_from);
+        assert!(catalogue.get(kept).is_some());
+        assert!(catalogue.get(deleted).is_none());
+        assert_eq!(catalogue.get(newer).unwrap().version, 2);
+        // Created after the read began: not in what was read, and not gone.
+        let created = EventId::new();
+        catalogue.apply(put(created, 1, 2));
+        catalogue.reload(vec![], Utc::now() - chrono::Duration::seconds(5));
+        assert!(catalogue.get(created).is_some());
+    }
+}
