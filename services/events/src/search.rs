@@ -1,5 +1,5 @@
-//! A catalogue search as the store runs it: every filter parsed, the sort, and the opaque cursor
-//! that resumes it. Pagination is keyset (the last item's sort key and id), so events added
+//! A catalogue search as the catalogue runs it: every filter parsed, the sort, and the opaque
+//! cursor that resumes it. Pagination is keyset (the last item's sort key and id), so events added
 //! while a client pages never shift what it sees next.
 
 use chrono::{DateTime, Utc};
@@ -8,7 +8,10 @@ use common::{
     page::{self, DEFAULT_LIMIT},
 };
 
-use crate::domain::{Coordinates, Radius};
+use crate::{
+    catalogue::Tier,
+    domain::{Coordinates, Radius},
+};
 
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +20,9 @@ pub enum Sort {
     StartsAt,
     /// Nearest first (ties by id); needs [`Search::near`].
     Distance,
+    /// Best match first (see [`Tier`]), then soonest, then by id; needs words. The default
+    /// when there are words.
+    Relevance,
 }
 
 /// A circle to search in.
@@ -74,6 +80,32 @@ pub enum Cursor {
         km: f64,
         id: EventId,
     },
+    Relevance {
+        tier: Tier,
+        starts_at: DateTime<Utc>,
+        id: EventId,
+    },
+}
+
+/// A relevance cursor's sort key: the tier, then the start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RelevanceKey {
+    tier: Tier,
+    starts_at: DateTime<Utc>,
+}
+
+impl page::CursorKey for RelevanceKey {
+    fn encode(&self) -> String {
+        format!("{}.{}", self.tier.rank(), self.starts_at.encode())
+    }
+
+    fn decode(raw: &str) -> Option<Self> {
+        let (tier, starts_at) = raw.split_once('.')?;
+        Some(Self {
+            tier: Tier::from_rank(tier.parse().ok()?)?,
+            starts_at: page::CursorKey::decode(starts_at)?,
+        })
+    }
 }
 
 impl Cursor {
@@ -82,6 +114,7 @@ impl Cursor {
         match self {
             Self::StartsAt { .. } => Sort::StartsAt,
             Self::Distance { .. } => Sort::Distance,
+            Self::Relevance { .. } => Sort::Relevance,
         }
     }
 
@@ -92,6 +125,12 @@ impl Cursor {
                 page::Cursor::new(starts_at, id.to_string()).encode(BY_START)
             }
             Self::Distance { km, id } => page::Cursor::new(km, id.to_string()).encode(BY_DISTANCE),
+            Self::Relevance {
+                tier,
+                starts_at,
+                id,
+            } => page::Cursor::new(RelevanceKey { tier, starts_at }, id.to_string())
+                .encode(BY_RELEVANCE),
         }
     }
 
@@ -104,6 +143,14 @@ impl Cursor {
                 id,
             });
         }
+        if let Some(cursor) = page::Cursor::<RelevanceKey>::decode(raw, BY_RELEVANCE) {
+            let id = EventId::parse(&cursor.id).ok()?;
+            return Some(Self::Relevance {
+                tier: cursor.key.tier,
+                starts_at: cursor.key.starts_at,
+                id,
+            });
+        }
         let cursor = page::Cursor::decode(raw, BY_DISTANCE)?;
         let id = EventId::parse(&cursor.id).ok()?;
         Some(Self::Distance { km: cursor.key, id })
@@ -113,6 +160,7 @@ impl Cursor {
 /// The lists a search cursor can belong to.
 const BY_START: char = 't';
 const BY_DISTANCE: char = 'd';
+const BY_RELEVANCE: char = 'v';
 
 #[cfg(test)]
 mod tests {
@@ -128,6 +176,11 @@ mod tests {
             Cursor::StartsAt { starts_at, id },
             Cursor::Distance {
                 km: 359.917_263_1,
+                id,
+            },
+            Cursor::Relevance {
+                tier: Tier::TitleNear,
+                starts_at,
                 id,
             },
         ] {

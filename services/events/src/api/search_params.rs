@@ -45,15 +45,22 @@ impl SearchParams {
             );
         }
         let near = self.near(&mut errors);
+        let words = self.q.as_deref().map(|q| words([q])).unwrap_or_default();
         let sort = match self.sort.as_deref() {
+            None if !words.is_empty() => Some(Sort::Relevance),
             None | Some("starts_at") => Some(Sort::StartsAt),
             Some("distance") if near.is_some() => Some(Sort::Distance),
             Some("distance") => {
                 errors.add("sort", "`distance` needs `near`");
                 None
             }
+            Some("relevance") if !words.is_empty() => Some(Sort::Relevance),
+            Some("relevance") => {
+                errors.add("sort", "`relevance` needs `q`");
+                None
+            }
             Some(_) => {
-                errors.add("sort", "must be `starts_at` or `distance`");
+                errors.add("sort", "must be `relevance`, `starts_at` or `distance`");
                 None
             }
         };
@@ -69,7 +76,6 @@ impl SearchParams {
                 None
             }
         };
-        let words = self.q.as_deref().map(|q| words([q])).unwrap_or_default();
         if self.q.as_deref().is_some_and(|q| !q.trim().is_empty()) && words.is_empty() {
             errors.add(
                 "q",

@@ -11,6 +11,7 @@
 
 mod follow;
 mod search;
+mod text;
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -25,6 +26,7 @@ use crate::store::EventDoc;
 
 pub use follow::{follow, load};
 pub use search::Found;
+pub use text::Tier;
 
 /// A change to apply.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +66,8 @@ struct State {
     by_start: BTreeSet<(bson::DateTime, EventId)>,
     /// The newest version heard of per event, removed ones included.
     versions: HashMap<EventId, i64>,
+    /// Every live event's words, for `q`.
+    text: text::TextIndex,
 }
 
 impl State {
@@ -79,9 +83,11 @@ impl State {
         self.versions.insert(id, change.version());
         if let Some(old) = self.events.remove(&id) {
             self.by_start.remove(&(old.starts_at, id));
+            self.text.remove(id);
         }
         if let Change::Put(event) = change {
             self.by_start.insert((event.starts_at, id));
+            self.text.insert(&event);
             self.events.insert(id, event);
         }
         true
@@ -168,6 +174,14 @@ pub(crate) mod tests {
             .ok()
             .unwrap()
             .into_doc(id, version, bson::DateTime::now())
+    }
+
+    /// A valid stored event with this title and description.
+    pub fn titled(title: &str, description: &str) -> EventDoc {
+        let mut doc = event(EventId::new(), 1, 3);
+        doc.title = crate::domain::Title::parse(title).unwrap();
+        doc.description = crate::domain::Description::parse(description).unwrap();
+        doc
     }
 
     fn put(id: EventId, version: i64, days: i64) -> Change {

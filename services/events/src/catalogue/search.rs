@@ -1,37 +1,60 @@
-//! Runs a [`Search`] over the catalogue in memory: events in start order from the cursor (or
-//! `from`) up to `to`, kept when they carry a wanted topic and every word, and lie within the
-//! circle by exact great-circle distance; ordered by distance when asked.
+//! Runs a [`Search`] over the catalogue in memory. Without words: events in start order from
+//! the cursor (or `from`) up to `to`, kept when they carry a wanted topic and lie within the
+//! circle by exact great-circle distance; ordered by distance when asked. With words: the events
+//! the text index finds (`text.rs`), filtered the same way, in the search's sort.
 
 use std::{ops::Bound, sync::Arc};
 
 use common::{domain::EventId, page::Page};
 use mongodb::bson;
 
-use super::{Catalogue, State};
+use super::{Catalogue, State, Tier};
 use crate::{
     search::{Cursor, Near, Search, Sort},
     store::EventDoc,
 };
 
-/// An event a search found, with its distance when the search had a centre.
+/// An event a search found, with its distance when the search had a centre and how well it
+/// matched when it had words.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
     pub event: Arc<EventDoc>,
     pub distance_km: Option<f64>,
+    pub tier: Option<Tier>,
 }
 
 impl Found {
     /// The cursor that resumes a search after this item.
     pub fn cursor(&self, sort: Sort) -> Cursor {
-        match (sort, self.distance_km) {
-            (Sort::Distance, Some(km)) => Cursor::Distance {
-                km,
-                id: self.event.id,
+        let (id, starts_at) = (self.event.id, self.event.starts_at.to_chrono());
+        match (sort, self.distance_km, self.tier) {
+            (Sort::Distance, Some(km), _) => Cursor::Distance { km, id },
+            (Sort::Relevance, _, Some(tier)) => Cursor::Relevance {
+                tier,
+                starts_at,
+                id,
             },
-            _ => Cursor::StartsAt {
-                starts_at: self.event.starts_at.to_chrono(),
-                id: self.event.id,
-            },
+            _ => Cursor::StartsAt { starts_at, id },
+        }
+    }
+
+    /// Whether this item comes after `cursor` in its sort.
+    fn is_after(&self, cursor: &Cursor) -> bool {
+        let (id, starts_at) = (self.event.id, self.event.starts_at.to_chrono());
+        match *cursor {
+            Cursor::StartsAt {
+                starts_at: at,
+                id: last,
+            } => (starts_at, id) > (at, last),
+            Cursor::Distance { km, id: last } => {
+                let d = self.distance_km.unwrap_or(f64::MAX);
+                d > km || (d == km && id > last)
+            }
+            Cursor::Relevance {
+                tier,
+                starts_at: at,
+                id: last,
+            } => (self.tier, starts_at, id) > (Some(tier), at, last),
         }
     }
 }
@@ -40,12 +63,15 @@ impl Catalogue {
     /// One page of `search`.
     pub fn search(&self, search: &Search) -> Page<Found> {
         let state = self.read();
-        let found = match search.sort {
-            Sort::StartsAt => state
+        let found = if !search.words.is_empty() {
+            state.by_words(search)
+        } else if search.sort == Sort::Distance {
+            nearest(&state, search)
+        } else {
+            state
                 .matching(search)
                 .take(Page::<Found>::read_size(search.limit))
-                .collect(),
-            Sort::Distance => nearest(&state, search),
+                .collect()
         };
         Page::from_read(found, search.limit)
     }
@@ -79,37 +105,66 @@ impl State {
     }
 }
 
+impl State {
+    /// Every event with the search's words that passes its other filters, in its sort, after
+    /// its cursor.
+    fn by_words(&self, search: &Search) -> Vec<Found> {
+        let from = bson::DateTime::from_chrono(search.from);
+        let to = search.to.map(bson::DateTime::from_chrono);
+        let found = self
+            .text
+            .matching(&search.words)
+            .into_iter()
+            .filter_map(|(id, tier)| {
+                let event = self.events.get(&id)?;
+                let when = event.starts_at >= from && to.is_none_or(|to| event.starts_at < to);
+                let mut hit = (when && keeps(search, event))
+                    .then(|| within(search.near, event))
+                    .flatten()?;
+                hit.tier = Some(tier);
+                Some(hit)
+            })
+            .collect();
+        sorted_page(found, search)
+    }
+}
+
 /// Everything in the circle, nearest first (ties by id), after the distance cursor.
 fn nearest(state: &State, search: &Search) -> Vec<Found> {
-    let mut found: Vec<Found> = state
+    let found = state
         .matching(&Search {
             after: None,
             ..search.clone()
         })
-        .filter(|hit| match search.after {
-            Some(Cursor::Distance { km, id }) => {
-                let d = hit.distance_km.unwrap_or(f64::MAX);
-                d > km || (d == km && hit.event.id > id)
-            }
-            _ => true,
-        })
         .collect();
-    found.sort_by(|a, b| {
-        let (da, db) = (
-            a.distance_km.unwrap_or(f64::MAX),
-            b.distance_km.unwrap_or(f64::MAX),
-        );
-        da.total_cmp(&db).then(a.event.id.cmp(&b.event.id))
-    });
+    sorted_page(found, search)
+}
+
+/// `found` in `search`'s sort, after its cursor, as much as a page reads.
+fn sorted_page(mut found: Vec<Found>, search: &Search) -> Vec<Found> {
+    if let Some(cursor) = &search.after {
+        found.retain(|hit| hit.is_after(cursor));
+    }
+    let start = |hit: &Found| (hit.event.starts_at, hit.event.id);
+    match search.sort {
+        Sort::StartsAt => found.sort_by_key(start),
+        Sort::Relevance => found.sort_by_key(|hit| (hit.tier, start(hit))),
+        Sort::Distance => found.sort_by(|a, b| {
+            let (da, db) = (
+                a.distance_km.unwrap_or(f64::MAX),
+                b.distance_km.unwrap_or(f64::MAX),
+            );
+            da.total_cmp(&db).then(a.event.id.cmp(&b.event.id))
+        }),
+    }
     found.truncate(Page::<Found>::read_size(search.limit));
     found
 }
 
-/// Whether `event` passes the topic, word and exclusion filters.
+/// Whether `event` passes the topic and exclusion filters (words are the text index's).
 fn keeps(search: &Search, event: &EventDoc) -> bool {
     let topics = event.topics.as_slice();
     (search.topics.is_empty() || search.topics.iter().any(|t| topics.contains(t)))
-        && search.words.iter().all(|word| event.words.contains(word))
         && !search.exclude.contains(&event.id)
 }
 
@@ -119,11 +174,13 @@ fn within(near: Option<Near>, event: &Arc<EventDoc>) -> Option<Found> {
         return Some(Found {
             event: Arc::clone(event),
             distance_km: None,
+            tier: None,
         });
     };
     let km = event.place.position()?.distance_km(near.center);
     (km <= near.radius.km()).then(|| Found {
         event: Arc::clone(event),
         distance_km: Some(km),
+        tier: None,
     })
 }

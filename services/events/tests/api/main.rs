@@ -7,3 +7,4 @@ mod outage;
 mod replicas;
 mod saved;
 mod search;
+mod text;
