@@ -17,7 +17,7 @@ use super::{
     bodies::EventIn,
     event_id,
     search_params::SearchParams,
-    views::{EventOut, EventPage},
+    views::{EventOut, SearchPage},
 };
 use crate::store::{EventDoc, WriteError};
 
@@ -95,16 +95,19 @@ impl EventsApi {
         near: Query<Option<String>>,
         /// Radius around `near` in kilometres, more than 0 and at most 1000. Default 25.
         radius_km: Query<Option<f64>>,
-        /// Words that must all appear in the title or description (any case).
+        /// Words that must all appear in the title or description (any case, any English word
+        /// form; the last word may be the start of one; words of five letters or more may have
+        /// one typo).
         q: Query<Option<String>>,
-        /// `starts_at` (default) or `distance` (needs `near`).
+        /// `relevance` (the default with `q`: title matches first, then the soonest),
+        /// `starts_at` (the default without) or `distance` (needs `near`).
         sort: Query<Option<String>>,
         /// Items per page, 1 to 100. Default 20.
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<EventPage>> {
+    ) -> ApiResult<Json<SearchPage>> {
         let params = SearchParams {
             topics: topic.0,
             from: from.0,
@@ -117,7 +120,7 @@ impl EventsApi {
             cursor: cursor.0,
         };
         let search = params.parse(Utc::now())?;
-        Ok(Json(EventPage::of(&self.ctx.catalogue, &search)))
+        Ok(Json(SearchPage::of(&self.ctx.catalogue, &search)))
     }
 
     /// One event, with its `ETag`. With `If-None-Match` holding the current ETag: 304.

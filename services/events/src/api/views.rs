@@ -1,5 +1,7 @@
 //! What the API answers with.
 
+use std::collections::BTreeMap;
+
 use common::{page::Page, time::Timestamp};
 use poem_openapi::Object;
 
@@ -77,6 +79,37 @@ impl From<&Found> for EventOut {
             // Rounded to metres: more digits only look precise.
             distance_km: found.distance_km.map(|km| (km * 1000.0).round() / 1000.0),
             ..Self::from(found.event.as_ref())
+        }
+    }
+}
+
+/// One page of a search, with what the whole search found per topic.
+#[derive(Debug, Object)]
+pub struct SearchPage {
+    pub items: Vec<EventOut>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    pub facets: Facets,
+}
+
+/// Counts over everything the search finds, not just this page.
+#[derive(Debug, Object)]
+pub struct Facets {
+    /// Per topic slug, how many events the search finds with it when its own `topic` filter is
+    /// left out: what choosing (or adding) that topic would show.
+    pub topics: BTreeMap<String, u64>,
+}
+
+impl SearchPage {
+    /// The page `search` finds, its cursor and its facets.
+    pub fn of(catalogue: &Catalogue, search: &Search) -> Self {
+        let page = EventPage::of(catalogue, search);
+        Self {
+            items: page.items,
+            next_cursor: page.next_cursor,
+            facets: Facets {
+                topics: catalogue.topic_counts(search),
+            },
         }
     }
 }

@@ -3,7 +3,7 @@
 //! circle by exact great-circle distance; ordered by distance when asked. With words: the events
 //! the text index finds (`text.rs`), filtered the same way, in the search's sort.
 
-use std::{ops::Bound, sync::Arc};
+use std::{collections::BTreeMap, ops::Bound, sync::Arc};
 
 use common::{domain::EventId, page::Page};
 use mongodb::bson;
@@ -80,6 +80,35 @@ impl Catalogue {
 /// The smallest id, for a bound that includes every event starting at an instant.
 const FIRST_ID: EventId = EventId::from_object_id(bson::oid::ObjectId::from_bytes([0; 12]));
 
+impl Catalogue {
+    /// For each topic, how many events `search` finds with it when its topic filter is left
+    /// out (and its cursor: the counts are of the whole search, not of a page).
+    pub fn topic_counts(&self, search: &Search) -> BTreeMap<String, u64> {
+        let state = self.read();
+        let everything = Search {
+            topics: Vec::new(),
+            after: None,
+            ..search.clone()
+        };
+        let mut counts = BTreeMap::new();
+        let mut count = |event: &EventDoc| {
+            for topic in event.topics.as_slice() {
+                *counts.entry(topic.to_string()).or_insert(0) += 1;
+            }
+        };
+        if everything.words.is_empty() {
+            state
+                .matching(&everything)
+                .for_each(|hit| count(&hit.event));
+        } else {
+            state
+                .text_hits(&everything)
+                .for_each(|hit| count(&hit.event));
+        }
+        counts
+    }
+}
+
 impl State {
     /// Every event `search` keeps, soonest first, after its start-order cursor.
     fn matching<'a>(&'a self, search: &'a Search) -> impl Iterator<Item = Found> + 'a {
@@ -109,13 +138,17 @@ impl State {
     /// Every event with the search's words that passes its other filters, in its sort, after
     /// its cursor.
     fn by_words(&self, search: &Search) -> Vec<Found> {
+        sorted_page(self.text_hits(search).collect(), search)
+    }
+
+    /// Every event with the search's words that passes its other filters, in no order.
+    fn text_hits<'a>(&'a self, search: &'a Search) -> impl Iterator<Item = Found> + 'a {
         let from = bson::DateTime::from_chrono(search.from);
         let to = search.to.map(bson::DateTime::from_chrono);
-        let found = self
-            .text
+        self.text
             .matching(&search.words)
             .into_iter()
-            .filter_map(|(id, tier)| {
+            .filter_map(move |(id, tier)| {
                 let event = self.events.get(&id)?;
                 let when = event.starts_at >= from && to.is_none_or(|to| event.starts_at < to);
                 let mut hit = (when && keeps(search, event))
@@ -124,8 +157,6 @@ impl State {
                 hit.tier = Some(tier);
                 Some(hit)
             })
-            .collect();
-        sorted_page(found, search)
     }
 }
 

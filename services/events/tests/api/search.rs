@@ -260,3 +260,36 @@ async fn a_restarted_service_reopens_its_indexes() -> anyhow::Result<()> {
     assert!(indexes.contains(&"by_start".to_owned()), "{indexes:?}");
     app.cleanup().await
 }
+
+#[tokio::test]
+async fn facets_count_every_match_per_topic_leaving_the_topic_filter_out() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    catalogue(&app).await?;
+
+    let everything: Value = app.search("limit=1").await?.json().await?;
+    assert_eq!(
+        everything["facets"]["topics"],
+        serde_json::json!({
+            "flamenco": 1, "food": 2, "jazz": 2, "music": 3, "rust": 1, "tech": 1,
+        }),
+        "the whole search, not the page of one"
+    );
+    let granada = format!("near={},{}&radius_km=20", GRANADA.0, GRANADA.1);
+    let filtered: Value = app
+        .search(&format!("topic=jazz&{granada}"))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(titles(&filtered), ["Granada jazz"]);
+    assert_eq!(
+        filtered["facets"]["topics"],
+        serde_json::json!({ "food": 1, "jazz": 1, "music": 2 }),
+        "what choosing another topic in Granada would add"
+    );
+    let words: Value = app.search("q=tapas").await?.json().await?;
+    assert_eq!(
+        words["facets"]["topics"],
+        serde_json::json!({ "food": 2, "music": 1 })
+    );
+    app.cleanup().await
+}
