@@ -10,6 +10,7 @@
 //! a deleted event.
 
 mod follow;
+mod places;
 mod search;
 mod text;
 
@@ -68,6 +69,8 @@ struct State {
     versions: HashMap<EventId, i64>,
     /// Every live event's words, for `q`.
     text: text::TextIndex,
+    /// Every live event's position, for `near`.
+    places: places::Places,
 }
 
 impl State {
@@ -84,10 +87,12 @@ impl State {
         if let Some(old) = self.events.remove(&id) {
             self.by_start.remove(&(old.starts_at, id));
             self.text.remove(id);
+            self.places.remove(&old);
         }
         if let Change::Put(event) = change {
             self.by_start.insert((event.starts_at, id));
             self.text.insert(&event);
+            self.places.insert(&event);
             self.events.insert(id, event);
         }
         true

@@ -63,15 +63,14 @@ impl Catalogue {
     /// One page of `search`.
     pub fn search(&self, search: &Search) -> Page<Found> {
         let state = self.read();
-        let found = if !search.words.is_empty() {
-            state.by_words(search)
-        } else if search.sort == Sort::Distance {
-            nearest(&state, search)
-        } else {
-            state
+        let found = match (search.words.is_empty(), search.near) {
+            (false, _) => state.by_words(search),
+            (true, Some(near)) if search.sort == Sort::Distance => state.nearest(search, near),
+            (true, Some(near)) => sorted_page(state.near(search, near).collect(), search),
+            (true, None) => state
                 .matching(search)
                 .take(Page::<Found>::read_size(search.limit))
-                .collect()
+                .collect(),
         };
         Page::from_read(found, search.limit)
     }
@@ -143,32 +142,61 @@ impl State {
 
     /// Every event with the search's words that passes its other filters, in no order.
     fn text_hits<'a>(&'a self, search: &'a Search) -> impl Iterator<Item = Found> + 'a {
-        let from = bson::DateTime::from_chrono(search.from);
-        let to = search.to.map(bson::DateTime::from_chrono);
         self.text
             .matching(&search.words)
             .into_iter()
             .filter_map(move |(id, tier)| {
-                let event = self.events.get(&id)?;
-                let when = event.starts_at >= from && to.is_none_or(|to| event.starts_at < to);
-                let mut hit = (when && keeps(search, event))
-                    .then(|| within(search.near, event))
-                    .flatten()?;
+                let mut hit = self.hit(search, id)?;
                 hit.tier = Some(tier);
                 Some(hit)
             })
     }
 }
 
-/// Everything in the circle, nearest first (ties by id), after the distance cursor.
-fn nearest(state: &State, search: &Search) -> Vec<Found> {
-    let found = state
-        .matching(&Search {
-            after: None,
-            ..search.clone()
-        })
-        .collect();
-    sorted_page(found, search)
+impl State {
+    /// A page of what lies in the circle, nearest first (ties by id), after the distance
+    /// cursor: read outwards from the centre until the page is full and its last distance's
+    /// ties are in.
+    fn nearest(&self, search: &Search, near: Near) -> Vec<Found> {
+        let wanted = Page::<Found>::read_size(search.limit);
+        let mut found: Vec<Found> = Vec::with_capacity(wanted);
+        for id in self.places.nearest(near) {
+            let Some(hit) = self.hit(search, id) else {
+                continue;
+            };
+            if search
+                .after
+                .as_ref()
+                .is_some_and(|cursor| !hit.is_after(cursor))
+            {
+                continue;
+            }
+            let full = found.len() >= wanted;
+            if full && found.last().and_then(|last| last.distance_km) < hit.distance_km {
+                break;
+            }
+            found.push(hit);
+        }
+        sorted_page(found, search)
+    }
+
+    /// Everything in the circle that passes the other filters, in no order.
+    fn near<'a>(&'a self, search: &'a Search, near: Near) -> impl Iterator<Item = Found> + 'a {
+        self.places
+            .within(near)
+            .filter_map(move |id| self.hit(search, id))
+    }
+
+    /// Event `id` as a hit of `search` (without its words), if it passes.
+    fn hit(&self, search: &Search, id: EventId) -> Option<Found> {
+        let event = self.events.get(&id)?;
+        let from = bson::DateTime::from_chrono(search.from);
+        let to = search.to.map(bson::DateTime::from_chrono);
+        let when = event.starts_at >= from && to.is_none_or(|to| event.starts_at < to);
+        (when && keeps(search, event))
+            .then(|| within(search.near, event))
+            .flatten()
+    }
 }
 
 /// `found` in `search`'s sort, after its cursor, as much as a page reads.
@@ -214,4 +242,46 @@ fn within(near: Option<Near>, event: &Arc<EventDoc>) -> Option<Found> {
         distance_km: Some(km),
         tier: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::{
+        catalogue::{Change, tests::event},
+        domain::{Coordinates, Radius},
+    };
+
+    fn at(catalogue: &Catalogue, lat: f64, lon: f64) -> EventId {
+        let mut doc = event(EventId::new(), 1, 2);
+        (doc.place.lat, doc.place.lon) = (Some(lat), Some(lon));
+        let id = doc.id;
+        catalogue.apply(Change::Put(Arc::new(doc)));
+        id
+    }
+
+    #[test]
+    fn distance_search_walks_out_from_the_centre_across_the_antimeridian() {
+        let catalogue = Catalogue::default();
+        let west = at(&catalogue, 0.0, -179.9);
+        let east = at(&catalogue, 0.0, 179.7);
+        at(&catalogue, 0.0, 170.0);
+        let search = Search {
+            near: Some(Near {
+                center: Coordinates::parse(0.0, 179.95).unwrap(),
+                radius: Radius::parse(50.0).unwrap(),
+            }),
+            sort: Sort::Distance,
+            ..Search::upcoming(Utc::now())
+        };
+        let found = catalogue.search(&search);
+        let ids: Vec<EventId> = found.items.iter().map(|hit| hit.event.id).collect();
+        assert_eq!(ids, [west, east], "nearest first, the far one left out");
+        let km = found.items[0].distance_km.unwrap();
+        assert!((16.0..17.0).contains(&km), "{km}");
+    }
 }

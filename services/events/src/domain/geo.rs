@@ -92,63 +92,21 @@ impl Radius {
     }
 }
 
-/// The latitude/longitude box around a circle: every point of the circle lies inside it, so a
-/// range query on indexed coordinates finds every candidate, and the exact distance decides.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BoundingBox {
-    pub min_lat: f64,
-    pub max_lat: f64,
-    /// Longitude ranges: two when the box crosses the antimeridian.
-    pub lon_ranges: [(f64, f64); 2],
-    pub lon_range_count: usize,
+/// Where a point lies on the unit sphere, and how far apart two points are there in a straight
+/// line: distances a spatial index can compare, in the same order as great-circle distances.
+impl Coordinates {
+    /// The point as a unit vector (x towards 0°,0°, z towards the north pole).
+    pub fn unit_vector(self) -> [f64; 3] {
+        let (lat, lon) = (self.lat.to_radians(), self.lon.to_radians());
+        [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+    }
 }
 
-impl BoundingBox {
-    /// The box around `center` with `radius` (after Bronshtein; widened at the poles).
-    pub fn around(center: Coordinates, radius: Radius) -> Self {
-        let angular = radius.km() / EARTH_RADIUS_KM;
-        let lat = center.lat.to_radians();
-        let (min_lat, max_lat) = (lat - angular, lat + angular);
-        let pole_inside =
-            max_lat >= std::f64::consts::FRAC_PI_2 || min_lat <= -std::f64::consts::FRAC_PI_2;
-        let degrees = |r: f64| r.to_degrees().clamp(-90.0, 90.0);
-        if pole_inside {
-            return Self {
-                min_lat: degrees(min_lat),
-                max_lat: degrees(max_lat),
-                lon_ranges: [(-180.0, 180.0); 2],
-                lon_range_count: 1,
-            };
-        }
-        let dlon = (angular.sin() / lat.cos()).asin().to_degrees();
-        let (west, east) = (center.lon - dlon, center.lon + dlon);
-        let (lon_ranges, lon_range_count) = if west < -180.0 {
-            ([(west + 360.0, 180.0), (-180.0, east)], 2)
-        } else if east > 180.0 {
-            ([(west, 180.0), (-180.0, east - 360.0)], 2)
-        } else {
-            ([(west, east); 2], 1)
-        };
-        Self {
-            min_lat: degrees(min_lat),
-            max_lat: degrees(max_lat),
-            lon_ranges,
-            lon_range_count,
-        }
-    }
-
-    /// The longitude ranges in use.
-    pub fn lon_ranges(&self) -> &[(f64, f64)] {
-        &self.lon_ranges[..self.lon_range_count]
-    }
-
-    /// Whether `point` lies inside.
-    pub fn contains(&self, point: Coordinates) -> bool {
-        (self.min_lat..=self.max_lat).contains(&point.lat)
-            && self
-                .lon_ranges()
-                .iter()
-                .any(|(west, east)| (*west..=*east).contains(&point.lon))
+impl Radius {
+    /// The straight-line distance on the unit sphere between two points this far apart along
+    /// it, a hair longer so that rounding never leaves a point on the circle outside.
+    pub fn chord(self) -> f64 {
+        2.0 * (self.0 / EARTH_RADIUS_KM / 2.0).sin() * (1.0 + 1e-9)
     }
 }
 
@@ -197,29 +155,25 @@ mod tests {
     }
 
     #[test]
-    fn the_box_holds_every_point_of_the_circle() {
-        for center in [
-            at(37.0, -3.0),
-            at(65.0, 179.0),
-            at(-40.0, -179.5),
-            at(89.0, 10.0),
-        ] {
-            let radius = Radius::parse(500.0).unwrap();
-            let bbox = BoundingBox::around(center, radius);
-            for step in 0..360 {
-                let bearing = f64::from(step).to_radians();
-                let point = destination(center, bearing, radius.km() * 0.999);
-                assert!(bbox.contains(point), "{center:?} {point:?} {bbox:?}");
-            }
+    fn chords_order_points_as_great_circle_distances_do() {
+        let center = at(65.0, 179.0);
+        let radius = Radius::parse(500.0).unwrap();
+        let chord = |p: Coordinates| {
+            let (a, b) = (center.unit_vector(), p.unit_vector());
+            ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+        };
+        let mut last = 0.0;
+        for km in [1.0, 50.0, 250.0, 499.0] {
+            let point = destination(center, 1.0, km);
+            assert!(chord(point) > last, "{km}");
+            assert!(chord(point) <= radius.chord(), "{km}");
+            last = chord(point);
         }
-    }
-
-    #[test]
-    fn a_box_across_the_antimeridian_has_two_longitude_ranges() {
-        let bbox = BoundingBox::around(at(0.0, 179.9), Radius::parse(100.0).unwrap());
-        assert_eq!(bbox.lon_ranges().len(), 2);
-        assert!(bbox.contains(at(0.0, -179.9)));
-        assert!(!bbox.contains(at(0.0, 0.0)));
+        assert!(chord(destination(center, 1.0, 501.0)) > radius.chord());
+        assert!(
+            chord(at(65.0, -179.0)) < Radius::parse(100.0).unwrap().chord(),
+            "across 180°"
+        );
     }
 
     /// The point `km` away from `from` along `bearing`.
