@@ -132,11 +132,17 @@ async fn scheduler_drain() -> anyhow::Result<()> {
     let due = mongodb::bson::DateTime::from_millis(
         mongodb::bson::DateTime::now().timestamp_millis() - 1000,
     );
+    // Stored as the service stores them: the owner and the event's id as hex, the event's id
+    // as an ObjectId.
+    let (owner, event) = (
+        mongodb::bson::oid::ObjectId::new(),
+        mongodb::bson::oid::ObjectId::new(),
+    );
     let burst: Vec<mongodb::bson::Document> = (0..BURST)
         .map(|i| {
             mongodb::bson::doc! {
-                "user_id": "bench", "event_id": mongodb::bson::oid::ObjectId::new(),
-                "event": { "id": "bench", "title": format!("Bench {i}"), "starts_at": "2030-01-01T00:00:00Z",
+                "user_id": owner.to_hex(), "event_id": event,
+                "event": { "id": event.to_hex(), "title": format!("Bench {i}"), "starts_at": "2030-01-01T00:00:00Z",
                            "ends_at": null, "timezone": "Europe/Madrid", "place": "Granada" },
                 "event_version": 1_i64, "to_email": format!("bench{i}@example.com"),
                 "subject": null, "content": null, "send_at": due, "remind_before_minutes": null,

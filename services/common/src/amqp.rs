@@ -109,18 +109,7 @@ pub async fn declare_queue(channel: &Channel, spec: &QueueSpec) -> lapin::Result
             arguments,
         )
         .await?;
-    for (exchange, pattern) in &spec.bindings {
-        channel
-            .queue_bind(
-                spec.name.as_str().into(),
-                exchange.as_str().into(),
-                pattern.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-    }
-    Ok(())
+    bind(channel, &spec.name, &spec.bindings).await
 }
 
 /// Declares `name` as the calling connection's own queue, bound as `bindings` say: exclusive and
@@ -139,6 +128,11 @@ pub async fn declare_private_queue(
     channel
         .queue_declare(name.into(), options, FieldTable::default())
         .await?;
+    bind(channel, name, bindings).await
+}
+
+/// Binds queue `name` with each `(exchange, routing key pattern)`.
+async fn bind(channel: &Channel, name: &str, bindings: &[(String, String)]) -> lapin::Result<()> {
     for (exchange, pattern) in bindings {
         channel
             .queue_bind(

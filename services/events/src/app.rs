@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     SERVICE,
     api::{self, Ctx},
-    catalogue::{self, Catalogue},
+    catalogue::{self, Catalogue, Follower},
     config::Config,
     consumer,
     relay::{self, Relay, VersionLog},
@@ -32,6 +32,7 @@ pub struct Application {
     db: Database,
     store: Store,
     catalogue: Catalogue,
+    follower: Follower,
     amqp: Arc<Connection>,
     relay: Relay,
     config: Config,
@@ -61,7 +62,9 @@ impl Application {
             metrics.registry(),
         )?;
         let verifier = Arc::new(JwksVerifier::new(config.auth.clone()));
-        // Loaded before the port is bound: an instance is never ready with an empty catalogue.
+        // Subscribed, then loaded, before the port is bound: an instance is never ready with
+        // an empty catalogue, and misses nothing written while it loads.
+        let follower = Follower::subscribe(&amqp, &topology).await?;
         let catalogue = Catalogue::default();
         catalogue::load(&catalogue, &store).await?;
         let ctx = Ctx {
@@ -83,6 +86,7 @@ impl Application {
             db,
             store,
             catalogue,
+            follower,
             amqp,
             relay,
             config,
@@ -123,11 +127,9 @@ impl Application {
             self.config.relay_interval,
             shutdown.clone(),
         ));
-        let following = tokio::spawn(catalogue::follow(
+        let following = tokio::spawn(self.follower.run(
             self.catalogue.clone(),
             self.store.clone(),
-            self.amqp.clone(),
-            self.config.amqp.topology(),
             shutdown.clone(),
         ));
         let consumer = tokio::spawn(consumer::consume_user_deletions(

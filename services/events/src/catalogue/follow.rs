@@ -2,7 +2,7 @@
 //! exclusive to its connection (so it vanishes with it), and a reload from the database after a
 //! reconnection, since what was published while the queue was gone is lost to it.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use chrono::Utc;
 use common::{
@@ -11,7 +11,7 @@ use common::{
 };
 use futures::StreamExt;
 use lapin::{
-    Connection,
+    Channel, Connection, Consumer,
     options::BasicConsumeOptions,
     types::{FieldTable, ShortString},
 };
@@ -37,53 +37,68 @@ pub async fn load(catalogue: &Catalogue, store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies the change messages to `catalogue` until `shutdown`, reloading after every
-/// reconnection to the broker.
-pub async fn follow(
-    catalogue: Catalogue,
-    store: Store,
-    connection: Arc<Connection>,
-    topology: Topology,
-    shutdown: CancellationToken,
-) -> lapin::Result<()> {
-    let queue = topology.queue(Queue::EventsCatalogue(uuid::Uuid::new_v4()));
-    let exchange = topology.exchange(Exchange::Domain);
-    let channel = connection.create_channel().await?;
-    let bindings: Vec<(String, String)> = changes::FOLLOWED
-        .iter()
-        .map(|key| (exchange.clone(), (*key).to_owned()))
-        .collect();
-    amqp::declare_private_queue(&channel, &queue, &bindings).await?;
-    let mut consumer = channel
-        .basic_consume(
-            queue.as_str().into(),
-            ShortString::from(""),
-            // Nothing to redeliver: a message lost with the queue is made up for by a reload.
-            BasicConsumeOptions {
-                no_ack: true,
-                ..BasicConsumeOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    loop {
-        let next = tokio::select! {
-            () = shutdown.cancelled() => break,
-            next = consumer.next() => next,
-        };
-        match next {
-            Some(Ok(delivery)) => apply(&catalogue, &delivery.routing_key, &delivery.data),
-            Some(Err(err)) => {
-                channel.wait_for_recovery(err).await?;
-                reload_until_done(&catalogue, &store, &shutdown).await;
+/// This instance's subscription to the change messages: its queue, exclusive to its
+/// connection, already consumed. Subscribe before loading the catalogue, so that nothing
+/// written meanwhile is missed (what arrives twice is applied once).
+pub struct Follower {
+    channel: Channel,
+    consumer: Consumer,
+}
+
+impl Follower {
+    /// Declares this instance's queue and starts consuming it.
+    pub async fn subscribe(connection: &Connection, topology: &Topology) -> lapin::Result<Self> {
+        let queue = topology.queue(Queue::EventsCatalogue(uuid::Uuid::new_v4()));
+        let exchange = topology.exchange(Exchange::Domain);
+        // Declared on the consuming channel, so that the connection's recovery declares it again.
+        let channel = connection.create_channel().await?;
+        let bindings: Vec<(String, String)> = changes::FOLLOWED
+            .iter()
+            .map(|key| (exchange.clone(), (*key).to_owned()))
+            .collect();
+        amqp::declare_private_queue(&channel, &queue, &bindings).await?;
+        let consumer = channel
+            .basic_consume(
+                queue.as_str().into(),
+                ShortString::from(""),
+                // Nothing to redeliver: a message lost with the queue is made up for by a reload.
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..BasicConsumeOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(Self { channel, consumer })
+    }
+
+    /// Applies the change messages to `catalogue` until `shutdown`, reloading after every
+    /// reconnection to the broker.
+    pub async fn run(
+        mut self,
+        catalogue: Catalogue,
+        store: Store,
+        shutdown: CancellationToken,
+    ) -> lapin::Result<()> {
+        loop {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => break,
+                next = self.consumer.next() => next,
+            };
+            match next {
+                Some(Ok(delivery)) => apply(&catalogue, &delivery.routing_key, &delivery.data),
+                Some(Err(err)) => {
+                    self.channel.wait_for_recovery(err).await?;
+                    reload_until_done(&catalogue, &store, &shutdown).await;
+                }
+                None => break,
             }
-            None => break,
         }
+        if let Err(err) = self.channel.close(200, "stopped following".into()).await {
+            tracing::debug!(error = %err, "closing the catalogue channel failed");
+        }
+        Ok(())
     }
-    if let Err(err) = channel.close(200, "stopped following".into()).await {
-        tracing::debug!(error = %err, "closing the catalogue channel failed");
-    }
-    Ok(())
 }
 
 fn apply(catalogue: &Catalogue, routing_key: &ShortString, body: &[u8]) {

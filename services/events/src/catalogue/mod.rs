@@ -25,7 +25,7 @@ use mongodb::bson;
 
 use crate::store::EventDoc;
 
-pub use follow::{follow, load};
+pub use follow::{Follower, load};
 pub use search::Found;
 pub use text::Tier;
 
