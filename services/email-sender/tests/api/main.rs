@@ -5,6 +5,7 @@
     reason = "test helpers fail loudly on broken fixtures"
 )]
 
+mod database;
 mod delivery;
 mod end_to_end;
 mod health;
