@@ -106,14 +106,61 @@ pub async fn run() -> anyhow::Result<()> {
             ),
         ],
     )?;
-    let result = measure(&users_url, &events_url).await;
+    let result = measure(&users_url, &events_url, events.id()).await;
     for child in [&mut gateway, &mut events, &mut users] {
         let _already_gone = child.kill().await;
     }
-    result?;
+    let mut report = result?;
     // Closing the clients before the runtime goes spares the driver's background tasks a panic.
     catalogue.client().clone().shutdown().await;
-    scheduler_drain().await
+    report.scheduler_drain_seconds = scheduler_drain().await?;
+    write_report(&report)
+}
+
+/// What one run measured, written to `bench/results/<date>.json`.
+#[derive(serde::Serialize)]
+struct Report {
+    date: String,
+    cores: usize,
+    catalogue_events: usize,
+    /// The events service's resident memory with the catalogue loaded and after the load.
+    events_rss_kib: Option<u64>,
+    endpoints: Vec<Row>,
+    scheduler_burst: usize,
+    scheduler_drain_seconds: f64,
+}
+
+#[derive(serde::Serialize)]
+struct Row {
+    endpoint: &'static str,
+    direct: Load,
+    through_gateway: Option<Load>,
+}
+
+/// What `wrk` reached on one URL.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Load {
+    requests_per_second: f64,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+fn write_report(report: &Report) -> anyhow::Result<()> {
+    let dir = workspace::root().join("bench").join("results");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{}.json", report.date));
+    std::fs::write(&path, serde_json::to_string_pretty(report)? + "\n")?;
+    eprintln!("==> wrote {}", path.display());
+    Ok(())
+}
+
+/// Resident memory of process `pid`, from `/proc`.
+fn resident_kib(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// A database of the local server, emptied.
@@ -126,7 +173,7 @@ async fn fresh_database(name: &str) -> anyhow::Result<mongodb::Database> {
 }
 
 /// Seconds a scheduler process takes to claim and publish [`BURST`] reminders that are all due.
-async fn scheduler_drain() -> anyhow::Result<()> {
+async fn scheduler_drain() -> anyhow::Result<f64> {
     let db = fresh_database("bench_notifications").await?;
     let reminders = db.collection::<mongodb::bson::Document>("reminders");
     let due = mongodb::bson::DateTime::from_millis(
@@ -192,10 +239,14 @@ async fn scheduler_drain() -> anyhow::Result<()> {
         drained.as_secs_f64(),
         BURST as f64 / drained.as_secs_f64()
     );
-    Ok(())
+    Ok(drained.as_secs_f64())
 }
 
-async fn measure(users_url: &str, events_url: &str) -> anyhow::Result<()> {
+async fn measure(
+    users_url: &str,
+    events_url: &str,
+    events_pid: Option<u32>,
+) -> anyhow::Result<Report> {
     let gateway_url = format!("http://127.0.0.1:{GATEWAY_PORT}");
     wait_ready(&format!("{users_url}/readyz")).await?;
     wait_ready(&format!("{events_url}/readyz")).await?;
@@ -204,7 +255,14 @@ async fn measure(users_url: &str, events_url: &str) -> anyhow::Result<()> {
     let token = sign_up(users_url).await?;
     let event = first_event(events_url).await?;
     let event_path = format!("/api/v1/events/{event}");
+    let events_rss_kib = resident_kib(events_pid);
     let cases = [
+        (
+            "GET /healthz (events: the HTTP stack's ceiling)",
+            events_url,
+            "/healthz",
+            None,
+        ),
         (
             "GET /.well-known/jwks.json",
             users_url,
@@ -236,24 +294,53 @@ async fn measure(users_url: &str, events_url: &str) -> anyhow::Result<()> {
             None,
         ),
     ];
-    println!("| endpoint | direct req/s | through the gateway req/s | ratio |");
-    println!("| --- | --- | --- | --- |");
+    println!("| endpoint | direct req/s | p50 / p99 ms | through the gateway req/s | ratio |");
+    println!("| --- | --- | --- | --- | --- |");
+    let mut endpoints = Vec::new();
     for (name, service_url, path, token) in cases {
         let direct = wrk(&format!("{service_url}{path}"), token).await?;
-        let proxied = wrk(&format!("{gateway_url}{path}"), token).await?;
-        // Under one request a second, a ratio is noise.
-        let ratio = if direct >= 1.0 {
-            format!("{:.0} %", 100.0 * proxied / direct)
-        } else {
-            "n/a".to_owned()
+        // The gateway answers its own /healthz; the services' are not routed.
+        let proxied = match path {
+            "/healthz" => None,
+            _ => Some(wrk(&format!("{gateway_url}{path}"), token).await?),
         };
-        println!("| {name} | {direct:.0} | {proxied:.0} | {ratio} |");
+        let rps = |load: Option<Load>| load.map_or(0.0, |l| l.requests_per_second);
+        // Under one request a second, a ratio is noise.
+        let ratio = match proxied {
+            Some(proxied) if direct.requests_per_second >= 1.0 => format!(
+                "{:.0} %",
+                100.0 * proxied.requests_per_second / direct.requests_per_second
+            ),
+            _ => "n/a".to_owned(),
+        };
+        let ms = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.2}"));
+        println!(
+            "| {name} | {:.0} | {} / {} | {:.0} | {ratio} |",
+            direct.requests_per_second,
+            ms(direct.p50_ms),
+            ms(direct.p99_ms),
+            rps(proxied)
+        );
+        endpoints.push(Row {
+            endpoint: name,
+            direct,
+            through_gateway: proxied,
+        });
     }
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
-        "\nwrk -c{CONNECTIONS} -t2 -d{DURATION} on {} cores, release builds, all on loopback, {CATALOGUE} events",
-        std::thread::available_parallelism().map_or(0, usize::from)
+        "\nwrk -c{CONNECTIONS} -t2 -d{DURATION} on {cores} cores, release builds, all on loopback, {CATALOGUE} events; the events service held {} KiB resident",
+        events_rss_kib.map_or("?".to_owned(), |k| k.to_string())
     );
-    Ok(())
+    Ok(Report {
+        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        cores,
+        catalogue_events: CATALOGUE,
+        events_rss_kib,
+        endpoints,
+        scheduler_burst: BURST,
+        scheduler_drain_seconds: 0.0,
+    })
 }
 
 fn start(name: &str, env: &[(&str, String)]) -> anyhow::Result<Child> {
@@ -318,8 +405,8 @@ async fn sign_up(users_url: &str) -> anyhow::Result<String> {
         .context("no access token in the login answer")
 }
 
-/// Requests per second `wrk` reached on `url`.
-async fn wrk(url: &str, token: Option<&str>) -> anyhow::Result<f64> {
+/// What `wrk` reached on `url`: requests per second and latency percentiles.
+async fn wrk(url: &str, token: Option<&str>) -> anyhow::Result<Load> {
     let mut command = Command::new("wrk");
     command.args(["-t2", "-c", CONNECTIONS, "-d", DURATION, "--latency"]);
     if let Some(token) = token {
@@ -330,8 +417,32 @@ async fn wrk(url: &str, token: Option<&str>) -> anyhow::Result<f64> {
     if text.contains("Non-2xx") {
         bail!("{url} answered errors under load:\n{text}");
     }
-    text.lines()
+    let requests_per_second = text
+        .lines()
         .find_map(|line| line.strip_prefix("Requests/sec:"))
         .and_then(|n| n.trim().parse().ok())
-        .with_context(|| format!("no Requests/sec in wrk's output:\n{text}"))
+        .with_context(|| format!("no Requests/sec in wrk's output:\n{text}"))?;
+    Ok(Load {
+        requests_per_second,
+        p50_ms: percentile_ms(&text, "50%"),
+        p99_ms: percentile_ms(&text, "99%"),
+    })
+}
+
+/// A percentile of wrk's `--latency` distribution (`  99%    4.56ms`), in milliseconds.
+fn percentile_ms(output: &str, label: &str) -> Option<f64> {
+    let value = output
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(label))?
+        .trim();
+    let (number, scale) = if let Some(us) = value.strip_suffix("us") {
+        (us, 0.001)
+    } else if let Some(ms) = value.strip_suffix("ms") {
+        (ms, 1.0)
+    } else if let Some(s) = value.strip_suffix('s') {
+        (s, 1000.0)
+    } else {
+        return None;
+    };
+    number.parse::<f64>().ok().map(|n| n * scale)
 }

@@ -74,12 +74,7 @@ impl Catalogue {
         };
         Page::from_read(found, search.limit)
     }
-}
 
-/// The smallest id, for a bound that includes every event starting at an instant.
-const FIRST_ID: EventId = EventId::from_object_id(bson::oid::ObjectId::from_bytes([0; 12]));
-
-impl Catalogue {
     /// For each topic, how many events `search` finds with it when its topic filter is left
     /// out (and its cursor: the counts are of the whole search, not of a page).
     pub fn topic_counts(&self, search: &Search) -> BTreeMap<String, u64> {
@@ -95,18 +90,23 @@ impl Catalogue {
                 *counts.entry(topic.to_string()).or_insert(0) += 1;
             }
         };
-        if everything.words.is_empty() {
-            state
-                .matching(&everything)
-                .for_each(|hit| count(&hit.event));
-        } else {
-            state
+        match (everything.words.is_empty(), everything.near) {
+            (false, _) => state
                 .text_hits(&everything)
-                .for_each(|hit| count(&hit.event));
+                .for_each(|hit| count(&hit.event)),
+            (true, Some(near)) => state
+                .near(&everything, near)
+                .for_each(|hit| count(&hit.event)),
+            (true, None) => state
+                .matching(&everything)
+                .for_each(|hit| count(&hit.event)),
         }
         counts
     }
 }
+
+/// The smallest id, for a bound that includes every event starting at an instant.
+const FIRST_ID: EventId = EventId::from_object_id(bson::oid::ObjectId::from_bytes([0; 12]));
 
 impl State {
     /// Every event `search` keeps, soonest first, after its start-order cursor.
@@ -131,9 +131,7 @@ impl State {
             .filter(|event| keeps(search, event))
             .filter_map(|event| within(search.near, event))
     }
-}
 
-impl State {
     /// Every event with the search's words that passes its other filters, in its sort, after
     /// its cursor.
     fn by_words(&self, search: &Search) -> Vec<Found> {
@@ -151,9 +149,7 @@ impl State {
                 Some(hit)
             })
     }
-}
 
-impl State {
     /// A page of what lies in the circle, nearest first (ties by id), after the distance
     /// cursor: read outwards from the centre until the page is full and its last distance's
     /// ties are in.
