@@ -10,8 +10,8 @@
 //! - An entry the broker is down for stays pending: the next pass tries again.
 //! - An entry that cannot be published as it is (no queue for it, a body that does not encode)
 //!   is parked, not dropped: kept and flagged by its source, counted in
-//!   `eventpost_relay_parked_total`, retried every [`Relay::run`] park interval, and replayable
-//!   by its source's `unpark`. One bad entry never holds up the others.
+//!   `eventpost_relay_parked_total`, retried every [`Relay::run`] park interval, and made fresh
+//!   again at once by `cargo task relay-replay`. One bad entry never holds up the others.
 //! - A crash between publishing and `done` publishes again; the message id lets consumers
 //!   deduplicate.
 

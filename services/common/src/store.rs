@@ -3,10 +3,11 @@
 //!
 //! [`StoreError`] sorts a failure once, where it happens, into what the caller can act on: the
 //! dependency is unavailable (503 naming it), a unique key refused a write or a change lost a
-//! race (409), or anything else (500). [`Deadline::run`] bounds an operation without cancelling
-//! it: the mongodb crate's futures must not be dropped mid-flight (RUST-937, tech-notes §2), so the
-//! operation runs in its own task and only the wait for it is bounded. A paused database then
-//! answers a request with 503 within the deadline instead of hanging it.
+//! race (409), or anything else (500). [`within`] is the one way to wait for a database or broker
+//! operation with a deadline, without cancelling it: the mongodb crate's futures must not be
+//! dropped mid-flight (RUST-937, tech-notes §2), so the operation runs in its own task and only
+//! the wait for it is bounded. [`Deadline::run`] (stores) and the publisher use it, so a paused
+//! database answers a request with 503 within the deadline instead of hanging it.
 
 use std::{future::Future, time::Duration};
 
