@@ -113,8 +113,102 @@ pub async fn run() -> anyhow::Result<()> {
     let mut report = result?;
     // Closing the clients before the runtime goes spares the driver's background tasks a panic.
     catalogue.client().clone().shutdown().await;
+    for size in SCALES {
+        report
+            .scales
+            .push(at_scale(size, &jwks_for_scales()).await?);
+    }
     report.scheduler_drain_seconds = scheduler_drain().await?;
     write_report(&report)
+}
+
+/// Catalogue sizes the search latency and memory are measured at.
+const SCALES: [usize; 2] = [10_000, 100_000];
+const SCALE_PORT: u16 = 18085;
+
+/// Only public endpoints are loaded at scale, so no key is ever fetched from here.
+fn jwks_for_scales() -> String {
+    format!("http://127.0.0.1:{USERS_PORT}/.well-known/jwks.json")
+}
+
+/// One catalogue size: how long an instance takes to load it and be ready, what it holds
+/// resident, and search and single-event latency at 10 connections.
+#[derive(serde::Serialize)]
+struct Scale {
+    events: usize,
+    ready_after_seconds: f64,
+    rss_kib: Option<u64>,
+    /// Each endpoint at 10 connections.
+    loads: Vec<(&'static str, Load)>,
+}
+
+async fn at_scale(size: usize, jwks: &str) -> anyhow::Result<Scale> {
+    let name = format!("bench_events_{size}");
+    let db = fresh_database(&name).await?;
+    let store =
+        events::store::Store::open(&db, common::config::MongoConfig::local(&name).deadline())
+            .await?;
+    events::seed::bulk(&store, size, chrono::Utc::now()).await?;
+    let started = std::time::Instant::now();
+    let mut instance = start(
+        "events",
+        &[
+            ("EVENTPOST_EVENTS__HTTP__PORT", SCALE_PORT.to_string()),
+            ("EVENTPOST_EVENTS__MONGO__DATABASE", name.clone()),
+            ("EVENTPOST_EVENTS__AMQP__PREFIX", "bench.".into()),
+            ("EVENTPOST_EVENTS__AUTH__JWKS_URL", jwks.to_owned()),
+        ],
+    )?;
+    let url = format!("http://127.0.0.1:{SCALE_PORT}");
+    let measured = async {
+        wait_ready_for(&format!("{url}/readyz"), Duration::from_secs(300)).await?;
+        let ready_after_seconds = started.elapsed().as_secs_f64();
+        let rss_kib = resident_kib(instance.id());
+        let event = first_event(&url).await?;
+        let mut loads = Vec::new();
+        for (what, path) in [
+            ("GET /api/v1/events/{id}", format!("/api/v1/events/{event}")),
+            (
+                "GET /api/v1/events?topic=jazz",
+                "/api/v1/events?topic=jazz".to_owned(),
+            ),
+            (
+                "GET /api/v1/events?q=concert",
+                "/api/v1/events?q=concert".to_owned(),
+            ),
+            (
+                "GET /api/v1/events?near=…&radius_km=10&sort=distance",
+                "/api/v1/events?near=37.18,-3.60&radius_km=10&sort=distance".to_owned(),
+            ),
+        ] {
+            loads.push((what, wrk_at(&format!("{url}{path}"), "10").await?));
+        }
+        anyhow::Ok(Scale {
+            events: size,
+            ready_after_seconds,
+            rss_kib,
+            loads,
+        })
+    }
+    .await;
+    let _already_gone = instance.kill().await;
+    db.drop().await?;
+    db.client().clone().shutdown().await;
+    let scale = measured?;
+    println!(
+        "\n{size} events: ready after {:.1} s, {} KiB resident",
+        scale.ready_after_seconds,
+        scale.rss_kib.map_or("?".to_owned(), |k| k.to_string())
+    );
+    for (what, load) in &scale.loads {
+        println!(
+            "  {what}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms (10 connections)",
+            load.requests_per_second,
+            load.p50_ms.unwrap_or(f64::NAN),
+            load.p99_ms.unwrap_or(f64::NAN)
+        );
+    }
+    Ok(scale)
 }
 
 /// What one run measured, written to `bench/results/<date>.json`.
@@ -126,6 +220,8 @@ struct Report {
     /// The events service's resident memory with the catalogue loaded and after the load.
     events_rss_kib: Option<u64>,
     endpoints: Vec<Row>,
+    /// The events service at larger catalogues.
+    scales: Vec<Scale>,
     scheduler_burst: usize,
     scheduler_drain_seconds: f64,
 }
@@ -338,6 +434,7 @@ async fn measure(
         catalogue_events: CATALOGUE,
         events_rss_kib,
         endpoints,
+        scales: Vec::new(),
         scheduler_burst: BURST,
         scheduler_drain_seconds: 0.0,
     })
@@ -358,7 +455,12 @@ fn start(name: &str, env: &[(&str, String)]) -> anyhow::Result<Child> {
 }
 
 async fn wait_ready(url: &str) -> anyhow::Result<()> {
-    for _ in 0..100 {
+    wait_ready_for(url, Duration::from_secs(10)).await
+}
+
+async fn wait_ready_for(url: &str, limit: Duration) -> anyhow::Result<()> {
+    let polls = limit.as_millis() / 100;
+    for _ in 0..polls {
         if reqwest::get(url)
             .await
             .is_ok_and(|r| r.status().is_success())
@@ -405,10 +507,19 @@ async fn sign_up(users_url: &str) -> anyhow::Result<String> {
         .context("no access token in the login answer")
 }
 
+/// What `wrk` reached on `url` at `connections`.
+async fn wrk_at(url: &str, connections: &str) -> anyhow::Result<Load> {
+    wrk_with(url, None, connections).await
+}
+
 /// What `wrk` reached on `url`: requests per second and latency percentiles.
 async fn wrk(url: &str, token: Option<&str>) -> anyhow::Result<Load> {
+    wrk_with(url, token, CONNECTIONS).await
+}
+
+async fn wrk_with(url: &str, token: Option<&str>, connections: &str) -> anyhow::Result<Load> {
     let mut command = Command::new("wrk");
-    command.args(["-t2", "-c", CONNECTIONS, "-d", DURATION, "--latency"]);
+    command.args(["-t2", "-c", connections, "-d", DURATION, "--latency"]);
     if let Some(token) = token {
         command.args(["-H", &format!("Authorization: Bearer {token}")]);
     }

@@ -207,6 +207,25 @@ pub async fn seed(store: &Store, count: usize, now: DateTime<Utc>) -> anyhow::Re
     Ok(added)
 }
 
+/// Stores `count` demo events at once, with no versions to announce: for loading a large
+/// catalogue into a database no instance serves yet (benchmarks), which instances then load
+/// whole at start. The relay would take hours to announce 100,000 versions one by one.
+pub async fn bulk(store: &Store, count: usize, now: DateTime<Utc>) -> anyhow::Result<()> {
+    const BATCH: usize = 1000;
+    for first in (0..count).step_by(BATCH) {
+        let events = (first..count.min(first + BATCH))
+            .map(|index| {
+                let draft = demo_event(index, now)
+                    .parse()
+                    .map_err(|err| anyhow::anyhow!("{err}"))?;
+                Ok(draft.into_doc(common::domain::EventId::new(), 1, bson::DateTime::now()))
+            })
+            .collect::<anyhow::Result<Vec<EventDoc>>>()?;
+        store.bulk_insert(events).await?;
+    }
+    Ok(())
+}
+
 /// Seeds the database `config` names, logging what it did.
 pub async fn run(config: &crate::config::Config, count: usize) -> anyhow::Result<()> {
     let db = common::mongo::connect(&config.mongo, crate::SERVICE).await?;

@@ -86,7 +86,7 @@ impl State {
         self.versions.insert(id, change.version());
         if let Some(old) = self.events.remove(&id) {
             self.by_start.remove(&(old.starts_at, id));
-            self.text.remove(id);
+            self.text.remove(&old);
             self.places.remove(&old);
         }
         if let Change::Put(event) = change {

@@ -3,9 +3,16 @@
 //! circle by exact great-circle distance; ordered by distance when asked. With words: the events
 //! the text index finds (`text.rs`), filtered the same way, in the search's sort.
 
-use std::{collections::BTreeMap, ops::Bound, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    ops::Bound,
+    sync::Arc,
+};
 
-use common::{domain::EventId, page::Page};
+use common::{
+    domain::{EventId, Topic},
+    page::Page,
+};
 use mongodb::bson;
 
 use super::{Catalogue, State, Tier};
@@ -84,10 +91,11 @@ impl Catalogue {
             after: None,
             ..search.clone()
         };
-        let mut counts = BTreeMap::new();
-        let mut count = |event: &EventDoc| {
-            for topic in event.topics.as_slice() {
-                *counts.entry(topic.to_string()).or_insert(0) += 1;
+        // Counted by reference: a search over 100,000 events must not allocate per event.
+        let mut counts: HashMap<&Topic, u64> = HashMap::new();
+        let mut count = |event: &Arc<EventDoc>| {
+            for topic in state.topics_of(event) {
+                *counts.entry(topic).or_insert(0) += 1;
             }
         };
         match (everything.words.is_empty(), everything.near) {
@@ -102,6 +110,9 @@ impl Catalogue {
                 .for_each(|hit| count(&hit.event)),
         }
         counts
+            .into_iter()
+            .map(|(topic, count)| (topic.to_string(), count))
+            .collect()
     }
 }
 
@@ -109,6 +120,13 @@ impl Catalogue {
 const FIRST_ID: EventId = EventId::from_object_id(bson::oid::ObjectId::from_bytes([0; 12]));
 
 impl State {
+    /// `event`'s topics, borrowed from the catalogue's own copy of it.
+    fn topics_of<'a>(&'a self, event: &Arc<EventDoc>) -> &'a [Topic] {
+        self.events
+            .get(&event.id)
+            .map_or(&[], |held| held.topics.as_slice())
+    }
+
     /// Every event `search` keeps, soonest first, after its start-order cursor.
     fn matching<'a>(&'a self, search: &'a Search) -> impl Iterator<Item = Found> + 'a {
         let from = (bson::DateTime::from_chrono(search.from), FIRST_ID);

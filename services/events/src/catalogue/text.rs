@@ -69,8 +69,17 @@ impl Postings {
 pub struct TextIndex {
     words: BTreeMap<String, Postings>,
     stems: HashMap<String, HashSet<String>>,
-    /// What each event put in, so that removing it takes out exactly that.
-    of_event: HashMap<EventId, Vec<(String, Field)>>,
+}
+
+/// The words `event` puts in, and where. Computed again on removal rather than kept, which
+/// would double the index's memory.
+fn entries(event: &EventDoc) -> Vec<(String, Field)> {
+    let title = words([event.title.as_str()]);
+    let description = words([event.description.as_str()]);
+    let mut entries = Vec::with_capacity(title.len() + description.len());
+    entries.extend(title.into_iter().map(|w| (w, Field::Title)));
+    entries.extend(description.into_iter().map(|w| (w, Field::Description)));
+    entries
 }
 
 fn stemmer() -> &'static Stemmer {
@@ -83,18 +92,12 @@ fn stem(word: &str) -> String {
 }
 
 impl TextIndex {
-    /// Indexes `event`'s title and description (replacing what it had).
+    /// Indexes `event`'s title and description (take out its previous version first).
     pub fn insert(&mut self, event: &EventDoc) {
-        self.remove(event.id);
-        let title = words([event.title.as_str()]);
-        let description = words([event.description.as_str()]);
-        let mut entries = Vec::with_capacity(title.len() + description.len());
-        entries.extend(title.into_iter().map(|w| (w, Field::Title)));
-        entries.extend(description.into_iter().map(|w| (w, Field::Description)));
-        for (word, field) in &entries {
+        for (word, field) in entries(event) {
             let postings = self.words.entry(word.clone()).or_insert_with(|| {
                 self.stems
-                    .entry(stem(word))
+                    .entry(stem(&word))
                     .or_default()
                     .insert(word.clone());
                 Postings::default()
@@ -104,12 +107,12 @@ impl TextIndex {
                 Field::Description => postings.description.insert(event.id),
             };
         }
-        self.of_event.insert(event.id, entries);
     }
 
-    /// Takes event `id` out.
-    pub fn remove(&mut self, id: EventId) {
-        for (word, field) in self.of_event.remove(&id).unwrap_or_default() {
+    /// Takes `event` (as it was inserted) out.
+    pub fn remove(&mut self, event: &EventDoc) {
+        let id = event.id;
+        for (word, field) in entries(event) {
             let Some(postings) = self.words.get_mut(&word) else {
                 continue;
             };
@@ -252,13 +255,15 @@ mod tests {
 
     #[test]
     fn a_removed_or_replaced_event_is_found_by_its_new_words_only() {
-        let mut event = titled("Flamenco", "");
-        let mut text = index(&[&event]);
+        let before = titled("Flamenco", "");
+        let mut text = index(&[&before]);
+        let mut event = before.clone();
         event.title = crate::domain::Title::parse("Tango").unwrap();
+        text.remove(&before);
         text.insert(&event);
         assert!(text.matching(&query("flamenco")).is_empty());
         assert_eq!(text.matching(&query("tango")).len(), 1);
-        text.remove(event.id);
+        text.remove(&event);
         assert!(text.matching(&query("tango")).is_empty());
         assert!(text.words.is_empty() && text.stems.is_empty());
     }

@@ -112,6 +112,16 @@ impl Store {
         .await
     }
 
+    /// Stores `events` as they are, recording no versions (see `seed::bulk`).
+    pub async fn bulk_insert(&self, events: Vec<EventDoc>) -> StoreResult<()> {
+        let collection = self.events.clone();
+        Deadline::new(Dependency::Database, LOAD_DEADLINE)
+            .run("storing events in bulk", async move {
+                collection.insert_many(events).await.map(drop)
+            })
+            .await
+    }
+
     /// How many events start at or after `now`.
     pub async fn count_upcoming(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         let events = self.events.clone();
