@@ -42,14 +42,6 @@ impl<T> Page<T> {
             .then(|| self.items.last().map(cursor_of))
             .flatten()
     }
-
-    /// The same page with each item converted.
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            more: self.more,
-        }
-    }
 }
 
 /// A sort key a cursor can carry.

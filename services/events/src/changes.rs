@@ -57,6 +57,17 @@ pub fn announcement(version: &VersionDoc) -> serde_json::Result<Outgoing> {
     })
 }
 
+/// What `version` does to a catalogue.
+pub fn catalogue_change(version: &VersionDoc) -> Change {
+    match &version.event {
+        Some(event) => Change::Put(Arc::new(event.clone())),
+        None => Change::Remove {
+            id: version.event_id,
+            version: version.version,
+        },
+    }
+}
+
 /// The catalogue change a v2 message with `routing_key` and `body` says, if it is one.
 pub fn change(routing_key: &str, body: &[u8]) -> anyhow::Result<Option<Change>> {
     Ok(match routing_key {

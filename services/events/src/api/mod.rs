@@ -13,7 +13,7 @@ use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::{
-    catalogue::{Catalogue, Change},
+    catalogue::Catalogue,
     changes,
     relay::Relay,
     store::{Store, VersionDoc},
@@ -45,14 +45,7 @@ impl Ctx {
     /// leaves, the other instances hear of it now, and the relay announces it to everyone else
     /// (and to the instances again, should this publish have failed).
     async fn announce(&self, version: &VersionDoc) {
-        let change = match &version.event {
-            Some(event) => Change::Put(Arc::new(event.clone())),
-            None => Change::Remove {
-                id: version.event_id,
-                version: version.version,
-            },
-        };
-        self.catalogue.apply(change);
+        self.catalogue.apply(changes::catalogue_change(version));
         let published = match changes::announcement(version) {
             Ok(message) => self
                 .domain

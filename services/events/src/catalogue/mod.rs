@@ -139,16 +139,6 @@ impl Catalogue {
             .collect()
     }
 
-    /// How many live events there are.
-    pub fn len(&self) -> usize {
-        self.read().events.len()
-    }
-
-    /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         // A panic while holding the lock leaves whole maps behind (every update is a few
         // inserts and removes), so the state is still usable.
@@ -213,7 +203,7 @@ pub(crate) mod tests {
         assert!(catalogue.apply(Change::Remove { id, version: 3 }));
         assert!(!catalogue.apply(put(id, 2, 3)));
         assert!(catalogue.get(id).is_none());
-        assert!(catalogue.is_empty());
+        assert!(catalogue.read().events.is_empty());
     }
 
     #[test]
