@@ -121,6 +121,7 @@ async fn clean_test_leftovers() -> anyhow::Result<()> {
         .delete_test_leftovers()
         .await?;
     eprintln!("deleted {deleted} test queue(s) and exchange(s)");
+    deps::rabbitmq::heal_dead_lettering().await?;
     Ok(())
 }
 

@@ -327,7 +327,25 @@ impl RabbitAdmin {
 
     /// Deletes the queues and exchanges tests declared (named [`TEST_AMQP_PREFIX`]…): quorum
     /// queues are heavy, and a broker keeping every run's leftovers slows to a halt.
+    ///
+    /// Waits first until a freshly started broker has every leftover queue running again:
+    /// deleting a queue whose dead-letter worker is still starting crashes that worker.
     pub async fn delete_test_leftovers(&self) -> anyhow::Result<usize> {
+        eventually(
+            Duration::from_secs(60),
+            "leftover test queues recovered",
+            || async {
+                // Asked with its leader, the API reports a quorum queue's state as "running"
+                // once it answers (and "live" otherwise, even when it does).
+                let queues: Vec<QueueState> =
+                    self.list("queues/%2F?columns=name,state,leader").await?;
+                let recovering = queues.iter().any(|q| {
+                    q.name.starts_with(TEST_AMQP_PREFIX) && q.state.as_deref() != Some("running")
+                });
+                Ok((!recovering).then_some(()))
+            },
+        )
+        .await?;
         self.delete_prefixed(TEST_AMQP_PREFIX).await
     }
 
@@ -376,4 +394,11 @@ impl RabbitAdmin {
 #[derive(Deserialize)]
 struct Named {
     name: String,
+}
+
+#[derive(Deserialize)]
+struct QueueState {
+    name: String,
+    /// Absent while the broker has not yet reported on the queue.
+    state: Option<String>,
 }

@@ -13,7 +13,7 @@ pub mod ferretdb;
 mod go;
 mod mailpit;
 mod postgres;
-mod rabbitmq;
+pub mod rabbitmq;
 pub mod signing_key;
 
 use std::path::PathBuf;

@@ -46,6 +46,41 @@ pub fn stop() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// RabbitMQ 3.10 gives up dead-lettering for the whole broker once two of its dead-letter
+/// workers crash within five seconds (`rabbit_fifo_dlx_sup` stops for good, and every later
+/// declaration of a queue that dead-letters fails with INTERNAL_ERROR). Deleting queues that a
+/// restart is still recovering can do that, so after deleting leftovers this restarts the
+/// broker's application if it happened. A broker this machine does not run is left alone.
+pub async fn heal_dead_lettering() -> anyhow::Result<()> {
+    if !process::on_path("rabbitmqctl") && !std::path::Path::new("/usr/sbin/rabbitmqctl").exists() {
+        return Ok(());
+    }
+    if dead_lettering_runs()? {
+        return Ok(());
+    }
+    eprintln!("==> RabbitMQ stopped dead-lettering; restarting its application");
+    process::run_quiet("rabbitmqctl stop_app", sbin("rabbitmqctl").arg("stop_app"))?;
+    process::run_quiet(
+        "rabbitmqctl start_app",
+        sbin("rabbitmqctl").arg("start_app"),
+    )?;
+    let log = std::path::PathBuf::from("/var/log/rabbitmq");
+    process::wait_until("RabbitMQ", Duration::from_secs(90), &log, answers).await?;
+    anyhow::ensure!(
+        dead_lettering_runs()?,
+        "RabbitMQ still cannot dead-letter after a restart; see /var/log/rabbitmq"
+    );
+    Ok(())
+}
+
+fn dead_lettering_runs() -> anyhow::Result<bool> {
+    let answer = process::run_quiet(
+        "rabbitmqctl eval",
+        sbin("rabbitmqctl").args(["eval", "is_pid(whereis(rabbit_fifo_dlx_sup))."]),
+    )?;
+    Ok(answer.trim() == "true")
+}
+
 fn enable_management(offline: bool) -> anyhow::Result<()> {
     let mut command = sbin("rabbitmq-plugins");
     command.arg("enable");
