@@ -14,7 +14,7 @@ use common::{
 
 use crate::{
     catalogue::Change,
-    domain::{Description, Organizer, Title, Topics, words},
+    domain::{Description, Organizer, Title, Topics},
     store::{self, EventDoc, PlaceDoc, VersionDoc},
 };
 
@@ -113,7 +113,6 @@ fn from_wire(event: EventV2) -> Result<EventDoc, DomainError> {
     let description = Description::parse(&event.description)?;
     Ok(EventDoc {
         id: event.id,
-        words: words([title.as_str(), description.as_str()]),
         title,
         description,
         starts_at: mongodb::bson::DateTime::from_chrono(event.starts_at),

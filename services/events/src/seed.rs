@@ -214,16 +214,19 @@ pub async fn bulk(store: &Store, count: usize, now: DateTime<Utc>) -> anyhow::Re
     const BATCH: usize = 1000;
     for first in (0..count).step_by(BATCH) {
         let events = (first..count.min(first + BATCH))
-            .map(|index| {
-                let draft = demo_event(index, now)
-                    .parse()
-                    .map_err(|err| anyhow::anyhow!("{err}"))?;
-                Ok(draft.into_doc(common::domain::EventId::new(), 1, bson::DateTime::now()))
-            })
+            .map(|index| demo_doc(index, now))
             .collect::<anyhow::Result<Vec<EventDoc>>>()?;
         store.bulk_insert(events).await?;
     }
     Ok(())
+}
+
+/// Demo event `index` as it would be stored, at version 1.
+pub fn demo_doc(index: usize, now: DateTime<Utc>) -> anyhow::Result<EventDoc> {
+    let draft = demo_event(index, now)
+        .parse()
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    Ok(draft.into_doc(common::domain::EventId::new(), 1, bson::DateTime::now()))
 }
 
 /// Seeds the database `config` names, logging what it did.

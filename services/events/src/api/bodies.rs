@@ -11,7 +11,7 @@ use poem_openapi::Object;
 use serde::Deserialize;
 
 use crate::{
-    domain::{Coordinates, Description, Organizer, Place, Schedule, Title, Topics, words},
+    domain::{Coordinates, Description, Organizer, Place, Schedule, Title, Topics},
     store::{EventDoc, PlaceDoc},
 };
 
@@ -171,7 +171,6 @@ fn parse_topics(raw: &[String], errors: &mut FieldErrors) -> Option<Topics> {
 impl EventDraft {
     /// The stored event: version `version`, created at `created_at`, changed now.
     pub fn into_doc(self, id: EventId, version: i64, created_at: bson::DateTime) -> EventDoc {
-        let words = words([self.title.as_str(), self.description.as_str()]);
         let position = self.place.position();
         EventDoc {
             id,
@@ -188,7 +187,6 @@ impl EventDraft {
             },
             organizer: self.organizer,
             topics: self.topics,
-            words,
             created_at,
             updated_at: bson::DateTime::now(),
             version,

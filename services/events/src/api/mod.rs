@@ -21,6 +21,7 @@ use crate::{
 
 pub use bodies::{EventIn, PlaceIn};
 pub use search_params::SearchParams;
+pub use views::SearchPage;
 
 #[derive(Tags)]
 pub enum Tag {

@@ -12,7 +12,9 @@
 mod follow;
 mod places;
 mod search;
+mod slots;
 mod text;
+mod topics;
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -21,7 +23,6 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use common::domain::EventId;
-use mongodb::bson;
 
 use crate::store::EventDoc;
 
@@ -62,11 +63,14 @@ pub struct Catalogue {
 
 #[derive(Default)]
 struct State {
-    events: HashMap<EventId, Arc<EventDoc>>,
+    /// Every live event, each at its slot (what the indexes hold).
+    events: slots::Slots,
     /// Every live event by start, then id: the order of every search.
-    by_start: BTreeSet<(bson::DateTime, EventId)>,
+    by_start: BTreeSet<topics::Start>,
     /// The newest version heard of per event, removed ones included.
-    versions: HashMap<EventId, i64>,
+    versions: HashMap<EventId, i64, foldhash::fast::RandomState>,
+    /// Every live event's topics, for `topic` and the facets.
+    topics: topics::TopicIndex,
     /// Every live event's words, for `q`.
     text: text::TextIndex,
     /// Every live event's position, for `near`.
@@ -84,16 +88,18 @@ impl State {
             return false;
         }
         self.versions.insert(id, change.version());
-        if let Some(old) = self.events.remove(&id) {
-            self.by_start.remove(&(old.starts_at, id));
-            self.text.remove(&old);
-            self.places.remove(&old);
+        if let Some((slot, old)) = self.events.remove(id) {
+            self.by_start.remove(&topics::start_of(slot, &old));
+            self.topics.remove(slot, &old);
+            self.text.remove(slot, &old);
+            self.places.remove(slot, &old);
         }
         if let Change::Put(event) = change {
-            self.by_start.insert((event.starts_at, id));
-            self.text.insert(&event);
-            self.places.insert(&event);
-            self.events.insert(id, event);
+            let slot = self.events.insert(Arc::clone(&event));
+            self.by_start.insert(topics::start_of(slot, &event));
+            self.topics.insert(slot, &event);
+            self.text.insert(slot, &event);
+            self.places.insert(slot, &event);
         }
         true
     }
@@ -114,7 +120,7 @@ impl Catalogue {
         let loaded: std::collections::HashSet<EventId> = events.iter().map(|e| e.id).collect();
         let gone: Vec<(EventId, i64)> = state
             .events
-            .values()
+            .events()
             .filter(|e| !loaded.contains(&e.id) && e.updated_at.to_chrono() < read_from)
             .map(|e| (e.id, e.version + 1))
             .collect();
@@ -128,14 +134,17 @@ impl Catalogue {
 
     /// The live event `id`.
     pub fn get(&self, id: EventId) -> Option<Arc<EventDoc>> {
-        self.read().events.get(&id).cloned()
+        self.read()
+            .events
+            .find(id)
+            .map(|(_, event)| Arc::clone(event))
     }
 
     /// The live events among `ids`, in their order.
     pub fn many(&self, ids: &[EventId]) -> Vec<Arc<EventDoc>> {
         let state = self.read();
         ids.iter()
-            .filter_map(|id| state.events.get(id).cloned())
+            .filter_map(|id| state.events.find(*id).map(|(_, event)| Arc::clone(event)))
             .collect()
     }
 
@@ -204,6 +213,7 @@ pub(crate) mod tests {
         assert!(!catalogue.apply(put(id, 2, 3)));
         assert!(catalogue.get(id).is_none());
         assert!(catalogue.read().events.is_empty());
+        assert!(catalogue.read().by_start.is_empty());
     }
 
     #[test]

@@ -4,12 +4,12 @@
 //! great-circle distances do, with no special case at the antimeridian or the poles; the exact
 //! distance is still computed, by haversine, for what is shown and for the radius.
 
-use common::domain::EventId;
 use rstar::{RTree, primitives::GeomWithData};
 
-use crate::{search::Near, store::EventDoc};
+use super::slots::Slot;
+use crate::{domain::great_circle_km, search::Near, store::EventDoc};
 
-type Point = GeomWithData<[f64; 3], EventId>;
+type Point = GeomWithData<[f64; 3], Slot>;
 
 /// The positions of every live event that has one.
 #[derive(Default)]
@@ -17,39 +17,50 @@ pub struct Places {
     tree: RTree<Point>,
 }
 
-fn point(event: &EventDoc) -> Option<Point> {
+fn point(slot: Slot, event: &EventDoc) -> Option<Point> {
     let position = event.place.position()?;
-    Some(GeomWithData::new(position.unit_vector(), event.id))
+    Some(GeomWithData::new(position.unit_vector(), slot))
 }
 
 impl Places {
-    /// Adds `event`'s position, if it has one.
-    pub fn insert(&mut self, event: &EventDoc) {
-        if let Some(point) = point(event) {
+    /// Adds `event`'s position (at `slot`), if it has one.
+    pub fn insert(&mut self, slot: Slot, event: &EventDoc) {
+        if let Some(point) = point(slot, event) {
             self.tree.insert(point);
         }
     }
 
-    /// Takes out `event`'s position (as it was inserted).
-    pub fn remove(&mut self, event: &EventDoc) {
-        if let Some(point) = point(event) {
+    /// Takes out `event`'s position (as it was inserted at `slot`).
+    pub fn remove(&mut self, slot: Slot, event: &EventDoc) {
+        if let Some(point) = point(slot, event) {
             self.tree.remove(&point);
         }
     }
 
-    /// The events within `near`, nearest first.
-    pub fn nearest(&self, near: Near) -> impl Iterator<Item = EventId> + '_ {
+    /// The events within `near` with their distances in kilometres, nearest first.
+    pub fn nearest(&self, near: Near) -> impl Iterator<Item = (Slot, f64)> + '_ {
         let limit = near.radius.chord().powi(2);
         self.tree
             .nearest_neighbor_iter_with_distance_2(near.center.unit_vector())
             .take_while(move |(_, distance_2)| *distance_2 <= limit)
-            .map(|(point, _)| point.data)
+            .filter_map(move |(point, distance_2)| in_circle(near, point, distance_2))
     }
 
-    /// The events within `near`, in no order.
-    pub fn within(&self, near: Near) -> impl Iterator<Item = EventId> + '_ {
+    /// The events within `near` with their distances in kilometres, in no order.
+    pub fn within(&self, near: Near) -> impl Iterator<Item = (Slot, f64)> + '_ {
+        let center = near.center.unit_vector();
         self.tree
-            .locate_within_distance(near.center.unit_vector(), near.radius.chord().powi(2))
-            .map(|point| point.data)
+            .locate_within_distance(center, near.radius.chord().powi(2))
+            .filter_map(move |point| {
+                let distance_2 = (0..3).map(|i| (point.geom()[i] - center[i]).powi(2)).sum();
+                in_circle(near, point, distance_2)
+            })
     }
+}
+
+/// `point`'s event and distance, if it lies in the circle by great-circle distance (the tree
+/// reads a hair beyond it).
+fn in_circle(near: Near, point: &Point, distance_2: f64) -> Option<(Slot, f64)> {
+    let km = great_circle_km(distance_2.sqrt());
+    (km <= near.radius.km()).then_some((point.data, km))
 }

@@ -1,10 +1,15 @@
 //! Runs a [`Search`] over the catalogue in memory. Without words: events in start order from
-//! the cursor (or `from`) up to `to`, kept when they carry a wanted topic and lie within the
-//! circle by exact great-circle distance; ordered by distance when asked. With words: the events
-//! the text index finds (`text.rs`), filtered the same way, in the search's sort.
+//! the cursor (or `from`) up to `to`, read from the wanted topics' own start orders when it has
+//! topics, kept when they lie within the circle by exact great-circle distance; ordered by
+//! distance when asked. With words: the events the text index finds (`text.rs`), filtered the
+//! same way, in the search's sort.
+//!
+//! Facets count the whole filtered set without reading it when they can: with neither words
+//! nor a place, each topic's count is two rank lookups in its start order; otherwise the hits
+//! are gathered once into a bitmap and intersected with each topic's.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, BTreeSet},
     ops::Bound,
     sync::Arc,
 };
@@ -14,8 +19,13 @@ use common::{
     page::Page,
 };
 use mongodb::bson;
+use roaring::RoaringBitmap;
 
-use super::{Catalogue, State, Tier};
+use super::{
+    Catalogue, State, Tier,
+    slots::Slot,
+    topics::{Start, start_of},
+};
 use crate::{
     search::{Cursor, Near, Search, Sort},
     store::EventDoc,
@@ -44,10 +54,23 @@ impl Found {
             _ => Cursor::StartsAt { starts_at, id },
         }
     }
+}
 
-    /// Whether this item comes after `cursor` in its sort.
+/// A hit before it is shown: what its sort and the cursor need, and where its event is held.
+/// Small and copied, so that thousands of hits are sorted without touching their events.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    slot: Slot,
+    starts_at: bson::DateTime,
+    id: EventId,
+    distance_km: Option<f64>,
+    tier: Option<Tier>,
+}
+
+impl Hit {
+    /// Whether this hit comes after `cursor` in its sort.
     fn is_after(&self, cursor: &Cursor) -> bool {
-        let (id, starts_at) = (self.event.id, self.event.starts_at.to_chrono());
+        let (id, starts_at) = (self.id, self.starts_at.to_chrono());
         match *cursor {
             Cursor::StartsAt {
                 starts_at: at,
@@ -64,21 +87,34 @@ impl Found {
             } => (self.tier, starts_at, id) > (Some(tier), at, last),
         }
     }
+
+    /// How two hits compare in `sort`.
+    fn order(sort: Sort) -> impl Fn(&Self, &Self) -> std::cmp::Ordering {
+        move |a, b| match sort {
+            Sort::StartsAt => (a.starts_at, a.id).cmp(&(b.starts_at, b.id)),
+            Sort::Relevance => (a.tier, a.starts_at, a.id).cmp(&(b.tier, b.starts_at, b.id)),
+            Sort::Distance => {
+                let (da, db) = (
+                    a.distance_km.unwrap_or(f64::MAX),
+                    b.distance_km.unwrap_or(f64::MAX),
+                );
+                da.total_cmp(&db).then(a.id.cmp(&b.id))
+            }
+        }
+    }
 }
 
 impl Catalogue {
     /// One page of `search`.
     pub fn search(&self, search: &Search) -> Page<Found> {
         let state = self.read();
-        let found = match (search.words.is_empty(), search.near) {
-            (false, _) => state.by_words(search),
+        let hits = match (search.words.is_empty(), search.near) {
+            (false, _) => sorted_page(state.text_hits(search), search),
             (true, Some(near)) if search.sort == Sort::Distance => state.nearest(search, near),
             (true, Some(near)) => sorted_page(state.near(search, near).collect(), search),
-            (true, None) => state
-                .matching(search)
-                .take(Page::<Found>::read_size(search.limit))
-                .collect(),
+            (true, None) => state.in_start_order(search),
         };
+        let found = hits.iter().filter_map(|hit| state.shown(hit)).collect();
         Page::from_read(found, search.limit)
     }
 
@@ -91,26 +127,25 @@ impl Catalogue {
             after: None,
             ..search.clone()
         };
-        // Counted by reference: a search over 100,000 events must not allocate per event.
-        let mut counts: HashMap<&Topic, u64> = HashMap::new();
-        let mut count = |event: &Arc<EventDoc>| {
-            for topic in state.topics_of(event) {
-                *counts.entry(topic).or_insert(0) += 1;
+        let counts: Vec<(&Topic, u64)> = match (everything.words.is_empty(), everything.near) {
+            (true, None) => state.count_starting(&everything),
+            (false, _) => {
+                let hits: RoaringBitmap = state
+                    .text_hits(&everything)
+                    .iter()
+                    .map(|hit| hit.slot)
+                    .collect();
+                state.topics.count_among(&hits)
+            }
+            (true, Some(near)) => {
+                let hits: RoaringBitmap =
+                    state.near(&everything, near).map(|hit| hit.slot).collect();
+                state.topics.count_among(&hits)
             }
         };
-        match (everything.words.is_empty(), everything.near) {
-            (false, _) => state
-                .text_hits(&everything)
-                .for_each(|hit| count(&hit.event)),
-            (true, Some(near)) => state
-                .near(&everything, near)
-                .for_each(|hit| count(&hit.event)),
-            (true, None) => state
-                .matching(&everything)
-                .for_each(|hit| count(&hit.event)),
-        }
         counts
             .into_iter()
+            .filter(|(_, count)| *count > 0)
             .map(|(topic, count)| (topic.to_string(), count))
             .collect()
     }
@@ -119,20 +154,18 @@ impl Catalogue {
 /// The smallest id, for a bound that includes every event starting at an instant.
 const FIRST_ID: EventId = EventId::from_object_id(bson::oid::ObjectId::from_bytes([0; 12]));
 
-impl State {
-    /// `event`'s topics, borrowed from the catalogue's own copy of it.
-    fn topics_of<'a>(&'a self, event: &Arc<EventDoc>) -> &'a [Topic] {
-        self.events
-            .get(&event.id)
-            .map_or(&[], |held| held.topics.as_slice())
-    }
+/// The place in start order before every event starting at `at`.
+fn before_all_at(at: chrono::DateTime<chrono::Utc>) -> Start {
+    (bson::DateTime::from_chrono(at), FIRST_ID, 0)
+}
 
-    /// Every event `search` keeps, soonest first, after its start-order cursor.
-    fn matching<'a>(&'a self, search: &'a Search) -> impl Iterator<Item = Found> + 'a {
-        let from = (bson::DateTime::from_chrono(search.from), FIRST_ID);
-        let lower = match search.after {
+impl State {
+    /// Where `search` begins in start order: at `from`, or after its start-order cursor.
+    fn lower_bound(search: &Search) -> Bound<Start> {
+        let from = before_all_at(search.from);
+        match search.after {
             Some(Cursor::StartsAt { starts_at, id }) => {
-                let after = (bson::DateTime::from_chrono(starts_at), id);
+                let after = (bson::DateTime::from_chrono(starts_at), id, Slot::MAX);
                 if after < from {
                     Bound::Included(from)
                 } else {
@@ -140,42 +173,115 @@ impl State {
                 }
             }
             _ => Bound::Included(from),
-        };
-        let to = search.to.map(bson::DateTime::from_chrono);
-        self.by_start
-            .range((lower, Bound::Unbounded))
-            .take_while(move |(starts_at, _)| to.is_none_or(|to| *starts_at < to))
-            .filter_map(|(_, id)| self.events.get(id))
-            .filter(|event| keeps(search, event))
-            .filter_map(|event| within(search.near, event))
+        }
     }
 
-    /// Every event with the search's words that passes its other filters, in its sort, after
-    /// its cursor.
-    fn by_words(&self, search: &Search) -> Vec<Found> {
-        sorted_page(self.text_hits(search).collect(), search)
+    /// A page of what `search` (without words or place) keeps, soonest first, after its
+    /// cursor: from the catalogue's start order, or merged from its topics' own.
+    fn in_start_order(&self, search: &Search) -> Vec<Hit> {
+        let wanted = Page::<Found>::read_size(search.limit);
+        let lower = Self::lower_bound(search);
+        let to = search.to.map(before_all_at);
+        let before_to = |start: &&Start| to.is_none_or(|to| **start < to);
+        let kept = |start: &&Start| !search.exclude.contains(&start.1);
+        let starts: Vec<Start> = if search.topics.is_empty() {
+            self.by_start
+                .range((lower, Bound::Unbounded))
+                .take_while(before_to)
+                .filter(kept)
+                .take(wanted)
+                .copied()
+                .collect()
+        } else {
+            // Each topic's first page, merged: an event with two wanted topics is read twice.
+            let mut merged: Vec<Start> = search
+                .topics
+                .iter()
+                .flat_map(|topic| {
+                    self.topics
+                        .starting(topic, lower)
+                        .take_while(before_to)
+                        .filter(kept)
+                        .take(wanted)
+                        .copied()
+                })
+                .collect();
+            merged.sort_unstable();
+            merged.dedup();
+            merged.truncate(wanted);
+            merged
+        };
+        starts
+            .into_iter()
+            .map(|(starts_at, id, slot)| Hit {
+                slot,
+                starts_at,
+                id,
+                distance_km: None,
+                tier: None,
+            })
+            .collect()
+    }
+
+    /// Per topic, how many events `search` (without words or place) finds: two rank lookups
+    /// each, less the excluded events it would have counted.
+    fn count_starting(&self, search: &Search) -> Vec<(&Topic, u64)> {
+        let from = before_all_at(search.from);
+        let to = search.to.map(before_all_at);
+        let mut counts: Vec<(&Topic, u64)> = self.topics.count_starting(from, to).collect();
+        let excluded: BTreeSet<EventId> = search.exclude.iter().copied().collect();
+        for (slot, event) in excluded.into_iter().filter_map(|id| self.events.find(id)) {
+            let start = start_of(slot, event);
+            if start < from || to.is_some_and(|to| start >= to) {
+                continue;
+            }
+            for (topic, count) in &mut counts {
+                if event.topics.as_slice().contains(topic) {
+                    *count = count.saturating_sub(1);
+                }
+            }
+        }
+        counts
     }
 
     /// Every event with the search's words that passes its other filters, in no order.
-    fn text_hits<'a>(&'a self, search: &'a Search) -> impl Iterator<Item = Found> + 'a {
+    fn text_hits(&self, search: &Search) -> Vec<Hit> {
+        let filter = self.filter(search);
         self.text
             .matching(&search.words)
-            .into_iter()
-            .filter_map(move |(id, tier)| {
-                let mut hit = self.hit(search, id)?;
+            .iter()
+            .filter_map(|(slot, tier)| {
+                let distance_km = match search.near {
+                    None => None,
+                    Some(near) => Some(self.distance_km(slot, near)?),
+                };
+                let mut hit = self.hit(&filter, slot, distance_km)?;
                 hit.tier = Some(tier);
                 Some(hit)
             })
+            .collect()
+    }
+
+    /// How far the event at `slot` is from `near`'s centre, if within its circle.
+    fn distance_km(&self, slot: Slot, near: Near) -> Option<f64> {
+        let km = self
+            .events
+            .get(slot)?
+            .place
+            .position()?
+            .distance_km(near.center);
+        (km <= near.radius.km()).then_some(km)
     }
 
     /// A page of what lies in the circle, nearest first (ties by id), after the distance
     /// cursor: read outwards from the centre until the page is full and its last distance's
     /// ties are in.
-    fn nearest(&self, search: &Search, near: Near) -> Vec<Found> {
+    fn nearest(&self, search: &Search, near: Near) -> Vec<Hit> {
         let wanted = Page::<Found>::read_size(search.limit);
-        let mut found: Vec<Found> = Vec::with_capacity(wanted);
-        for id in self.places.nearest(near) {
-            let Some(hit) = self.hit(search, id) else {
+        let mut found: Vec<Hit> = Vec::with_capacity(wanted);
+        let filter = self.filter(search);
+        for (slot, km) in self.places.nearest(near) {
+            let Some(hit) = self.hit(&filter, slot, Some(km)) else {
                 continue;
             };
             if search
@@ -195,67 +301,77 @@ impl State {
     }
 
     /// Everything in the circle that passes the other filters, in no order.
-    fn near<'a>(&'a self, search: &'a Search, near: Near) -> impl Iterator<Item = Found> + 'a {
+    fn near<'a>(&'a self, search: &'a Search, near: Near) -> impl Iterator<Item = Hit> + 'a {
+        let filter = self.filter(search);
         self.places
             .within(near)
-            .filter_map(move |id| self.hit(search, id))
+            .filter_map(move |(slot, km)| self.hit(&filter, slot, Some(km)))
     }
 
-    /// Event `id` as a hit of `search` (without its words), if it passes.
-    fn hit(&self, search: &Search, id: EventId) -> Option<Found> {
-        let event = self.events.get(&id)?;
-        let from = bson::DateTime::from_chrono(search.from);
-        let to = search.to.map(bson::DateTime::from_chrono);
-        let when = event.starts_at >= from && to.is_none_or(|to| event.starts_at < to);
-        (when && keeps(search, event))
-            .then(|| within(search.near, event))
-            .flatten()
-    }
-}
-
-/// `found` in `search`'s sort, after its cursor, as much as a page reads.
-fn sorted_page(mut found: Vec<Found>, search: &Search) -> Vec<Found> {
-    if let Some(cursor) = &search.after {
-        found.retain(|hit| hit.is_after(cursor));
-    }
-    let start = |hit: &Found| (hit.event.starts_at, hit.event.id);
-    match search.sort {
-        Sort::StartsAt => found.sort_by_key(start),
-        Sort::Relevance => found.sort_by_key(|hit| (hit.tier, start(hit))),
-        Sort::Distance => found.sort_by(|a, b| {
-            let (da, db) = (
-                a.distance_km.unwrap_or(f64::MAX),
-                b.distance_km.unwrap_or(f64::MAX),
-            );
-            da.total_cmp(&db).then(a.event.id.cmp(&b.event.id))
-        }),
-    }
-    found.truncate(Page::<Found>::read_size(search.limit));
-    found
-}
-
-/// Whether `event` passes the topic and exclusion filters (words are the text index's).
-fn keeps(search: &Search, event: &EventDoc) -> bool {
-    let topics = event.topics.as_slice();
-    (search.topics.is_empty() || search.topics.iter().any(|t| topics.contains(t)))
-        && !search.exclude.contains(&event.id)
-}
-
-/// `event` with its distance if it lies in the circle (or if there is no circle).
-fn within(near: Option<Near>, event: &Arc<EventDoc>) -> Option<Found> {
-    let Some(near) = near else {
-        return Some(Found {
-            event: Arc::clone(event),
-            distance_km: None,
+    /// The event at `slot` as a hit, if it passes `filter`'s time, topics and exclusions; its
+    /// distance, when the search has a centre, is already known to be within the circle.
+    fn hit(&self, filter: &Filter, slot: Slot, distance_km: Option<f64>) -> Option<Hit> {
+        let (starts_at, id) = self.events.key(slot)?;
+        let passes = starts_at >= filter.from
+            && filter.to.is_none_or(|to| starts_at < to)
+            && filter.topics.as_ref().is_none_or(|any| any.contains(slot))
+            && !filter.excluded.contains(slot);
+        passes.then_some(Hit {
+            slot,
+            starts_at,
+            id,
+            distance_km,
             tier: None,
-        });
-    };
-    let km = event.place.position()?.distance_km(near.center);
-    (km <= near.radius.km()).then(|| Found {
-        event: Arc::clone(event),
-        distance_km: Some(km),
-        tier: None,
-    })
+        })
+    }
+
+    /// What `search` filters on but words, prepared once for its hits.
+    fn filter(&self, search: &Search) -> Filter {
+        Filter {
+            from: bson::DateTime::from_chrono(search.from),
+            to: search.to.map(bson::DateTime::from_chrono),
+            topics: (!search.topics.is_empty()).then(|| self.topics.any_of(&search.topics)),
+            excluded: search
+                .exclude
+                .iter()
+                .filter_map(|id| self.events.find(*id).map(|(slot, _)| slot))
+                .collect(),
+        }
+    }
+
+    /// `hit` as the page shows it.
+    fn shown(&self, hit: &Hit) -> Option<Found> {
+        Some(Found {
+            event: Arc::clone(self.events.get(hit.slot)?),
+            distance_km: hit.distance_km,
+            tier: hit.tier,
+        })
+    }
+}
+
+/// The first page of `hits` in `search`'s sort after its cursor (as much as a page reads):
+/// selected, then only those sorted.
+fn sorted_page(mut hits: Vec<Hit>, search: &Search) -> Vec<Hit> {
+    if let Some(cursor) = &search.after {
+        hits.retain(|hit| hit.is_after(cursor));
+    }
+    let order = Hit::order(search.sort);
+    let wanted = Page::<Found>::read_size(search.limit);
+    if hits.len() > wanted {
+        hits.select_nth_unstable_by(wanted - 1, &order);
+        hits.truncate(wanted);
+    }
+    hits.sort_unstable_by(order);
+    hits
+}
+
+/// What a search filters on but words, as slots where it can.
+struct Filter {
+    from: bson::DateTime,
+    to: Option<bson::DateTime>,
+    /// The events with any wanted topic, when some are wanted.
+    topics: Option<RoaringBitmap>,
+    excluded: RoaringBitmap,
 }
 
 #[cfg(test)]
@@ -276,6 +392,65 @@ mod tests {
         let id = doc.id;
         catalogue.apply(Change::Put(Arc::new(doc)));
         id
+    }
+
+    fn with_topics(catalogue: &Catalogue, days: i64, topics: &[&str]) -> EventId {
+        let mut doc = event(EventId::new(), 1, days);
+        doc.topics =
+            crate::domain::Topics::parse(topics.iter().map(|slug| topic(slug)).collect()).unwrap();
+        let id = doc.id;
+        catalogue.apply(Change::Put(Arc::new(doc)));
+        id
+    }
+
+    fn topic(slug: &str) -> Topic {
+        Topic::parse(slug).unwrap()
+    }
+
+    #[test]
+    fn a_search_by_topics_merges_their_start_orders_and_pages_through_them() {
+        let catalogue = Catalogue::default();
+        let both = with_topics(&catalogue, 1, &["jazz", "wine"]);
+        let wine = with_topics(&catalogue, 2, &["wine"]);
+        with_topics(&catalogue, 3, &["rust"]);
+        let jazz = with_topics(&catalogue, 4, &["jazz"]);
+        let mut search = Search {
+            topics: vec![topic("jazz"), topic("wine")],
+            limit: 2,
+            ..Search::upcoming(Utc::now())
+        };
+        let first = catalogue.search(&search);
+        let ids: Vec<EventId> = first.items.iter().map(|hit| hit.event.id).collect();
+        assert_eq!(
+            ids,
+            [both, wine],
+            "soonest first, the event with both topics once"
+        );
+        search.after = Some(first.items[1].cursor(Sort::StartsAt));
+        let second = catalogue.search(&search);
+        let ids: Vec<EventId> = second.items.iter().map(|hit| hit.event.id).collect();
+        assert_eq!(ids, [jazz]);
+    }
+
+    #[test]
+    fn facets_count_the_time_range_without_the_excluded_events() {
+        let catalogue = Catalogue::default();
+        let saved = with_topics(&catalogue, 1, &["jazz", "wine"]);
+        with_topics(&catalogue, 2, &["jazz"]);
+        with_topics(&catalogue, 3, &["jazz"]);
+        with_topics(&catalogue, 30, &["jazz", "rust"]);
+        let search = Search {
+            topics: vec![topic("wine")],
+            to: Some(Utc::now() + chrono::Duration::days(10)),
+            exclude: vec![saved, saved],
+            ..Search::upcoming(Utc::now())
+        };
+        let counts = catalogue.topic_counts(&search);
+        assert_eq!(
+            counts.into_iter().collect::<Vec<_>>(),
+            [("jazz".to_owned(), 2)],
+            "the topic filter left out, the saved event and the one after `to` not counted"
+        );
     }
 
     #[test]

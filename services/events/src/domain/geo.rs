@@ -110,6 +110,13 @@ impl Radius {
     }
 }
 
+/// The great-circle distance in kilometres between two points `chord` apart in a straight
+/// line on the unit sphere (what [`Coordinates::unit_vector`] gives): the same distance as
+/// [`Coordinates::distance_km`], from the vectors a spatial index already holds.
+pub fn great_circle_km(chord: f64) -> f64 {
+    2.0 * EARTH_RADIUS_KM * (chord / 2.0).min(1.0).asin()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +159,14 @@ mod tests {
             assert!(Radius::parse(km).is_err(), "{km}");
         }
         assert!(Radius::parse(0.5).is_ok());
+    }
+
+    #[test]
+    fn a_chord_gives_the_great_circle_distance() {
+        let (granada, madrid) = (at(GRANADA.0, GRANADA.1), at(MADRID.0, MADRID.1));
+        let (a, b) = (granada.unit_vector(), madrid.unit_vector());
+        let chord = (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt();
+        assert!((great_circle_km(chord) - granada.distance_km(madrid)).abs() < 1e-6);
     }
 
     #[test]

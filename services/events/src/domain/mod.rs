@@ -7,7 +7,7 @@ mod schedule;
 mod text;
 mod words;
 
-pub use geo::{Coordinates, CoordinatesError, Radius};
+pub use geo::{Coordinates, CoordinatesError, Radius, great_circle_km};
 pub use place::{Place, PlaceError};
 pub use schedule::{Schedule, ScheduleError};
 pub use text::{Description, Organizer, Title, Topics};

@@ -1,5 +1,5 @@
-//! The words a text search matches: what FerretDB's missing `$text` would have given us, kept as
-//! an indexed array on each event.
+//! The words a text search matches, as the catalogue's text index (`catalogue/text.rs`) takes
+//! them from an event's title and description, and from a query.
 
 /// Shortest word kept; shorter ones ("a", "y", "de") match too much to narrow a search.
 const MIN_WORD_CHARS: usize = 2;

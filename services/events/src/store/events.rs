@@ -31,8 +31,6 @@ pub struct EventDoc {
     pub place: PlaceDoc,
     pub organizer: Option<Organizer>,
     pub topics: Topics,
-    /// What a text search matches (see `domain::words`).
-    pub words: Vec<String>,
     pub created_at: bson::DateTime,
     pub updated_at: bson::DateTime,
     /// 1 when created, one more on every change.
