@@ -4,6 +4,8 @@
 //!
 //! `cargo run --release -p events --example catalogue_at_scale -- 100000`
 
+#![expect(clippy::print_stdout, reason = "the timings are the program's output")]
+
 use std::{sync::Arc, time::Instant};
 
 use chrono::Utc;
