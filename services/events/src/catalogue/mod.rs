@@ -67,8 +67,8 @@ struct State {
     events: slots::Slots,
     /// Every live event by start, then id: the order of every search.
     by_start: BTreeSet<topics::Start>,
-    /// The newest version heard of per event, removed ones included.
-    versions: HashMap<EventId, i64, foldhash::fast::RandomState>,
+    /// The version each removed event was removed at (a live event's is in the event).
+    removed: HashMap<EventId, i64, foldhash::fast::RandomState>,
     /// Every live event's topics, for `topic` and the facets.
     topics: topics::TopicIndex,
     /// Every live event's words, for `q`.
@@ -80,14 +80,17 @@ struct State {
 impl State {
     fn apply(&mut self, change: Change) -> bool {
         let id = change.id();
-        if self
-            .versions
-            .get(&id)
-            .is_some_and(|known| *known >= change.version())
-        {
+        let known = match self.events.find(id) {
+            Some((_, event)) => Some(event.version),
+            None => self.removed.get(&id).copied(),
+        };
+        if known.is_some_and(|known| known >= change.version()) {
             return false;
         }
-        self.versions.insert(id, change.version());
+        match &change {
+            Change::Put(_) => self.removed.remove(&id),
+            Change::Remove { version, .. } => self.removed.insert(id, *version),
+        };
         if let Some((slot, old)) = self.events.remove(id) {
             self.by_start.remove(&topics::start_of(slot, &old));
             self.topics.remove(slot, &old);

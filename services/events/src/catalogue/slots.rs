@@ -6,6 +6,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use common::domain::EventId;
 use mongodb::bson;
+use roaring::RoaringBitmap;
 
 use crate::store::EventDoc;
 
@@ -80,5 +81,84 @@ impl Slots {
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.of.is_empty()
+    }
+}
+
+/// A set of slots that costs nothing on the heap while it holds at most one: most words of a
+/// large catalogue are in one event (names, numbers), and a bitmap for each would cost more
+/// than the event.
+#[derive(Debug, Default)]
+pub enum SlotSet {
+    #[default]
+    Empty,
+    One(Slot),
+    Many(RoaringBitmap),
+}
+
+impl SlotSet {
+    pub fn insert(&mut self, slot: Slot) {
+        match self {
+            Self::Empty => *self = Self::One(slot),
+            Self::One(one) if *one == slot => {}
+            Self::One(one) => *self = Self::Many(RoaringBitmap::from_iter([*one, slot])),
+            Self::Many(many) => {
+                many.insert(slot);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, slot: Slot) {
+        match self {
+            Self::One(one) if *one == slot => *self = Self::Empty,
+            Self::Many(many) => {
+                many.remove(slot);
+                if many.len() <= 1 {
+                    *self = many.min().map_or(Self::Empty, Self::One);
+                }
+            }
+            Self::Empty | Self::One(_) => {}
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Self::Empty)
+    }
+
+    /// Adds these slots to `into`.
+    pub fn add_to(&self, into: &mut RoaringBitmap) {
+        match self {
+            Self::Empty => {}
+            Self::One(slot) => {
+                into.insert(*slot);
+            }
+            Self::Many(many) => *into |= many,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(set: &SlotSet) -> Vec<Slot> {
+        let mut all = RoaringBitmap::new();
+        set.add_to(&mut all);
+        all.iter().collect()
+    }
+
+    #[test]
+    fn a_slot_set_grows_into_a_bitmap_and_shrinks_back() {
+        let mut set = SlotSet::default();
+        set.insert(7);
+        set.insert(7);
+        assert!(matches!(set, SlotSet::One(7)));
+        set.insert(3);
+        assert_eq!(members(&set), [3, 7]);
+        set.remove(7);
+        assert!(matches!(set, SlotSet::One(3)));
+        set.remove(9);
+        set.remove(3);
+        assert!(set.is_empty());
+        assert!(members(&set).is_empty());
     }
 }

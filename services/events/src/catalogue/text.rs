@@ -1,7 +1,7 @@
 //! What `q` finds: every word of the query, in the title or the description, by the word itself
 //! or its English stem ("concerts" finds "concert"), the last word also as a prefix (search as
 //! you type: "jaz" finds "jazz"), and a word of five letters or more also with one typo
-//! ("concrt" and "cnocert" find "concert").
+//! ("concrt" and "cnocert" find "concert"; numbers need every digit right).
 //!
 //! An inverted index over the catalogue's words: a sorted vocabulary (so a prefix is a range),
 //! the same words spelled backwards (so a suffix is one too), the words behind each stem, and
@@ -20,7 +20,7 @@ use std::{
 use roaring::RoaringBitmap;
 use rust_stemmers::{Algorithm, Stemmer};
 
-use super::slots::Slot;
+use super::slots::{Slot, SlotSet};
 use crate::{domain::words, store::EventDoc};
 
 /// Shortest query word that tolerates one typo: shorter ones would match too much.
@@ -60,8 +60,8 @@ enum Field {
 /// The events a word is in, by where.
 #[derive(Debug, Default)]
 struct Postings {
-    title: RoaringBitmap,
-    description: RoaringBitmap,
+    title: SlotSet,
+    description: SlotSet,
 }
 
 impl Postings {
@@ -128,9 +128,10 @@ fn backwards(word: &str) -> Box<str> {
     word.chars().rev().collect::<String>().into_boxed_str()
 }
 
-/// Whether `word` could be one typo away from a word long enough to tolerate one.
+/// Whether `word` could be one typo away from a query word that tolerates one: long enough,
+/// and of letters only (a number one digit off is another number, not a typo).
 fn may_be_a_typo(word: &str) -> bool {
-    word.chars().count() + 1 >= FUZZY_FROM_CHARS
+    word.chars().count() + 1 >= FUZZY_FROM_CHARS && word.chars().all(char::is_alphabetic)
 }
 
 impl TextIndex {
@@ -252,11 +253,11 @@ impl TextIndex {
                 continue;
             };
             if is_exact {
-                matched.title_exact |= &postings.title;
+                postings.title.add_to(&mut matched.title_exact);
             }
-            matched.title_any |= &postings.title;
-            matched.any |= &postings.title;
-            matched.any |= &postings.description;
+            postings.title.add_to(&mut matched.title_any);
+            postings.title.add_to(&mut matched.any);
+            postings.description.add_to(&mut matched.any);
         }
         matched
     }
@@ -275,7 +276,7 @@ impl TextIndex {
     /// `p + 1` (the typo is before), for `p` about half the term.
     fn one_typo_from<'a>(&'a self, term: &'a str) -> Vec<&'a str> {
         let chars = term.chars().count();
-        if chars < FUZZY_FROM_CHARS {
+        if chars < FUZZY_FROM_CHARS || !may_be_a_typo(term) {
             return Vec::new();
         }
         let byte_at = |char_index: usize| {
@@ -287,7 +288,9 @@ impl TextIndex {
         let (head, tail) = (&term[..byte_at(kept)], &term[byte_at(kept + 1)..]);
         let tail_backwards = backwards(tail);
         let is_one_typo_away = |word: &str| {
-            word.chars().count().abs_diff(chars) <= 1 && strsim::osa_distance(word, term) == 1
+            may_be_a_typo(word)
+                && word.chars().count().abs_diff(chars) <= 1
+                && strsim::osa_distance(word, term) == 1
         };
         let mut found: Vec<&str> = self
             .starting_with(head)
@@ -360,6 +363,12 @@ mod tests {
             "short words need the right letters"
         );
         assert!(slots(&text, "cocrt").is_empty(), "one typo, not two");
+        let numbered = index(&[&titled("Sunrise 10K", "Run 12345")]);
+        assert_eq!(slots(&numbered, "12345"), [0]);
+        assert!(
+            slots(&numbered, "12346").is_empty(),
+            "a number one digit off is another"
+        );
     }
 
     #[test]
