@@ -211,10 +211,20 @@ pub async fn seed(store: &Store, count: usize, now: DateTime<Utc>) -> anyhow::Re
 /// catalogue into a database no instance serves yet (benchmarks), which instances then load
 /// whole at start. The relay would take hours to announce 100,000 versions one by one.
 pub async fn bulk(store: &Store, count: usize, now: DateTime<Utc>) -> anyhow::Result<()> {
+    bulk_described(store, count, now, None).await
+}
+
+/// [`bulk`], with descriptions lengthened to `description_chars` when given.
+pub async fn bulk_described(
+    store: &Store,
+    count: usize,
+    now: DateTime<Utc>,
+    description_chars: Option<usize>,
+) -> anyhow::Result<()> {
     const BATCH: usize = 1000;
     for first in (0..count).step_by(BATCH) {
         let events = (first..count.min(first + BATCH))
-            .map(|index| demo_doc(index, now))
+            .map(|index| demo_doc_described(index, now, description_chars))
             .collect::<anyhow::Result<Vec<EventDoc>>>()?;
         store.bulk_insert(events).await?;
     }
@@ -223,9 +233,35 @@ pub async fn bulk(store: &Store, count: usize, now: DateTime<Utc>) -> anyhow::Re
 
 /// Demo event `index` as it would be stored, at version 1.
 pub fn demo_doc(index: usize, now: DateTime<Utc>) -> anyhow::Result<EventDoc> {
-    let draft = demo_event(index, now)
-        .parse()
-        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    demo_doc_described(index, now, None)
+}
+
+/// Words a long demo description is made of: a few hundred distinct ones over a whole
+/// catalogue, as real descriptions share most of theirs.
+const PROSE: &str = "Doors open half an hour before the start. Bring friends, a water bottle and \
+    comfortable shoes; there is seating for most but not all. The organisers welcome beginners \
+    and regulars alike, share notes afterwards, and keep a small library of materials to borrow. \
+    Accessible entrance on the side street, lift to every floor, quiet room on request. Tickets \
+    at the door, cash or card, reduced for students, members and anyone under eighteen. ";
+
+fn demo_doc_described(
+    index: usize,
+    now: DateTime<Utc>,
+    description_chars: Option<usize>,
+) -> anyhow::Result<EventDoc> {
+    let mut event = demo_event(index, now);
+    if let Some(chars) = description_chars {
+        // Rotated per event, so that no two descriptions are the same text.
+        let start = (index * 7) % PROSE.len();
+        let prose = PROSE[start..].chars().chain(PROSE.chars().cycle());
+        let missing = chars.saturating_sub(event.description.chars().count() + 1);
+        event.description = format!(
+            "{} {}",
+            event.description,
+            prose.take(missing).collect::<String>()
+        );
+    }
+    let draft = event.parse().map_err(|err| anyhow::anyhow!("{err}"))?;
     Ok(draft.into_doc(common::domain::EventId::new(), 1, bson::DateTime::now()))
 }
 
@@ -241,6 +277,12 @@ pub async fn run(config: &crate::config::Config, count: usize) -> anyhow::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_demo_description_has_the_length_asked_for() {
+        let event = demo_doc_described(3, Utc::now(), Some(4000)).unwrap();
+        assert_eq!(event.description.as_str().chars().count(), 4000);
+    }
 
     #[test]
     fn every_demo_event_is_valid_and_upcoming() {
