@@ -33,10 +33,11 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 ///
 /// The same backoff governs recovery: after the connection is lost (a broker restart), lapin
 /// reconnects and replays channels, topology, QoS, confirm mode and consumers, trying for up to
-/// `cfg.retry_for` before it gives up. `name` shows in the broker's connection list.
+/// `cfg.retry_for` before it gives up. `name` shows in the broker's connection list after the
+/// configuration's prefix, so that one namespace's connections are told from another's.
 pub async fn connect(cfg: &AmqpConfig, name: &str) -> lapin::Result<Connection> {
     let properties = ConnectionProperties::default()
-        .with_connection_name(name.into())
+        .with_connection_name(format!("{}{name}", cfg.prefix).into())
         .configure_backoff(|backoff| {
             backoff
                 .with_min_delay(Duration::from_millis(100))

@@ -64,7 +64,7 @@ impl Application {
         let verifier = Arc::new(JwksVerifier::new(config.auth.clone()));
         // Subscribed, then loaded, before the port is bound: an instance is never ready with
         // an empty catalogue, and misses nothing written while it loads.
-        let follower = Follower::subscribe(&amqp, &topology).await?;
+        let follower = Follower::subscribe(&amqp, &topology, metrics.registry()).await?;
         let catalogue = Catalogue::default();
         catalogue::load(&catalogue, &store).await?;
         let ctx = Ctx {

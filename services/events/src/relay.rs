@@ -30,7 +30,7 @@ pub const ROLL_FORWARD_AFTER: Duration = Duration::from_secs(10);
 
 /// How long a relayed version is kept. A writer only ever inserts the version after the one
 /// it just read, so only the latest versions guard anything; older ones are history.
-const VERSION_RETENTION: chrono::Duration = chrono::Duration::days(30);
+pub const VERSION_RETENTION: chrono::Duration = chrono::Duration::days(30);
 
 /// How often old versions are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);

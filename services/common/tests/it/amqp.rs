@@ -37,8 +37,8 @@ impl Fixture {
     async fn new() -> anyhow::Result<Self> {
         testing::init();
         let cfg = testing::amqp_config("common");
-        let name = cfg.prefix.trim_end_matches('.').to_owned();
-        let connection = Arc::new(amqp::connect(&cfg, &name).await?);
+        let connection = Arc::new(amqp::connect(&cfg, "fixture").await?);
+        let name = format!("{}fixture", cfg.prefix);
         let channel = connection.create_channel().await?;
         let exchange = format!("{}events", cfg.prefix);
         let dead_letters = format!("{}dead", cfg.prefix);

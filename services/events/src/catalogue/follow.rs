@@ -1,31 +1,39 @@
 //! How an instance follows every other's writes: its own queue for the v2 change messages,
-//! exclusive to its connection (so it vanishes with it), and a reload from the database after a
-//! reconnection, since what was published while the queue was gone is lost to it.
+//! exclusive to its connection (so it vanishes with it). What was published while the queue was
+//! gone is lost to it, so after a reconnection it catches up from the database's version log
+//! (the versions recorded or announced since shortly before the connection was lost), or
+//! reloads the whole catalogue when the log may no longer reach that far back.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use common::{
     amqp,
     topology::{Exchange, Queue, Topology},
 };
-use futures::StreamExt;
+use futures::{StreamExt, stream::BoxStream};
 use lapin::{
-    Channel, Connection, Consumer,
+    Channel, Connection, Consumer, Event,
     options::BasicConsumeOptions,
     types::{FieldTable, ShortString},
 };
+use prometheus::{IntCounterVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 
 use super::Catalogue;
-use crate::{changes, store::Store};
+use crate::{changes, relay, store::Store};
 
 /// How far back a reload still trusts the catalogue over what it read: a change made just
 /// before the read began may be missing from it on a server whose clock runs behind.
 const CLOCK_MARGIN: chrono::Duration = chrono::Duration::seconds(5);
 
-/// How long to wait before trying a failed reload again.
-const RELOAD_RETRY: Duration = Duration::from_secs(1);
+/// How long to wait before trying a failed catch-up again.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// How far before a lost connection a catch-up reads: a dead connection may be noticed only
+/// after the broker's heartbeat (a minute) fails, and a version recorded up to the relay's
+/// roll-forward delay earlier may have gone out only then.
+const CATCH_UP_MARGIN: chrono::Duration = chrono::Duration::minutes(2);
 
 /// Loads the whole catalogue from the database into `catalogue`.
 pub async fn load(catalogue: &Catalogue, store: &Store) -> anyhow::Result<()> {
@@ -43,11 +51,57 @@ pub async fn load(catalogue: &Catalogue, store: &Store) -> anyhow::Result<()> {
 pub struct Follower {
     channel: Channel,
     consumer: Consumer,
+    /// The connection's errors and (re)connections: lapin recovers a consumer without a word
+    /// to it, so this is where a lost connection shows.
+    connection_events: Option<BoxStream<'static, Event>>,
+    catch_ups: IntCounterVec,
+}
+
+/// How an instance makes up for what it missed while it heard nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CatchUp {
+    /// Apply the versions recorded or announced since then.
+    FromLog(DateTime<Utc>),
+    /// Load the whole catalogue again.
+    Reload,
+}
+
+impl CatchUp {
+    /// What to do, at `now`, for a connection lost at `lost_at`: the log is read while the
+    /// relay cannot have pruned what it needs (with a day to spare).
+    fn after_losing_at(lost_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        let since = lost_at - CATCH_UP_MARGIN;
+        if now - since < relay::VERSION_RETENTION - chrono::Duration::days(1) {
+            Self::FromLog(since)
+        } else {
+            Self::Reload
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::FromLog(_) => "log",
+            Self::Reload => "reload",
+        }
+    }
 }
 
 impl Follower {
-    /// Declares this instance's queue and starts consuming it.
-    pub async fn subscribe(connection: &Connection, topology: &Topology) -> lapin::Result<Self> {
+    /// Declares this instance's queue and starts consuming it; counts catch-ups in
+    /// `registry`.
+    pub async fn subscribe(
+        connection: &Connection,
+        topology: &Topology,
+        registry: &Registry,
+    ) -> anyhow::Result<Self> {
+        let catch_ups = IntCounterVec::new(
+            Opts::new(
+                "catalogue_catch_ups_total",
+                "Catch-ups after a lost broker connection, by what they read",
+            ),
+            &["from"],
+        )?;
+        registry.register(Box::new(catch_ups.clone()))?;
         let queue = topology.queue(Queue::EventsCatalogue(uuid::Uuid::new_v4()));
         let exchange = topology.exchange(Exchange::Domain);
         // Declared on the consuming channel, so that the connection's recovery declares it again.
@@ -61,7 +115,8 @@ impl Follower {
             .basic_consume(
                 queue.as_str().into(),
                 ShortString::from(""),
-                // Nothing to redeliver: a message lost with the queue is made up for by a reload.
+                // Nothing to redeliver: a message lost with the queue is made up for by a
+                // catch-up.
                 BasicConsumeOptions {
                     no_ack: true,
                     ..BasicConsumeOptions::default()
@@ -69,10 +124,15 @@ impl Follower {
                 FieldTable::default(),
             )
             .await?;
-        Ok(Self { channel, consumer })
+        Ok(Self {
+            channel,
+            consumer,
+            connection_events: Some(connection.events_listener().boxed()),
+            catch_ups,
+        })
     }
 
-    /// Applies the change messages to `catalogue` until `shutdown`, reloading after every
+    /// Applies the change messages to `catalogue` until `shutdown`, catching up after every
     /// reconnection to the broker.
     pub async fn run(
         mut self,
@@ -80,24 +140,72 @@ impl Follower {
         store: Store,
         shutdown: CancellationToken,
     ) -> lapin::Result<()> {
+        let mut lost_at: Option<DateTime<Utc>> = None;
         loop {
-            let next = tokio::select! {
+            tokio::select! {
                 () = shutdown.cancelled() => break,
-                next = self.consumer.next() => next,
-            };
-            match next {
-                Some(Ok(delivery)) => apply(&catalogue, &delivery.routing_key, &delivery.data),
-                Some(Err(err)) => {
-                    self.channel.wait_for_recovery(err).await?;
-                    reload_until_done(&catalogue, &store, &shutdown).await;
-                }
-                None => break,
+                next = self.consumer.next() => match next {
+                    Some(Ok(delivery)) => {
+                        apply(&catalogue, &delivery.routing_key, &delivery.data);
+                    }
+                    Some(Err(err)) => {
+                        let lost = *lost_at.get_or_insert_with(Utc::now);
+                        self.channel.wait_for_recovery(err).await?;
+                        lost_at = None;
+                        catch_up(lost, &catalogue, &store, &self.catch_ups, &shutdown).await;
+                    }
+                    None => break,
+                },
+                event = next_event(&mut self.connection_events),
+                    if self.connection_events.is_some() => match event {
+                    Some(Event::Error(err)) => {
+                        tracing::warn!(error = %err, "lost the broker; will catch up once back");
+                        lost_at.get_or_insert_with(Utc::now);
+                    }
+                    // Subscribed once connected, so every `Connected` heard is a reconnection,
+                    // often with no error heard before it (a connection the broker closed).
+                    Some(Event::Connected) => {
+                        let lost = lost_at.take().unwrap_or_else(Utc::now);
+                        wait_for_recovery(&self.channel, &shutdown).await;
+                        catch_up(lost, &catalogue, &store, &self.catch_ups, &shutdown).await;
+                    }
+                    Some(_) => {}
+                    None => self.connection_events = None,
+                },
             }
         }
         if let Err(err) = self.channel.close(200, "stopped following".into()).await {
             tracing::debug!(error = %err, "closing the catalogue channel failed");
         }
         Ok(())
+    }
+}
+
+/// Makes up for what may have been missed since `lost_at`, counting how in `catch_ups`.
+async fn catch_up(
+    lost_at: DateTime<Utc>,
+    catalogue: &Catalogue,
+    store: &Store,
+    catch_ups: &IntCounterVec,
+    shutdown: &CancellationToken,
+) {
+    let catch_up = CatchUp::after_losing_at(lost_at, Utc::now());
+    catch_up_until_done(catch_up, catalogue, store, shutdown).await;
+    catch_ups.with_label_values(&[catch_up.label()]).inc();
+}
+
+/// Waits until the recovered connection has declared this instance's queue again on
+/// `channel`, so that a catch-up reads everything the queue may have missed.
+async fn wait_for_recovery(channel: &Channel, shutdown: &CancellationToken) {
+    while !channel.status().connected() && !shutdown.is_cancelled() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn next_event(events: &mut Option<BoxStream<'static, Event>>) -> Option<Event> {
+    match events {
+        Some(events) => events.next().await,
+        None => None,
     }
 }
 
@@ -111,14 +219,58 @@ fn apply(catalogue: &Catalogue, routing_key: &ShortString, body: &[u8]) {
     }
 }
 
-async fn reload_until_done(catalogue: &Catalogue, store: &Store, shutdown: &CancellationToken) {
+async fn catch_up_until_done(
+    catch_up: CatchUp,
+    catalogue: &Catalogue,
+    store: &Store,
+    shutdown: &CancellationToken,
+) {
     while !shutdown.is_cancelled() {
-        match load(catalogue, store).await {
+        let done = match catch_up {
+            CatchUp::FromLog(since) => apply_versions_since(catalogue, store, since).await,
+            CatchUp::Reload => load(catalogue, store).await,
+        };
+        match done {
             Ok(()) => return,
             Err(err) => {
-                tracing::warn!(error = ?err, "reloading the catalogue failed; trying again");
-                tokio::time::sleep(RELOAD_RETRY).await;
+                tracing::warn!(error = ?err, ?catch_up, "catching up failed; trying again");
+                tokio::time::sleep(RETRY).await;
             }
         }
+    }
+}
+
+/// Applies every version recorded or announced since `since` (in any order: a version older
+/// than what the catalogue holds changes nothing).
+async fn apply_versions_since(
+    catalogue: &Catalogue,
+    store: &Store,
+    since: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let versions = store.versions_since(since).await?;
+    let applied = versions
+        .iter()
+        .filter(|version| catalogue.apply(changes::catalogue_change(version)))
+        .count();
+    tracing::info!(read = versions.len(), applied, %since, "caught up from the version log");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_catch_up_reads_the_log_while_the_relay_keeps_what_it_needs() {
+        let lost_at = Utc::now();
+        assert_eq!(
+            CatchUp::after_losing_at(lost_at, lost_at + chrono::Duration::seconds(3)),
+            CatchUp::FromLog(lost_at - CATCH_UP_MARGIN)
+        );
+        let much_later = lost_at + relay::VERSION_RETENTION;
+        assert_eq!(
+            CatchUp::after_losing_at(lost_at, much_later),
+            CatchUp::Reload
+        );
     }
 }

@@ -55,6 +55,9 @@ impl Store {
             [
                 // The relay reads pending versions by equality and orders them itself.
                 mongo::index("by_relayed", doc! { "relayed": 1, "at": 1 }),
+                // A catching-up instance reads by either time (an `$or` of the two).
+                mongo::index("by_at", doc! { "at": 1 }),
+                mongo::index("by_relayed_at", doc! { "relayed_at": 1 }),
                 mongo::index("by_event", doc! { "event_id": 1, "version": -1 }),
             ],
         )

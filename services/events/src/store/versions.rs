@@ -35,6 +35,10 @@ pub struct VersionDoc {
     pub at: bson::DateTime,
     /// Whether the relay has applied and announced it.
     pub relayed: bool,
+    /// When the relay announced it (none before it did, and for versions older than this
+    /// field).
+    #[serde(default)]
+    pub relayed_at: Option<bson::DateTime>,
     /// Whether its announcement could not be published as it was (see `common::relay`).
     #[serde(default)]
     pub parked: bool,
@@ -60,6 +64,7 @@ impl VersionDoc {
             previous_starts_at,
             at: bson::DateTime::now(),
             relayed: false,
+            relayed_at: None,
             parked: false,
             park_reason: None,
         }
@@ -84,6 +89,21 @@ impl Store {
                     .await?
                     .try_collect()
                     .await
+            })
+            .await
+    }
+
+    /// The versions recorded or announced since `since`: every change an instance that
+    /// stopped hearing the change messages then may have missed.
+    pub async fn versions_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<VersionDoc>> {
+        let since = bson::DateTime::from_chrono(since);
+        let filter = doc! {
+            "$or": [ { "at": { "$gte": since } }, { "relayed_at": { "$gte": since } } ],
+        };
+        let versions = self.versions.clone();
+        self.deadline
+            .run("reading recent changes", async move {
+                versions.find(filter).await?.try_collect().await
             })
             .await
     }
@@ -124,7 +144,7 @@ impl Store {
     pub async fn mark_relayed(&self, version: &VersionDoc) -> StoreResult<()> {
         self.set_version(
             version,
-            doc! { "relayed": true },
+            doc! { "relayed": true, "relayed_at": bson::DateTime::now() },
             "marking a change as announced",
         )
         .await

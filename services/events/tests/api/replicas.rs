@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use common::testing;
+use common::testing::{self, RabbitAdmin};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -93,5 +93,77 @@ async fn an_instance_started_later_serves_the_whole_catalogue_from_its_first_req
 
     assert_eq!(titles(&page), ["First", "Second", "Third"]);
     late.stop().await?;
+    app.cleanup().await
+}
+
+/// How many catch-ups `replica` made reading `from` (`log` or `reload`).
+async fn catch_ups(replica: &Replica, from: &str) -> anyhow::Result<u64> {
+    let metrics = replica.get("/metrics").await?.text().await?;
+    let series = format!("eventpost_catalogue_catch_ups_total{{from=\"{from}\"");
+    Ok(metrics
+        .lines()
+        .find(|line| line.starts_with(&series))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0))
+}
+
+#[tokio::test]
+async fn after_losing_the_broker_an_instance_catches_up_from_the_version_log() -> anyhow::Result<()>
+{
+    use events::{
+        api::EventIn,
+        store::{Change, EventDoc, VersionDoc},
+    };
+    let app = spawn_app().await?;
+    let replica = app.replica().await?;
+    // A change whose message went out while the replica's queue was gone, as far as the
+    // replica can tell: applied, announced (to nobody still listening), and in the log.
+    let body: EventIn = serde_json::from_value(event_at("Missed", 3, GRANADA, &["jazz"]))?;
+    let draft = body.parse().map_err(|err| anyhow::anyhow!("{err:?}"))?;
+    let id = common::domain::EventId::new();
+    let event = draft.into_doc(id, 1, mongodb::bson::DateTime::now());
+    app.db
+        .collection::<EventDoc>("events")
+        .insert_one(&event)
+        .await?;
+    let mut version = VersionDoc::new(Change::Created, id, 1, Some(event), None);
+    (version.relayed, version.relayed_at) = (true, Some(mongodb::bson::DateTime::now()));
+    app.db
+        .collection::<VersionDoc>("event_versions")
+        .insert_one(&version)
+        .await?;
+    let path = format!("/api/v1/events/{id}");
+    assert_eq!(
+        replica.get(&path).await?.status(),
+        StatusCode::NOT_FOUND,
+        "no message told the replica"
+    );
+
+    // The broker lists a connection only once its statistics come in (every few seconds).
+    let connection = format!("{}{}", app.prefix, events::SERVICE);
+    let closed = std::sync::atomic::AtomicUsize::new(0);
+    testing::eventually(
+        Duration::from_secs(15),
+        "both instances' connections closed",
+        || async {
+            let now = RabbitAdmin::local()
+                .close_connections_named(&connection)
+                .await?;
+            let total = closed.fetch_add(now, std::sync::atomic::Ordering::SeqCst) + now;
+            Ok((total >= 2).then_some(()))
+        },
+    )
+    .await?;
+
+    on_replica(
+        &replica,
+        &id.to_string(),
+        "the missed creation",
+        |status, _| status == StatusCode::OK,
+    )
+    .await?;
+    assert_eq!(catch_ups(&replica, "log").await?, 1);
+    assert_eq!(catch_ups(&replica, "reload").await?, 0, "no reload needed");
+    replica.stop().await?;
     app.cleanup().await
 }
