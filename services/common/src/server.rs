@@ -6,8 +6,12 @@ use std::{io, time::Duration};
 use std::sync::Arc;
 
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Response, Route, endpoint::BoxEndpoint,
-    listener::TcpAcceptor, middleware::CatchPanic,
+    Endpoint, EndpointExt, IntoResponse, Response, Route,
+    endpoint::BoxEndpoint,
+    http::uri::Scheme,
+    listener::{Acceptor, TcpAcceptor},
+    middleware::CatchPanic,
+    web::{LocalAddr, RemoteAddr},
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +23,27 @@ use crate::{
     problem::ApiError,
     request_id::RequestContext,
 };
+
+/// Accepted connections with Nagle's algorithm off. A response written in more than one piece
+/// (the gateway streams what an upstream answers) otherwise waits for the client's delayed
+/// acknowledgement of the first, about 40 ms, before the rest goes.
+struct NoDelay(TcpAcceptor);
+
+impl Acceptor for NoDelay {
+    type Io = tokio::net::TcpStream;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.0.local_addr()
+    }
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
+        let accepted = self.0.accept().await?;
+        if let Err(err) = accepted.0.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not turn Nagle's algorithm off");
+        }
+        Ok(accepted)
+    }
+}
 
 /// A bound listener, so the port is known before serving starts.
 pub struct HttpServer {
@@ -51,7 +76,7 @@ impl HttpServer {
         endpoint: impl Endpoint + 'static,
         shutdown: CancellationToken,
     ) -> io::Result<()> {
-        let acceptor = TcpAcceptor::from_tokio(self.listener)?;
+        let acceptor = NoDelay(TcpAcceptor::from_tokio(self.listener)?);
         poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(endpoint, shutdown.cancelled_owned(), Some(self.grace))
             .await

@@ -103,13 +103,12 @@ pub struct Facets {
 impl SearchPage {
     /// The page `search` finds, its cursor and its facets.
     pub fn of(catalogue: &Catalogue, search: &Search) -> Self {
-        let page = EventPage::of(catalogue, search);
+        let (found, topics) = catalogue.search_with_facets(search);
+        let page = EventPage::from_page(&found, |last| last.cursor(search.sort).encode());
         Self {
             items: page.items,
             next_cursor: page.next_cursor,
-            facets: Facets {
-                topics: catalogue.topic_counts(search),
-            },
+            facets: Facets { topics },
         }
     }
 }

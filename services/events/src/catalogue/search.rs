@@ -118,36 +118,44 @@ impl Catalogue {
         Page::from_read(found, search.limit)
     }
 
-    /// For each topic, how many events `search` finds with it when its topic filter is left
-    /// out (and its cursor: the counts are of the whole search, not of a page).
-    pub fn topic_counts(&self, search: &Search) -> BTreeMap<String, u64> {
+    /// One page of `search`, and for each topic how many events the search finds with it when
+    /// its topic filter is left out (and its cursor: the counts are of the whole search, not of
+    /// a page). A search with words or a place gathers its hits once, for both.
+    pub fn search_with_facets(&self, search: &Search) -> (Page<Found>, BTreeMap<String, u64>) {
         let state = self.read();
         let everything = Search {
             topics: Vec::new(),
             after: None,
             ..search.clone()
         };
-        let counts: Vec<(&Topic, u64)> = match (everything.words.is_empty(), everything.near) {
-            (true, None) => state.count_starting(&everything),
-            (false, _) => {
-                let hits: RoaringBitmap = state
-                    .text_hits(&everything)
-                    .iter()
-                    .map(|hit| hit.slot)
+        let (hits, counts) = match (search.words.is_empty(), search.near) {
+            (true, None) => (
+                state.in_start_order(search),
+                state.count_starting(&everything),
+            ),
+            (no_words, near) => {
+                let all = match near {
+                    Some(near) if no_words => state.near(&everything, near).collect(),
+                    _ => state.text_hits(&everything),
+                };
+                let slots = bitmap_of(all.iter().map(|hit| hit.slot));
+                let counts = state.topics.count_among(&slots);
+                let wanted =
+                    (!search.topics.is_empty()).then(|| state.topics.any_of(&search.topics));
+                let kept = all
+                    .into_iter()
+                    .filter(|hit| wanted.as_ref().is_none_or(|any| any.contains(hit.slot)))
                     .collect();
-                state.topics.count_among(&hits)
-            }
-            (true, Some(near)) => {
-                let hits: RoaringBitmap =
-                    state.near(&everything, near).map(|hit| hit.slot).collect();
-                state.topics.count_among(&hits)
+                (sorted_page(kept, search), counts)
             }
         };
-        counts
+        let found = hits.iter().filter_map(|hit| state.shown(hit)).collect();
+        let counts = counts
             .into_iter()
             .filter(|(_, count)| *count > 0)
             .map(|(topic, count)| (topic.to_string(), count))
-            .collect()
+            .collect();
+        (Page::from_read(found, search.limit), counts)
     }
 }
 
@@ -365,6 +373,15 @@ fn sorted_page(mut hits: Vec<Hit>, search: &Search) -> Vec<Hit> {
     hits
 }
 
+/// The bitmap of `slots`, built in order: inserting thousands of slots in no order into a
+/// bitmap costs more than sorting them first.
+fn bitmap_of(slots: impl Iterator<Item = Slot>) -> RoaringBitmap {
+    let mut sorted: Vec<Slot> = slots.collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    RoaringBitmap::from_sorted_iter(sorted).unwrap_or_default()
+}
+
 /// What a search filters on but words, as slots where it can.
 struct Filter {
     from: bson::DateTime,
@@ -445,7 +462,7 @@ mod tests {
             exclude: vec![saved, saved],
             ..Search::upcoming(Utc::now())
         };
-        let counts = catalogue.topic_counts(&search);
+        let (_, counts) = catalogue.search_with_facets(&search);
         assert_eq!(
             counts.into_iter().collect::<Vec<_>>(),
             [("jazz".to_owned(), 2)],
