@@ -54,8 +54,13 @@ enum Command {
     /// Load the running platform through its gateway with the Taurus scenario
     /// (tests/performance/).
     Perf,
-    /// Measure what the gateway costs: requests/s directly and through it (release builds).
-    Bench,
+    /// Measure the platform's endpoints and the GET scenario, the catalogue at each size and the
+    /// scheduler's burst (release builds); writes bench/results/<date>.json.
+    Bench {
+        /// Measure one area only and print its tables, writing no results file.
+        #[arg(long, value_enum)]
+        only: Option<bench::Area>,
+    },
     /// Load the demo catalogue (1,200 upcoming events in 8 cities and 12 topics) into the local
     /// events database; run again, it only tops up.
     Seed,
@@ -94,7 +99,7 @@ async fn main() -> ExitCode {
         Command::Test { args } => test(&args).await,
         Command::Lint => lint::run(),
         Command::Provision { check } => provision::run(check).await,
-        Command::Bench => bench::run().await,
+        Command::Bench { only } => bench::run(only).await,
         Command::Perf => perf::run().await,
         Command::Seed => seed::run().await,
         Command::CleanTestDbs => clean_test_leftovers().await,

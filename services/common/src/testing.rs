@@ -23,7 +23,7 @@ use crate::{
 
 pub use assertions::{
     assert_database_unavailable, assert_routes_match_the_table, assert_serves_health,
-    problem_fields,
+    assert_written_as_documented, problem_fields,
 };
 pub use issuer::TokenIssuer;
 pub use mailpit_process::PrivateMailpit;

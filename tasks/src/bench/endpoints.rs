@@ -5,6 +5,7 @@
 use super::{
     load::{Load, Wrk, round_robin_script},
     platform::{CATALOGUE, Platform},
+    propagation::{self, Propagation},
     services::{event_ids, resident_kib, sign_up},
 };
 
@@ -43,22 +44,26 @@ pub struct Endpoints {
     pub get_scenario: Vec<Scenario>,
     /// The GET scenario through the gateway at [`OVERLOAD_CONNECTIONS`].
     pub get_scenario_overload: Load,
+    /// How soon a second instance shows a write.
+    pub propagation: Propagation,
 }
 
 pub async fn measure(platform: &Platform) -> anyhow::Result<Endpoints> {
     let endpoints = table(platform).await?;
     let (get_scenario, get_scenario_overload) = get_scenario(platform).await?;
+    let propagation = propagation::measure(platform).await?;
     Ok(Endpoints {
         catalogue_events: CATALOGUE,
         events_rss_kib: resident_kib(platform.events_pid),
         endpoints,
         get_scenario,
         get_scenario_overload,
+        propagation,
     })
 }
 
 async fn table(platform: &Platform) -> anyhow::Result<Vec<Row>> {
-    let token = sign_up(&platform.users_url).await?;
+    let token = sign_up(&platform.users_url, "reader").await?;
     let event = event_ids(&platform.events_url, 1).await?.remove(0);
     let event_path = format!("/api/v1/events/{event}");
     let (users, events) = (platform.users_url.as_str(), platform.events_url.as_str());

@@ -5,7 +5,8 @@
 //!
 //! One module per area: `endpoints` (the platform's endpoints and the GET scenario, on the
 //! services `platform` starts), `catalogue` (the events service at each catalogue size),
-//! `scheduler` (the reminder burst); `load` runs wrk, `services` starts and reads processes.
+//! `propagation` (a write on one events instance seen on another), `scheduler` (the reminder
+//! burst); `load` runs wrk, `services` starts and reads processes.
 
 #![expect(clippy::print_stdout, reason = "the benchmark's tables are its output")]
 
@@ -13,6 +14,7 @@ mod catalogue;
 mod endpoints;
 mod load;
 mod platform;
+mod propagation;
 mod scheduler;
 mod services;
 
@@ -30,7 +32,18 @@ struct Report {
     scheduler_drain_seconds: f64,
 }
 
-pub async fn run() -> anyhow::Result<()> {
+/// One area of the bench, to measure alone while working on it.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Area {
+    /// The platform's endpoints and the GET scenario.
+    Endpoints,
+    /// The events service at each catalogue size.
+    Catalogue,
+    /// The scheduler's burst of due reminders.
+    Scheduler,
+}
+
+pub async fn run(only: Option<Area>) -> anyhow::Result<()> {
     deps::ensure_all().await?;
     if !process::on_path("wrk") {
         process::apt_install(&["wrk"])?;
@@ -51,18 +64,29 @@ pub async fn run() -> anyhow::Result<()> {
             "gateway",
         ],
     )?;
-    let platform = platform::Platform::start().await?;
-    let measured = endpoints::measure(&platform).await;
-    platform.stop().await;
+    match only {
+        None => {}
+        Some(Area::Endpoints) => return measure_endpoints().await.map(drop),
+        Some(Area::Catalogue) => return catalogue::measure().await.map(drop),
+        Some(Area::Scheduler) => return scheduler::drain().await.map(drop),
+    }
+    let platform = measure_endpoints().await?;
     let report = Report {
         date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
         cores: std::thread::available_parallelism().map_or(0, usize::from),
-        platform: measured?,
+        platform,
         catalogue: catalogue::measure().await?,
         scheduler_burst: scheduler::BURST,
         scheduler_drain_seconds: scheduler::drain().await?,
     };
     write_report(&report)
+}
+
+async fn measure_endpoints() -> anyhow::Result<endpoints::Endpoints> {
+    let platform = platform::Platform::start().await?;
+    let measured = endpoints::measure(&platform).await;
+    platform.stop().await;
+    measured
 }
 
 fn write_report(report: &Report) -> anyhow::Result<()> {

@@ -4,17 +4,26 @@
 
 use tokio::process::Child;
 
-use super::services::{EVENTS_PORT, GATEWAY_PORT, USERS_PORT, fresh_database, start, wait_ready};
+use super::services::{
+    EVENTS_PORT, EVENTS_REPLICA_PORT, GATEWAY_PORT, USERS_PORT, fresh_database, start, wait_ready,
+};
 use crate::deps;
 
 /// Events in the platform's catalogue.
 pub const CATALOGUE: usize = 1200;
 
+/// The users service's database.
+const USERS_DATABASE: &str = "bench_users";
+
 /// The running services and where they answer.
 pub struct Platform {
     pub users_url: String,
     pub events_url: String,
+    /// A second events instance on the same database and broker, which the gateway does not
+    /// route to: where propagation is watched.
+    pub events_replica_url: String,
     pub gateway_url: String,
+    pub users_database: String,
     pub events_pid: Option<u32>,
     children: Vec<Child>,
     catalogue: mongodb::Database,
@@ -39,7 +48,7 @@ impl Platform {
             "users",
             &[
                 ("EVENTPOST_USERS__HTTP__PORT", USERS_PORT.to_string()),
-                ("EVENTPOST_USERS__MONGO__DATABASE", "bench_users".into()),
+                ("EVENTPOST_USERS__MONGO__DATABASE", USERS_DATABASE.into()),
                 ("EVENTPOST_USERS__AMQP__PREFIX", "bench.".into()),
                 (
                     "EVENTPOST_USERS__TOKENS__SIGNING_KEY_FILE",
@@ -48,15 +57,20 @@ impl Platform {
                 ("EVENTPOST_USERS__LOGIN_ATTEMPTS_PER_CLIENT", "1000".into()),
             ],
         )?;
-        let events = start(
-            "events",
-            &[
-                ("EVENTPOST_EVENTS__HTTP__PORT", EVENTS_PORT.to_string()),
-                ("EVENTPOST_EVENTS__MONGO__DATABASE", "bench_events".into()),
-                ("EVENTPOST_EVENTS__AMQP__PREFIX", "bench.".into()),
-                ("EVENTPOST_EVENTS__AUTH__JWKS_URL", jwks.clone()),
-            ],
-        )?;
+        let events_instance = |port: u16| {
+            start(
+                "events",
+                &[
+                    ("EVENTPOST_EVENTS__HTTP__PORT", port.to_string()),
+                    ("EVENTPOST_EVENTS__MONGO__DATABASE", "bench_events".into()),
+                    ("EVENTPOST_EVENTS__AMQP__PREFIX", "bench.".into()),
+                    ("EVENTPOST_EVENTS__AUTH__JWKS_URL", jwks.clone()),
+                ],
+            )
+        };
+        let events = events_instance(EVENTS_PORT)?;
+        let events_replica = events_instance(EVENTS_REPLICA_PORT)?;
+        let events_replica_url = format!("http://127.0.0.1:{EVENTS_REPLICA_PORT}");
         let events_pid = events.id();
         let gateway = start(
             "gateway",
@@ -84,13 +98,16 @@ impl Platform {
         let platform = Self {
             users_url,
             events_url,
+            events_replica_url,
             gateway_url,
+            users_database: USERS_DATABASE.into(),
             events_pid,
-            children: vec![gateway, events, users],
+            children: vec![gateway, events_replica, events, users],
             catalogue,
         };
         wait_ready(&format!("{}/readyz", platform.users_url)).await?;
         wait_ready(&format!("{}/readyz", platform.events_url)).await?;
+        wait_ready(&format!("{}/readyz", platform.events_replica_url)).await?;
         // Its readiness wants every upstream, and notifications does not run here.
         wait_ready(&format!("{}/healthz", platform.gateway_url)).await?;
         Ok(platform)

@@ -10,6 +10,7 @@ use crate::workspace;
 
 pub const USERS_PORT: u16 = 18081;
 pub const EVENTS_PORT: u16 = 18082;
+pub const EVENTS_REPLICA_PORT: u16 = 18084;
 pub const SCHEDULER_PORT: u16 = 18083;
 pub const SCALE_PORT: u16 = 18085;
 pub const GATEWAY_PORT: u16 = 18080;
@@ -81,17 +82,27 @@ pub async fn event_ids(events_url: &str, count: usize) -> anyhow::Result<Vec<Str
     Ok(ids)
 }
 
-pub async fn sign_up(users_url: &str) -> anyhow::Result<String> {
+/// The address of this run's account for `who`.
+pub fn bench_email(who: &str) -> String {
+    format!("bench-{who}-{}@example.com", std::process::id())
+}
+
+/// The access token of a new account for `who` (see [`bench_email`]).
+pub async fn sign_up(users_url: &str, who: &str) -> anyhow::Result<String> {
+    let email = bench_email(who);
     let http = reqwest::Client::new();
-    let email = format!("bench-{}@example.com", std::process::id());
-    let credentials = serde_json::json!({ "email": email, "password": "benchmark password" });
     http.post(format!("{users_url}/api/v1/users"))
-        .json(&credentials)
+        .json(&credentials(&email))
         .send()
         .await?;
-    let tokens: serde_json::Value = http
+    sign_in(users_url, &email).await
+}
+
+/// An access token for the bench's account `email`, with the roles it has now.
+pub async fn sign_in(users_url: &str, email: &str) -> anyhow::Result<String> {
+    let tokens: serde_json::Value = reqwest::Client::new()
         .post(format!("{users_url}/api/v1/auth/token"))
-        .json(&credentials)
+        .json(&credentials(email))
         .send()
         .await?
         .error_for_status()?
@@ -101,4 +112,8 @@ pub async fn sign_up(users_url: &str) -> anyhow::Result<String> {
         .as_str()
         .map(str::to_owned)
         .context("no access token in the login answer")
+}
+
+fn credentials(email: &str) -> serde_json::Value {
+    serde_json::json!({ "email": email, "password": "benchmark password" })
 }

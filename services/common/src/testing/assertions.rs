@@ -127,3 +127,18 @@ pub async fn assert_routes_match_the_table(base: &str, service: &str) -> anyhow:
     }
     Ok(())
 }
+
+/// Checks that `value` comes out of [`crate::json::JsonOut`] (serde) exactly as poem-openapi's
+/// `Json` would write it (its `Object` derive), so the document and the body cannot drift.
+pub fn assert_written_as_documented<T>(value: &T) -> anyhow::Result<()>
+where
+    T: serde::Serialize + poem_openapi::types::ToJSON,
+{
+    let ours = serde_json::to_value(value)?;
+    let documented = value.to_json();
+    anyhow::ensure!(
+        documented.as_ref() == Some(&ours),
+        "serde writes {ours}, the OpenAPI derive {documented:?}"
+    );
+    Ok(())
+}

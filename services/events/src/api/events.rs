@@ -3,13 +3,16 @@
 use chrono::Utc;
 use common::domain::EventId;
 use common::{
-    ApiError, ApiResult, auth::BearerAuth, json::JsonBody, routes::Access, time::Timestamp,
+    ApiError, ApiResult,
+    auth::BearerAuth,
+    json::{JsonBody, JsonOut},
+    routes::Access,
+    time::Timestamp,
 };
 use mongodb::bson;
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Header, Path, Query},
-    payload::Json,
 };
 
 use super::{
@@ -34,7 +37,7 @@ enum OneEvent {
     /// The event.
     #[oai(status = 200)]
     Ok(
-        Json<EventOut>,
+        JsonOut<EventOut>,
         /// The event's version in quotes; send it back in `If-None-Match` or `If-Match`.
         #[oai(header = "ETag")]
         String,
@@ -49,7 +52,7 @@ enum Created {
     /// The event is in the catalogue.
     #[oai(status = 201)]
     Created(
-        Json<EventOut>,
+        JsonOut<EventOut>,
         /// Where it can be read.
         #[oai(header = "Location")]
         String,
@@ -61,7 +64,7 @@ enum Created {
 enum Replaced {
     /// The event as it is now.
     #[oai(status = 200)]
-    Ok(Json<EventOut>, #[oai(header = "ETag")] String),
+    Ok(JsonOut<EventOut>, #[oai(header = "ETag")] String),
 }
 
 #[derive(ApiResponse)]
@@ -107,7 +110,7 @@ impl EventsApi {
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<SearchPage>> {
+    ) -> ApiResult<JsonOut<SearchPage>> {
         let params = SearchParams {
             topics: topic.0,
             from: from.0,
@@ -120,7 +123,7 @@ impl EventsApi {
             cursor: cursor.0,
         };
         let search = params.parse(Utc::now())?;
-        Ok(Json(SearchPage::of(&self.ctx.catalogue, &search)))
+        Ok(JsonOut(SearchPage::of(&self.ctx.catalogue, &search)))
     }
 
     /// One event, with its `ETag`. With `If-None-Match` holding the current ETag: 304.
@@ -143,7 +146,7 @@ impl EventsApi {
         {
             return Ok(OneEvent::NotModified(etag));
         }
-        Ok(OneEvent::Ok(Json(EventOut::from(event.as_ref())), etag))
+        Ok(OneEvent::Ok(JsonOut(EventOut::from(event.as_ref())), etag))
     }
 
     /// Add an event (administrators).
@@ -156,7 +159,7 @@ impl EventsApi {
         self.ctx.announce(&version).await;
         tracing::info!(event_id = %event.id, "event created");
         Ok(Created::Created(
-            Json(EventOut::from(&event)),
+            JsonOut(EventOut::from(&event)),
             format!("/api/v1/events/{}", event.id),
             etag(&event),
         ))
@@ -187,7 +190,7 @@ impl EventsApi {
             .map_err(stale)?;
         self.ctx.announce(&version).await;
         tracing::info!(event_id = %next.id, version = next.version, "event replaced");
-        Ok(Replaced::Ok(Json(EventOut::from(&next)), etag(&next)))
+        Ok(Replaced::Ok(JsonOut(EventOut::from(&next)), etag(&next)))
     }
 
     /// Delete an event (administrators); `If-Match` is honoured as for PUT. Announces

@@ -9,13 +9,13 @@ use common::{
     ApiError, ApiResult,
     auth::BearerAuth,
     domain::{EventId, Topic},
+    json::JsonOut,
     page::DEFAULT_LIMIT,
     problem::FieldError,
 };
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Path, Query},
-    payload::Json,
 };
 
 use super::{
@@ -91,7 +91,7 @@ impl SavedApi {
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<EventPage>> {
+    ) -> ApiResult<JsonOut<EventPage>> {
         let after = match cursor.0.as_deref() {
             Some(raw) => Some(SavedCursor::decode(raw, SAVED_LIST).ok_or_else(bad_cursor)?),
             None => None,
@@ -114,7 +114,7 @@ impl SavedApi {
             .map(|event| EventOut::from(event.as_ref()))
             .collect();
         let next_cursor = saves.next_cursor(|last| last.cursor().encode(SAVED_LIST));
-        Ok(Json(EventPage { items, next_cursor }))
+        Ok(JsonOut(EventPage { items, next_cursor }))
     }
 
     /// Upcoming events in my interests' topics (see the tag's description), soonest first,
@@ -132,7 +132,7 @@ impl SavedApi {
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<EventPage>> {
+    ) -> ApiResult<JsonOut<EventPage>> {
         let after = match cursor.0.as_deref().map(Cursor::decode) {
             None => None,
             Some(Some(cursor @ Cursor::StartsAt { .. })) => Some(cursor),
@@ -156,7 +156,7 @@ impl SavedApi {
             }
         }
         if topics.is_empty() {
-            return Ok(Json(EventPage {
+            return Ok(JsonOut(EventPage {
                 items: Vec::new(),
                 next_cursor: None,
             }));
@@ -168,7 +168,7 @@ impl SavedApi {
             after,
             ..Search::upcoming(Utc::now())
         };
-        Ok(Json(EventPage::of(&self.ctx.catalogue, &search)))
+        Ok(JsonOut(EventPage::of(&self.ctx.catalogue, &search)))
     }
 }
 

@@ -1,9 +1,11 @@
-//! What the API answers with.
+//! What the API answers with: documented by the `Object` derive, written by serde
+//! ([`common::json::JsonOut`]).
 
 use std::collections::BTreeMap;
 
 use common::{page::Page, time::Timestamp};
 use poem_openapi::Object;
+use serde::Serialize;
 
 use crate::{
     catalogue::{Catalogue, Found},
@@ -12,7 +14,7 @@ use crate::{
 };
 
 /// An event.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct EventOut {
     /// 24-hex id.
     pub id: String,
@@ -35,7 +37,7 @@ pub struct EventOut {
 }
 
 /// Where an event happens.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct PlaceOut {
     pub name: String,
     pub address: Option<String>,
@@ -84,7 +86,7 @@ impl From<&Found> for EventOut {
 }
 
 /// One page of a search, with what the whole search found per topic.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct SearchPage {
     pub items: Vec<EventOut>,
     /// Pass as `cursor` for the next page; null on the last page.
@@ -93,7 +95,7 @@ pub struct SearchPage {
 }
 
 /// Counts over everything the search finds, not just this page.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct Facets {
     /// Per topic slug, how many events the search finds with it when its own `topic` filter is
     /// left out: what choosing (or adding) that topic would show.
@@ -114,7 +116,7 @@ impl SearchPage {
 }
 
 /// One page of events.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct EventPage {
     pub items: Vec<EventOut>,
     /// Pass as `cursor` for the next page; null on the last page.
@@ -137,5 +139,52 @@ impl EventPage {
             items: page.items.iter().map(EventOut::from).collect(),
             next_cursor: page.next_cursor(cursor_of),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use common::testing::assert_written_as_documented;
+
+    use super::*;
+    use crate::seed::demo_doc;
+
+    /// Demo events cover an organizer or none, an address or none, several topics.
+    fn events() -> anyhow::Result<Vec<EventDoc>> {
+        (0..6).map(|i| demo_doc(i, chrono::Utc::now())).collect()
+    }
+
+    #[test]
+    fn an_event_is_written_as_documented() -> anyhow::Result<()> {
+        for event in events()? {
+            assert_written_as_documented(&EventOut::from(&event))?;
+            let found = Found {
+                event: Arc::new(event),
+                distance_km: Some(1.234_567),
+                tier: None,
+            };
+            assert_written_as_documented(&EventOut::from(&found))?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_search_page_is_written_as_documented() -> anyhow::Result<()> {
+        let items: Vec<EventOut> = events()?.iter().map(EventOut::from).collect();
+        let page = SearchPage {
+            items,
+            next_cursor: Some("abc".into()),
+            facets: Facets {
+                topics: BTreeMap::from([("music".into(), 3), ("food".into(), 1)]),
+            },
+        };
+        assert_written_as_documented(&page)?;
+        let last = EventPage {
+            items: Vec::new(),
+            next_cursor: None,
+        };
+        assert_written_as_documented(&last)
     }
 }

@@ -1,0 +1,9 @@
+//! JSON in and out of the API, with serde doing the work and poem-openapi the documenting:
+//! [`JsonBody`] reads a request body naming the field that failed, [`JsonOut`] writes a
+//! response body straight from the value.
+
+mod body;
+mod out;
+
+pub use body::{JsonBody, parse};
+pub use out::JsonOut;
