@@ -2,16 +2,17 @@
 //! and what the process holds resident. For profiling (`perf record` on this binary); the
 //! figures the README reports come from `cargo task bench`.
 //!
-//! `cargo run --release -p events --example catalogue_at_scale -- 100000`
+//! `cargo run --release -p events --example catalogue_at_scale -- 100000 [rounds] [search]`,
+//! where `search` picks the searches whose name contains it.
 
 #![expect(clippy::print_stdout, reason = "the timings are the program's output")]
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use events::{
     api::{SearchPage, SearchParams},
-    catalogue::{Catalogue, Change},
+    catalogue::Catalogue,
 };
 
 fn main() -> anyhow::Result<()> {
@@ -19,13 +20,16 @@ fn main() -> anyhow::Result<()> {
         .nth(1)
         .map_or(Ok(100_000), |arg| arg.parse())?;
     let rounds: usize = std::env::args().nth(2).map_or(Ok(200), |arg| arg.parse())?;
+    let only = std::env::args().nth(3).unwrap_or_default();
     let now = Utc::now();
     let before = resident_kib();
     let catalogue = Catalogue::default();
     let started = Instant::now();
-    for index in 0..size {
-        catalogue.apply(Change::Put(Arc::new(events::seed::demo_doc(index, now)?)));
-    }
+    // Loaded as an instance loads it at start.
+    let docs = (0..size)
+        .map(|index| events::seed::demo_doc(index, now))
+        .collect::<anyhow::Result<_>>()?;
+    catalogue.reload(docs, now);
     let loaded = started.elapsed();
     let after = resident_kib();
     println!(
@@ -58,7 +62,10 @@ fn main() -> anyhow::Result<()> {
             }),
         ),
     ];
-    for (what, params) in searches {
+    for (what, params) in searches
+        .into_iter()
+        .filter(|(what, _)| what.contains(&only))
+    {
         let search = params
             .parse(now)
             .map_err(|err| anyhow::anyhow!("{err:?}"))?;

@@ -133,6 +133,8 @@ impl Catalogue {
         for event in events {
             state.apply(Change::Put(Arc::new(event)));
         }
+        let State { events, places, .. } = &mut *state;
+        places.rebuild(events.with_slots());
     }
 
     /// The live event `id`.

@@ -23,6 +23,7 @@ use roaring::RoaringBitmap;
 
 use super::{
     Catalogue, State, Tier,
+    places::Located,
     slots::Slot,
     topics::{Start, start_of},
 };
@@ -252,22 +253,44 @@ impl State {
         counts
     }
 
-    /// Every event with the search's words that passes its other filters, in no order.
+    /// Every event with the search's words that passes its other filters, in no order. With a
+    /// place and many matches, the circle is gathered first (its points know their slots), so
+    /// no match has its event's place read from wherever it is in memory.
     fn text_hits(&self, search: &Search) -> Vec<Hit> {
         let filter = self.filter(search);
-        self.text
-            .matching(&search.words)
-            .iter()
-            .filter_map(|(slot, tier)| {
-                let distance_km = match search.near {
-                    None => None,
-                    Some(near) => Some(self.distance_km(slot, near)?),
-                };
-                let mut hit = self.hit(&filter, slot, distance_km)?;
-                hit.tier = Some(tier);
-                Some(hit)
-            })
-            .collect()
+        let matches = self.text.matching(&search.words);
+        let with_tier = |tier| {
+            move |hit: Hit| Hit {
+                tier: Some(tier),
+                ..hit
+            }
+        };
+        match search.near {
+            Some(near) if matches.len() > FEW_TO_MEASURE_ONE_BY_ONE => {
+                let mut circle: Vec<(Located, f64)> = self.places.within(near).collect();
+                circle.sort_unstable_by_key(|(located, _)| located.slot);
+                let slots = bitmap_of(circle.iter().map(|(located, _)| located.slot));
+                matches
+                    .among(&slots)
+                    .iter()
+                    .filter_map(|(slot, tier)| {
+                        let at = circle.binary_search_by_key(&slot, |(l, _)| l.slot).ok()?;
+                        let (located, km) = circle[at];
+                        filter.hit(located, Some(km)).map(with_tier(tier))
+                    })
+                    .collect()
+            }
+            near => matches
+                .iter()
+                .filter_map(|(slot, tier)| {
+                    let distance_km = match near {
+                        None => None,
+                        Some(near) => Some(self.distance_km(slot, near)?),
+                    };
+                    self.hit(&filter, slot, distance_km).map(with_tier(tier))
+                })
+                .collect(),
+        }
     }
 
     /// How far the event at `slot` is from `near`'s centre, if within its circle.
@@ -288,8 +311,8 @@ impl State {
         let wanted = Page::<Found>::read_size(search.limit);
         let mut found: Vec<Hit> = Vec::with_capacity(wanted);
         let filter = self.filter(search);
-        for (slot, km) in self.places.nearest(near) {
-            let Some(hit) = self.hit(&filter, slot, Some(km)) else {
+        for (located, km) in self.places.nearest(near) {
+            let Some(hit) = filter.hit(located, Some(km)) else {
                 continue;
             };
             if search
@@ -313,24 +336,19 @@ impl State {
         let filter = self.filter(search);
         self.places
             .within(near)
-            .filter_map(move |(slot, km)| self.hit(&filter, slot, Some(km)))
+            .filter_map(move |(located, km)| filter.hit(located, Some(km)))
     }
 
-    /// The event at `slot` as a hit, if it passes `filter`'s time, topics and exclusions; its
-    /// distance, when the search has a centre, is already known to be within the circle.
+    /// The event at `slot` as a hit, if it passes `filter`; its distance, when the search has
+    /// a centre, is already known to be within the circle.
     fn hit(&self, filter: &Filter, slot: Slot, distance_km: Option<f64>) -> Option<Hit> {
         let (starts_at, id) = self.events.key(slot)?;
-        let passes = starts_at >= filter.from
-            && filter.to.is_none_or(|to| starts_at < to)
-            && filter.topics.as_ref().is_none_or(|any| any.contains(slot))
-            && !filter.excluded.contains(slot);
-        passes.then_some(Hit {
+        let located = Located {
             slot,
             starts_at,
             id,
-            distance_km,
-            tier: None,
-        })
+        };
+        filter.hit(located, distance_km)
     }
 
     /// What `search` filters on but words, prepared once for its hits.
@@ -382,6 +400,10 @@ fn bitmap_of(slots: impl Iterator<Item = Slot>) -> RoaringBitmap {
     RoaringBitmap::from_sorted_iter(sorted).unwrap_or_default()
 }
 
+/// Matches of a search with words and a place, from which on the circle is gathered first
+/// rather than each match's distance measured at its event.
+const FEW_TO_MEASURE_ONE_BY_ONE: u64 = 2_000;
+
 /// What a search filters on but words, as slots where it can.
 struct Filter {
     from: bson::DateTime,
@@ -389,6 +411,28 @@ struct Filter {
     /// The events with any wanted topic, when some are wanted.
     topics: Option<RoaringBitmap>,
     excluded: RoaringBitmap,
+}
+
+impl Filter {
+    /// `event` as a hit, if it passes the time range, the topics and the exclusions.
+    fn hit(&self, event: Located, distance_km: Option<f64>) -> Option<Hit> {
+        let Located {
+            slot,
+            starts_at,
+            id,
+        } = event;
+        let passes = starts_at >= self.from
+            && self.to.is_none_or(|to| starts_at < to)
+            && self.topics.as_ref().is_none_or(|any| any.contains(slot))
+            && !self.excluded.contains(slot);
+        passes.then_some(Hit {
+            slot,
+            starts_at,
+            id,
+            distance_km,
+            tier: None,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -468,6 +512,43 @@ mod tests {
             [("jazz".to_owned(), 2)],
             "the topic filter left out, the saved event and the one after `to` not counted"
         );
+    }
+
+    /// Events titled `title` at `count` places along a line east of Granada, one every 100 m.
+    fn along_a_line(catalogue: &Catalogue, title: &str, count: usize) {
+        for i in 0..count {
+            let mut doc = crate::catalogue::tests::titled(title, "");
+            (doc.place.lat, doc.place.lon) = (Some(37.18), Some(-3.6 + i as f64 * 0.001_13));
+            catalogue.apply(Change::Put(Arc::new(doc)));
+        }
+    }
+
+    #[test]
+    fn words_and_a_place_find_the_same_whether_matches_are_few_or_many() {
+        let granada = Near {
+            center: Coordinates::parse(37.18, -3.6).unwrap(),
+            radius: Radius::parse(10.0).unwrap(),
+        };
+        let search = Search {
+            words: vec!["night".into()],
+            near: Some(granada),
+            ..Search::upcoming(Utc::now())
+        };
+        for matches in [100, 2 * FEW_TO_MEASURE_ONE_BY_ONE as usize] {
+            let catalogue = Catalogue::default();
+            along_a_line(&catalogue, "Jazz night", matches);
+            along_a_line(&catalogue, "Jazz morning", 50);
+            let in_circle = catalogue.read().text_hits(&search);
+            let expected = (0..matches).filter(|i| *i as f64 * 0.1 <= 10.0).count();
+            assert!(
+                in_circle.len().abs_diff(expected) <= 1,
+                "{matches} matches: {} in the circle, about {expected} expected",
+                in_circle.len()
+            );
+            assert!(in_circle.iter().all(|hit| {
+                hit.tier == Some(Tier::Title) && hit.distance_km.is_some_and(|km| km <= 10.0)
+            }));
+        }
     }
 
     #[test]

@@ -78,6 +78,13 @@ impl Slots {
         self.held.iter().flatten()
     }
 
+    /// Every live event with its slot, in slot order.
+    pub fn with_slots(&self) -> impl Iterator<Item = (Slot, &EventDoc)> {
+        (0..)
+            .zip(&self.held)
+            .filter_map(|(slot, held)| Some((slot, held.as_deref()?)))
+    }
+
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.of.is_empty()

@@ -87,6 +87,18 @@ pub struct Matches {
 }
 
 impl Matches {
+    /// How many events match.
+    pub fn len(&self) -> u64 {
+        self.by_tier.iter().map(RoaringBitmap::len).sum()
+    }
+
+    /// The matches among `slots`.
+    pub fn among(&self, slots: &RoaringBitmap) -> Self {
+        Self {
+            by_tier: self.by_tier.each_ref().map(|tier| tier & slots),
+        }
+    }
+
     /// Every matching event with its tier, best tier first, by slot within a tier.
     pub fn iter(&self) -> impl Iterator<Item = (Slot, Tier)> + '_ {
         Tier::ALL
