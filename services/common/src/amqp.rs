@@ -13,9 +13,9 @@ use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
     message::Delivery,
     options::{
-        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
-        BasicPublishOptions, BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions,
-        ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions,
+        BasicNackOptions, BasicPublishOptions, BasicQosOptions, BasicRejectOptions,
+        ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
     },
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
@@ -375,6 +375,32 @@ where
     Ok(())
 }
 
+/// Handles, one at a time, every message waiting in `queue` now, and returns how many; stops
+/// early at one that must wait (requeued). For what must be taken in before a consumer of
+/// another queue starts.
+pub async fn drain<H, Fut>(connection: &Connection, queue: &str, handler: H) -> lapin::Result<usize>
+where
+    H: Fn(Delivery) -> Fut,
+    Fut: Future<Output = Outcome>,
+{
+    let channel = connection.create_channel().await?;
+    let mut handled = 0;
+    while let Some(message) = channel
+        .basic_get(queue.into(), BasicGetOptions::default())
+        .await?
+    {
+        handled += 1;
+        let acker = message.delivery.acker.clone();
+        let outcome = handler(message.delivery).await;
+        report(outcome, settle_as(&acker, outcome).await);
+        if outcome == Outcome::Requeue {
+            break;
+        }
+    }
+    channel.close(200, "drained".into()).await?;
+    Ok(handled)
+}
+
 async fn settle<H, Fut>(delivery: Delivery, handler: H)
 where
     H: Fn(Delivery) -> Fut,
@@ -382,7 +408,11 @@ where
 {
     let acker = delivery.acker.clone();
     let outcome = handler(delivery).await;
-    let settled = match outcome {
+    report(outcome, settle_as(&acker, outcome).await);
+}
+
+async fn settle_as(acker: &lapin::Acker, outcome: Outcome) -> lapin::Result<bool> {
+    match outcome {
         Outcome::Ack => acker.ack(BasicAckOptions::default()).await,
         Outcome::Requeue => {
             acker
@@ -393,7 +423,10 @@ where
                 .await
         }
         Outcome::Reject => acker.reject(BasicRejectOptions { requeue: false }).await,
-    };
+    }
+}
+
+fn report(outcome: Outcome, settled: lapin::Result<bool>) {
     match settled {
         Ok(true) => tracing::debug!(?outcome, "delivery settled"),
         // The channel was recovered after the delivery: the broker will redeliver it.

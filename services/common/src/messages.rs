@@ -28,6 +28,8 @@ pub const EVENT_DELETED_V2: &str = "event.deleted.v2";
 pub const REMINDER_SENT_V1: &str = "reminder.sent.v1";
 /// Routing key of [`ReminderFailedV1`].
 pub const REMINDER_FAILED_V1: &str = "reminder.failed.v1";
+/// Routing key of [`ReminderCancelledV1`].
+pub const REMINDER_CANCELLED_V1: &str = "reminder.cancelled.v1";
 
 /// A mail to send. The message id is the idempotency key (the mail's `Message-ID` derives from
 /// it), so a redelivered message is never mailed twice.
@@ -208,6 +210,18 @@ pub struct ReminderSentV1 {
     pub message_id: String,
     /// When the SMTP server accepted it.
     pub sent_at: DateTime<Utc>,
+}
+
+/// A reminder already handed to the email queue was cancelled (by its owner, or because its
+/// event was deleted): its mail request must not be mailed if it has not been yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReminderCancelledV1 {
+    /// The reminder's id.
+    #[serde(with = "hex")]
+    pub reminder_id: ReminderId,
+    /// The id of the mail request not to mail.
+    pub message_id: String,
+    pub cancelled_at: DateTime<Utc>,
 }
 
 /// A reminder's mail was refused for good, or its retries ran out; it is parked in the

@@ -43,6 +43,8 @@ pub enum Queue {
     ParkedEmails,
     /// One of the email-sender's delay queues: mail waits there this long before a retry.
     EmailRetry(Duration),
+    /// The email-sender hears here of queued reminders that were cancelled.
+    EmailCancellations,
     /// The events service hears of deleted accounts here.
     EventsUserDeletions,
     /// One events instance's own queue of catalogue changes (private to its connection).
@@ -76,6 +78,7 @@ impl Topology {
             Queue::Emails => "email-sender.emails".to_owned(),
             Queue::ParkedEmails => "email-sender.dead".to_owned(),
             Queue::EmailRetry(delay) => format!("email-sender.retry.{}", retry_key(delay)),
+            Queue::EmailCancellations => "email-sender.cancellations".to_owned(),
             Queue::EventsUserDeletions => "events.user-deleted".to_owned(),
             Queue::EventsCatalogue(instance) => format!("events.catalogue.{}", instance.simple()),
             Queue::NotificationsDomain => "notifications.domain".to_owned(),
@@ -113,6 +116,18 @@ impl Topology {
                 dead_letter_exchange: Some(dead),
                 ..Default::default()
             },
+        )
+        .await
+    }
+
+    /// Declares the email-sender's queue of cancelled reminders on the domain exchange. The
+    /// notifications service declares it too, so no cancellation is dropped before the
+    /// email-sender first starts.
+    pub async fn declare_email_cancellations(&self, channel: &Channel) -> lapin::Result<()> {
+        self.declare_domain_queue(
+            channel,
+            Queue::EmailCancellations,
+            &[messages::REMINDER_CANCELLED_V1],
         )
         .await
     }

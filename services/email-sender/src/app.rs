@@ -4,21 +4,22 @@
 use std::{sync::Arc, time::Duration};
 
 use common::{
-    amqp::{self, Publisher},
+    amqp::{self, Outcome, Publisher},
     health::{AmqpCheck, Check, MongoCheck},
+    metrics::Metrics,
     mongo,
     server::Service,
     topology::{Exchange, Queue},
 };
 use futures::future::BoxFuture;
-use lapin::Connection;
+use lapin::{Connection, message::Delivery};
 use mongodb::Database;
 use poem::Route;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    SERVICE, config::Config, deliveries::Deliveries, mailer::Mailer, templates::Templates,
-    worker::Worker,
+    SERVICE, config::Config, deliveries::Deliveries, mailer::Mailer, metrics::MailMetrics,
+    templates::Templates, worker::Worker,
 };
 
 /// The running email-sender.
@@ -40,13 +41,14 @@ impl Application {
         let channel = amqp.create_channel().await?;
         topology.declare_email(&channel).await?;
         topology.declare_email_retries(&channel, &delays).await?;
-        topology.declare_domain_exchange(&channel).await?;
+        topology.declare_email_cancellations(&channel).await?;
         let publisher = |exchange| {
             let name = topology.exchange(exchange);
             let amqp = amqp.clone();
             async move { Publisher::new(&amqp, &name, config.amqp.deadline).await }
         };
         let mailer = Mailer::new(&config.smtp)?;
+        let metrics = Metrics::new(SERVICE)?;
         let worker = Worker {
             templates: Arc::new(Templates::new()?),
             mailer: mailer.clone(),
@@ -54,13 +56,16 @@ impl Application {
             retry: publisher(Exchange::EmailRetry).await?,
             results: publisher(Exchange::Domain).await?.broadcast(),
             delays,
+            send_lease: config.smtp.send_lease(),
+            metrics: MailMetrics::register(metrics.registry())?,
         };
         let checks: Vec<Box<dyn Check>> = vec![
             Box::new(AmqpCheck(amqp.clone())),
             Box::new(MongoCheck(db.clone())),
             Box::new(SmtpCheck(mailer)),
         ];
-        let service = Service::bind(SERVICE, &config.http, Route::new(), checks).await?;
+        let service =
+            Service::bind_with_metrics(&config.http, Route::new(), checks, metrics).await?;
         Ok(Self {
             service,
             amqp,
@@ -87,23 +92,45 @@ impl Application {
 
     /// Consumes and serves until `shutdown`; mail being sent then is finished and acknowledged.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let queue = self.config.amqp.topology().queue(Queue::Emails);
+        let topology = self.config.amqp.topology();
         let worker = self.worker;
         let pruning = tokio::spawn({
             let (deliveries, shutdown) = (worker.deliveries.clone(), shutdown.clone());
             async move { deliveries.prune_until(shutdown).await }
         });
-        let handler = move |delivery: lapin::message::Delivery| {
-            let worker = worker.clone();
-            async move { worker.handle(&delivery).await }
-        };
-        let consumer = tokio::spawn({
-            let (amqp, shutdown) = (self.amqp.clone(), shutdown.clone());
-            let prefetch = self.config.amqp.prefetch;
-            async move { amqp::consume(&amqp, &queue, prefetch, shutdown, handler).await }
+        let consume =
+            |queue: Queue, handle: fn(Worker, Delivery) -> BoxFuture<'static, Outcome>| {
+                let (amqp, shutdown, worker) =
+                    (self.amqp.clone(), shutdown.clone(), worker.clone());
+                let (queue, prefetch) = (topology.queue(queue), self.config.amqp.prefetch);
+                tokio::spawn(async move {
+                    let handler = move |delivery| handle(worker.clone(), delivery);
+                    amqp::consume(&amqp, &queue, prefetch, shutdown, handler).await
+                })
+            };
+        // Mail found waiting at start (after an outage, say) must not go out ahead of its own
+        // cancellations, which wait in the other queue.
+        let waiting = amqp::drain(
+            &self.amqp,
+            &topology.queue(Queue::EmailCancellations),
+            |delivery| {
+                let worker = worker.clone();
+                async move { worker.handle_cancellation(&delivery).await }
+            },
+        )
+        .await?;
+        if waiting > 0 {
+            tracing::info!(waiting, "took in the cancellations that were waiting");
+        }
+        let mail = consume(Queue::Emails, |worker, delivery| {
+            Box::pin(async move { worker.handle(&delivery).await })
+        });
+        let cancellations = consume(Queue::EmailCancellations, |worker, delivery| {
+            Box::pin(async move { worker.handle_cancellation(&delivery).await })
         });
         self.service.run_until_stopped(shutdown).await?;
-        consumer.await??;
+        mail.await??;
+        cancellations.await??;
         pruning.await?;
         Ok(())
     }

@@ -50,6 +50,15 @@ pub struct SmtpConfig {
     pub pool_size: u32,
 }
 
+impl SmtpConfig {
+    /// The longest one mail can take to send: a dozen commands (connect, greeting, EHLO,
+    /// STARTTLS, AUTH, MAIL, RCPT, DATA, the body…), each waiting at most `timeout`. A claim on
+    /// a mail older than this belongs to a worker that died.
+    pub fn send_lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.timeout * 12).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
 /// How the SMTP connection is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

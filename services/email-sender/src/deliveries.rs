@@ -1,5 +1,14 @@
-//! The email-sender's database: the ids of messages already mailed, so a redelivered message
-//! is acknowledged without mailing it again.
+//! The email-sender's database: which messages are being mailed and which were, so that a
+//! message is mailed once however many copies of it arrive, and at whatever moment.
+//!
+//! Invariant: a worker mails a message only while it holds the message's claim, inserted
+//! before the mail goes to the SMTP server; the insert is atomic on MongoDB and FerretDB alike
+//! (a unique `_id`), so two copies handled at once cannot both be mailed. A claim becomes a
+//! record of the delivery once the server accepted the mail, and is let go when the mail is
+//! not sent (a retry or a parked mail claims again). A claim still `sending` after its lease
+//! belongs to a worker that died mid-send and is taken over: the mail that was in flight at
+//! the SMTP server then may go twice, with the same Message-ID. A cancelled reminder's mail is
+//! claimed for nobody, so no worker mails it.
 
 use std::time::Duration;
 
@@ -22,14 +31,51 @@ const RETENTION: chrono::Duration = chrono::Duration::days(30);
 /// How often older deliveries are forgotten.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 
+/// Where a message's mailing is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum State {
+    /// A worker is mailing it.
+    Sending,
+    /// The SMTP server accepted it.
+    Sent,
+    /// Its reminder was cancelled before it was mailed.
+    Cancelled,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Delivery {
     #[serde(rename = "_id")]
     message_id: String,
-    sent_at: bson::DateTime,
+    /// Records from before claims existed are all of sent mail.
+    #[serde(default = "sent")]
+    state: State,
+    #[serde(default)]
+    claimed_at: Option<bson::DateTime>,
+    sent_at: Option<bson::DateTime>,
 }
 
-/// Which messages were mailed.
+fn sent() -> State {
+    State::Sent
+}
+
+/// What a claim on a message found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This worker mails it.
+    Won,
+    /// It was mailed already.
+    Sent,
+    /// Another worker is mailing it now.
+    Busy,
+    /// Its reminder was cancelled: it must not be mailed.
+    Cancelled,
+}
+
+/// How many times a claim steps over a dead worker's before answering busy.
+const MAX_TAKEOVERS: usize = 2;
+
+/// Which messages are being mailed and which were.
 #[derive(Clone)]
 pub struct Deliveries {
     sent: Collection<Delivery>,
@@ -37,44 +83,140 @@ pub struct Deliveries {
 }
 
 impl Deliveries {
-    /// Opens the collection and declares the index pruning uses; every operation waits at most
-    /// `deadline`.
+    /// Opens the collection and declares the indexes pruning uses; every operation waits at
+    /// most `deadline`.
     pub async fn open(db: &Database, deadline: Deadline) -> anyhow::Result<Self> {
         let sent = db.collection("deliveries");
-        mongo::ensure_indexes(&sent, [mongo::index("by_sent_at", doc! { "sent_at": 1 })]).await?;
+        mongo::ensure_indexes(
+            &sent,
+            [
+                mongo::index("by_sent_at", doc! { "sent_at": 1 }),
+                mongo::index("by_claimed_at", doc! { "claimed_at": 1 }),
+            ],
+        )
+        .await?;
         Ok(Self { sent, deadline })
     }
 
-    /// Whether `message_id` was mailed already.
-    pub async fn was_sent(&self, message_id: &str) -> StoreResult<bool> {
-        let (sent, filter) = (self.sent.clone(), doc! { "_id": message_id });
-        self.deadline
-            .run("looking up a delivery", async move {
-                sent.find_one(filter).await.map(|found| found.is_some())
-            })
-            .await
+    /// Claims `message_id` for this worker at `now`, taking over a claim older than `lease`
+    /// that never became a delivery.
+    pub async fn claim(
+        &self,
+        message_id: &str,
+        now: chrono::DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> StoreResult<Claim> {
+        for _ in 0..=MAX_TAKEOVERS {
+            let claim = Delivery {
+                message_id: message_id.to_owned(),
+                state: State::Sending,
+                claimed_at: Some(bson::DateTime::from_chrono(now)),
+                sent_at: None,
+            };
+            let sent = self.sent.clone();
+            let claiming = self.deadline.run("claiming a delivery", async move {
+                sent.insert_one(claim).await.map(drop)
+            });
+            match claiming.await {
+                Ok(()) => return Ok(Claim::Won),
+                Err(err) if err.is_duplicate() => {}
+                Err(err) => return Err(err),
+            }
+            let Some(holder) = self.find(message_id).await? else {
+                continue; // let go meanwhile: claim again
+            };
+            let claimed_at = holder.claimed_at.map(bson::DateTime::to_chrono);
+            match holder.state {
+                State::Sent => return Ok(Claim::Sent),
+                State::Cancelled => return Ok(Claim::Cancelled),
+                State::Sending if claimed_at.is_some_and(|at| at + lease > now) => {
+                    return Ok(Claim::Busy);
+                }
+                State::Sending => {
+                    let dead = doc! {
+                        "_id": message_id,
+                        "state": "sending",
+                        "claimed_at": holder.claimed_at,
+                    };
+                    self.delete("taking over a dead worker's delivery", dead)
+                        .await?;
+                }
+            }
+        }
+        Ok(Claim::Busy)
     }
 
-    /// Records that `message_id` was accepted by the SMTP server. Recording twice is fine.
-    pub async fn record(&self, message_id: &str) -> StoreResult<()> {
-        let delivery = Delivery {
+    /// Records that `message_id` must not be mailed, unless a worker has claimed it already
+    /// (then it is being mailed, or was: too late).
+    pub async fn cancel(&self, message_id: &str, now: chrono::DateTime<Utc>) -> StoreResult<()> {
+        let cancelled = Delivery {
             message_id: message_id.to_owned(),
-            sent_at: bson::DateTime::now(),
+            state: State::Cancelled,
+            claimed_at: Some(bson::DateTime::from_chrono(now)),
+            sent_at: None,
         };
         let sent = self.sent.clone();
-        let recording = self.deadline.run("recording a delivery", async move {
-            sent.insert_one(delivery).await.map(drop)
+        let cancelling = self.deadline.run("recording a cancellation", async move {
+            sent.insert_one(cancelled).await.map(drop)
         });
-        match recording.await {
+        match cancelling.await {
             Err(err) if err.is_duplicate() => Ok(()),
             other => other,
         }
     }
 
-    /// Forgets the deliveries recorded before `before`; returns how many.
+    /// Records that the SMTP server accepted `message_id`, claimed by this worker.
+    pub async fn mark_sent(&self, message_id: &str) -> StoreResult<()> {
+        let sent = self.sent.clone();
+        let (filter, update) = (
+            doc! { "_id": message_id },
+            doc! { "$set": { "state": "sent", "sent_at": bson::DateTime::now() } },
+        );
+        self.deadline
+            .run("recording a delivery", async move {
+                sent.update_one(filter, update).await.map(drop)
+            })
+            .await
+    }
+
+    /// Lets go of this worker's claim on `message_id`, which was not mailed.
+    pub async fn release(&self, message_id: &str) -> StoreResult<()> {
+        let unsent = doc! { "_id": message_id, "state": "sending" };
+        self.delete("letting go of a delivery", unsent).await
+    }
+
+    /// Whether `message_id` was mailed.
+    pub async fn was_sent(&self, message_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .find(message_id)
+            .await?
+            .is_some_and(|delivery| delivery.state == State::Sent))
+    }
+
+    async fn find(&self, message_id: &str) -> StoreResult<Option<Delivery>> {
+        let (sent, filter) = (self.sent.clone(), doc! { "_id": message_id });
+        self.deadline
+            .run("looking up a delivery", async move {
+                sent.find_one(filter).await
+            })
+            .await
+    }
+
+    async fn delete(&self, what: &'static str, filter: bson::Document) -> StoreResult<()> {
+        let sent = self.sent.clone();
+        self.deadline
+            .run(what, async move { sent.delete_one(filter).await.map(drop) })
+            .await
+    }
+
+    /// Forgets the deliveries sent (or claims made) before `before`; returns how many.
     pub async fn prune(&self, before: chrono::DateTime<Utc>) -> StoreResult<u64> {
         let sent = self.sent.clone();
-        let filter = doc! { "sent_at": { "$lt": bson::DateTime::from_chrono(before) } };
+        let before = bson::DateTime::from_chrono(before);
+        let filter = doc! { "$or": [
+            { "sent_at": { "$lt": before } },
+            { "claimed_at": { "$lt": before } },
+        ] };
         self.deadline
             .run("pruning deliveries", async move {
                 sent.delete_many(filter)

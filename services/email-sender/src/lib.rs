@@ -6,6 +6,7 @@ pub mod deliveries;
 pub mod dlq;
 pub mod ics;
 pub mod mailer;
+pub mod metrics;
 pub mod templates;
 pub mod worker;
 

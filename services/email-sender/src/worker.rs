@@ -1,7 +1,8 @@
 //! Consume → render → send → acknowledge.
 //!
 //! A delivery is acknowledged only after the SMTP server accepted its mail (or it was mailed
-//! before: the message id is recorded once sent). A mail the server refuses for now goes to the
+//! before). It is claimed before it is mailed (`deliveries`): a copy another worker is mailing
+//! at that moment comes back after the first retry delay and finds it mailed. A mail the server refuses for now goes to the
 //! retry queue for its attempt, whose TTL returns it to the work queue later, so a waiting retry
 //! never blocks other mail; after the last delay, or when the server refuses it for good, it is
 //! rejected and RabbitMQ parks it in `email-sender.dead`.
@@ -16,7 +17,9 @@ use std::{sync::Arc, time::Duration};
 use chrono::Utc;
 use common::{
     amqp::{Outcome, Publisher},
-    messages::{self, EmailContent, EmailRequestedV1, ReminderFailedV1, ReminderSentV1},
+    messages::{
+        self, EmailContent, EmailRequestedV1, ReminderCancelledV1, ReminderFailedV1, ReminderSentV1,
+    },
     topology::retry_key,
 };
 use lapin::{
@@ -25,8 +28,9 @@ use lapin::{
 };
 
 use crate::{
-    deliveries::Deliveries,
+    deliveries::{Claim, Deliveries},
     mailer::{Mailer, SendFailure},
+    metrics::{Handled, MailMetrics},
     templates::Templates,
 };
 
@@ -43,6 +47,9 @@ pub struct Worker {
     /// The domain exchange, for reminder outcomes.
     pub results: Publisher,
     pub delays: Arc<[Duration]>,
+    /// How long a claim on a mail may last before its worker is presumed dead.
+    pub send_lease: chrono::Duration,
+    pub metrics: MailMetrics,
 }
 
 impl Worker {
@@ -57,23 +64,40 @@ impl Worker {
             tracing::error!(
                 "a mail request without a message id cannot be deduplicated; parking it"
             );
+            self.metrics.count(Handled::Parked);
             return Outcome::Reject;
         };
         let request: EmailRequestedV1 = match serde_json::from_slice(&delivery.data) {
             Ok(request) => request,
             Err(err) => {
                 tracing::error!(error = %err, "unreadable mail request; parking it");
+                self.metrics.count(Handled::Parked);
                 return Outcome::Reject;
             }
         };
-        match self.deliveries.was_sent(&message_id).await {
-            Ok(true) => {
+        match self
+            .deliveries
+            .claim(&message_id, Utc::now(), self.send_lease)
+            .await
+        {
+            Ok(Claim::Won) => {}
+            Ok(Claim::Sent) => {
                 tracing::info!("already mailed; acknowledging the duplicate");
+                self.metrics.count(Handled::Duplicate);
                 return self.announce_sent(&message_id, &request).await;
             }
-            Ok(false) => {}
+            Ok(Claim::Cancelled) => {
+                tracing::info!("its reminder was cancelled; acknowledging without mailing");
+                self.metrics.count(Handled::Cancelled);
+                return Outcome::Ack;
+            }
+            Ok(Claim::Busy) => {
+                tracing::info!("another worker is mailing it now; looking again later");
+                self.metrics.count(Handled::Busy);
+                return self.look_again_later(&message_id, &request, delivery).await;
+            }
             Err(err) => {
-                tracing::warn!(error = ?err, "cannot check for duplicates; will retry");
+                tracing::warn!(error = ?err, "cannot claim the delivery; will retry");
                 return Outcome::Requeue;
             }
         }
@@ -81,6 +105,8 @@ impl Worker {
             Ok(rendered) => rendered,
             Err(err) => {
                 tracing::error!(error = ?err, "rendering failed; parking the mail");
+                self.metrics.count(Handled::Parked);
+                self.release(&message_id).await;
                 return Outcome::Reject;
             }
         };
@@ -90,21 +116,48 @@ impl Worker {
             .await
         {
             Ok(()) => {
-                if let Err(err) = self.deliveries.record(&message_id).await {
-                    tracing::warn!(error = ?err, "mailed, but not recorded: a redelivery would mail it again");
+                if let Err(err) = self.deliveries.mark_sent(&message_id).await {
+                    tracing::warn!(error = ?err, "mailed, but not recorded: a redelivery after the claim's lease would mail it again");
                 }
                 tracing::info!("mailed");
+                self.metrics.count(Handled::Mailed);
                 self.announce_sent(&message_id, &request).await
             }
             Err(SendFailure::Permanent(why)) => {
                 tracing::error!(%why, "the SMTP server refused the mail for good; parking it");
+                self.metrics.count(Handled::Parked);
+                self.release(&message_id).await;
                 self.announce_failed(&message_id, &request, &why).await
             }
             Err(SendFailure::Transient(why)) => {
+                self.release(&message_id).await;
                 self.retry_later(&message_id, &request, attempt(delivery), &why)
                     .await
             }
         }
+    }
+
+    /// Lets go of the claim on a mail that was not sent, so that its retry, redelivery or
+    /// replay claims it again.
+    async fn release(&self, message_id: &str) {
+        if let Err(err) = self.deliveries.release(message_id).await {
+            tracing::warn!(error = ?err, "cannot let go of the delivery; it is taken over once its claim's lease ends");
+        }
+    }
+
+    /// Sends a copy another worker is mailing right now through the first retry delay, not
+    /// counted as an attempt: by then that worker has recorded it, or has let it go.
+    async fn look_again_later(
+        &self,
+        message_id: &str,
+        request: &EmailRequestedV1,
+        delivery: &Delivery,
+    ) -> Outcome {
+        let Some(delay) = self.delays.first() else {
+            return Outcome::Requeue;
+        };
+        self.schedule(*delay, message_id, request, attempt(delivery))
+            .await
     }
 
     async fn retry_later(
@@ -116,21 +169,40 @@ impl Worker {
     ) -> Outcome {
         let Some(delay) = self.delays.get(attempt) else {
             tracing::error!(%why, attempts = attempt + 1, "out of retries; parking the mail");
+            self.metrics.count(Handled::Parked);
             let why = format!("gave up after {} attempts: {why}", attempt + 1);
             return self.announce_failed(message_id, request, &why).await;
         };
-        let mut headers = FieldTable::default();
-        let next = i64::try_from(attempt + 1).unwrap_or(i64::MAX);
-        headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongLongInt(next));
         match self
-            .retry
-            .publish_with_headers(&retry_key(*delay), message_id, request, headers)
+            .schedule(*delay, message_id, request, attempt + 1)
             .await
         {
-            Ok(()) => {
+            Outcome::Ack => {
                 tracing::warn!(%why, ?delay, attempt = attempt + 1, "SMTP refused for now; retrying later");
+                self.metrics.count(Handled::Retried);
                 Outcome::Ack
             }
+            other => other,
+        }
+    }
+
+    /// Publishes `request` to the retry queue of `delay`, to come back as attempt `attempt`.
+    async fn schedule(
+        &self,
+        delay: Duration,
+        message_id: &str,
+        request: &EmailRequestedV1,
+        attempt: usize,
+    ) -> Outcome {
+        let mut headers = FieldTable::default();
+        let attempt = i64::try_from(attempt).unwrap_or(i64::MAX);
+        headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongLongInt(attempt));
+        match self
+            .retry
+            .publish_with_headers(&retry_key(delay), message_id, request, headers)
+            .await
+        {
+            Ok(()) => Outcome::Ack,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot schedule the retry; requeueing");
                 Outcome::Requeue
@@ -140,6 +212,31 @@ impl Worker {
 }
 
 impl Worker {
+    /// Records a cancelled reminder's mail request as not to be mailed.
+    pub async fn handle_cancellation(&self, delivery: &Delivery) -> Outcome {
+        let cancelled: ReminderCancelledV1 = match serde_json::from_slice(&delivery.data) {
+            Ok(cancelled) => cancelled,
+            Err(err) => {
+                tracing::error!(error = %err, "unreadable cancellation; dropping it");
+                return Outcome::Reject;
+            }
+        };
+        match self
+            .deliveries
+            .cancel(&cancelled.message_id, Utc::now())
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(reminder_id = %cancelled.reminder_id, message_id = %cancelled.message_id, "reminder cancelled; its mail will not go out");
+                Outcome::Ack
+            }
+            Err(err) => {
+                tracing::warn!(error = ?err, "cannot record a cancellation; will retry");
+                Outcome::Requeue
+            }
+        }
+    }
+
     /// Tells the notifications service a reminder was mailed, then acknowledges.
     async fn announce_sent(&self, message_id: &str, request: &EmailRequestedV1) -> Outcome {
         let EmailContent::Reminder { reminder_id, .. } = &request.content else {

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     SERVICE,
     api::{self, Ctx},
+    cancellation::Canceller,
     clients::Services,
     config::Config,
     consumer::{self, Handler},
@@ -60,13 +61,25 @@ impl Application {
             config.scheduler.clone(),
             scheduler_metrics.clone(),
         );
+        let domain = Publisher::new(
+            &amqp,
+            &topology.exchange(Exchange::Domain),
+            config.amqp.deadline,
+        )
+        .await?;
+        let canceller = Canceller {
+            store: store.clone(),
+            domain,
+        };
         let handler = Handler {
             store: store.clone(),
+            canceller: canceller.clone(),
             metrics: scheduler_metrics,
         };
         let route = if config.role.runs_api() {
             let ctx = Ctx {
                 store,
+                canceller,
                 services: Services::new(config.users_url.clone(), config.events_url.clone())?,
             };
             api::routes(ctx, Arc::new(JwksVerifier::new(config.auth.clone())))

@@ -18,7 +18,7 @@ use mongodb::bson::{self, doc};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use crate::{domain::Status, metrics::SchedulerMetrics, store::Store};
+use crate::{cancellation::Canceller, domain::Status, metrics::SchedulerMetrics, store::Store};
 
 const BINDINGS: [&str; 5] = [
     messages::REMINDER_SENT_V1,
@@ -28,11 +28,13 @@ const BINDINGS: [&str; 5] = [
     messages::USER_DELETED_V1,
 ];
 
-/// Declares the email topology (the scheduler publishes there), the domain exchange and this
+/// Declares the email topology (the scheduler publishes there) with the email-sender's queue
+/// of cancellations (so that none is lost before it first starts), the domain exchange and this
 /// service's queue on it.
 pub async fn declare(connection: &Connection, topology: &Topology) -> lapin::Result<()> {
     let channel = connection.create_channel().await?;
     topology.declare_email(&channel).await?;
+    topology.declare_email_cancellations(&channel).await?;
     topology
         .declare_domain_queue(&channel, Queue::NotificationsDomain, &BINDINGS)
         .await?;
@@ -59,6 +61,7 @@ pub async fn consume(
 #[derive(Clone)]
 pub struct Handler {
     pub store: Store,
+    pub canceller: Canceller,
     pub metrics: SchedulerMetrics,
 }
 
@@ -96,7 +99,17 @@ impl Handler {
         let Some(reminder) = self.current(sent.reminder_id, &sent.message_id).await? else {
             return Ok(());
         };
-        let changes = doc! { "status": Status::Sent.as_str(), "sent_at": bson::DateTime::from_chrono(sent.sent_at), "lease_until": null };
+        let sent_at = bson::DateTime::from_chrono(sent.sent_at);
+        if reminder.status == Status::Cancelled {
+            // Mailed before the cancellation reached the email-sender: recorded, not revived.
+            let changes = doc! { "sent_at": sent_at, "lease_until": null };
+            self.store
+                .update_if(reminder.id, Status::Cancelled, changes)
+                .await?;
+            return Ok(());
+        }
+        let changes =
+            doc! { "status": Status::Sent.as_str(), "sent_at": sent_at, "lease_until": null };
         for status in [Status::Queued, Status::Failed] {
             if reminder.status == status
                 && self
@@ -165,7 +178,7 @@ impl Handler {
 
     async fn event_deleted(&self, deleted: EventDeletedV1) -> anyhow::Result<()> {
         let event_id = deleted.event_id;
-        let cancelled = self.store.cancel_for_event(event_id).await?;
+        let cancelled = self.canceller.cancel_for_event(event_id).await?;
         tracing::info!(%event_id, cancelled, "event deleted; its reminders cancelled");
         Ok(())
     }

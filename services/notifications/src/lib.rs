@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod app;
+pub mod cancellation;
 pub mod clients;
 pub mod config;
 pub mod consumer;

@@ -1,4 +1,7 @@
-use common::testing::Mailpit;
+use std::time::Duration;
+
+use common::testing::{self, Mailpit};
+use email_sender::deliveries::Claim;
 
 use crate::helpers::{spawn_app, spawn_with, unique_address, welcome};
 
@@ -45,7 +48,38 @@ async fn a_message_delivered_twice_is_mailed_once() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn a_delivery_is_remembered_until_it_is_pruned() -> anyhow::Result<()> {
+async fn two_workers_given_the_same_message_at_once_mail_it_once() -> anyhow::Result<()> {
+    // One delivery at a time each, so the two copies go one to each worker at the same moment.
+    let first = spawn_with(|config| config.amqp.prefetch = 1).await?;
+    let second = first.another().await?;
+    let to = unique_address("at-once");
+    let message_id = uuid::Uuid::new_v4().to_string();
+
+    first.request(&message_id, &welcome(&to, None)).await?;
+    first.request(&message_id, &welcome(&to, None)).await?;
+
+    let workers = [&first, &second];
+    testing::eventually(Duration::from_secs(15), "both copies handled", || async {
+        let mut duplicates = 0;
+        for worker in workers {
+            duplicates += worker.handled("duplicate").await?;
+        }
+        Ok((duplicates == 1).then_some(()))
+    })
+    .await?;
+    let mut mailed = 0;
+    for worker in workers {
+        mailed += worker.handled("mailed").await?;
+    }
+    assert_eq!(mailed, 1, "one worker mailed it, the other saw it mailed");
+    assert_eq!(Mailpit::local().messages_to(&to).await?.len(), 1);
+    second.stop().await?;
+    first.cleanup().await
+}
+
+#[tokio::test]
+async fn a_claim_is_won_once_taken_over_after_its_lease_and_remembered_until_pruned()
+-> anyhow::Result<()> {
     let app = spawn_app().await?;
     let deliveries = email_sender::deliveries::Deliveries::open(
         &app.db,
@@ -53,8 +87,32 @@ async fn a_delivery_is_remembered_until_it_is_pruned() -> anyhow::Result<()> {
     )
     .await?;
     let message_id = uuid::Uuid::new_v4().to_string();
-    deliveries.record(&message_id).await?;
     let now = chrono::Utc::now();
+    let lease = chrono::Duration::minutes(2);
+
+    assert_eq!(deliveries.claim(&message_id, now, lease).await?, Claim::Won);
+    assert_eq!(
+        deliveries.claim(&message_id, now, lease).await?,
+        Claim::Busy
+    );
+    let later = now + lease + chrono::Duration::seconds(1);
+    assert_eq!(
+        deliveries.claim(&message_id, later, lease).await?,
+        Claim::Won,
+        "the first worker died mid-send"
+    );
+    deliveries.release(&message_id).await?;
+    assert_eq!(
+        deliveries.claim(&message_id, later, lease).await?,
+        Claim::Won
+    );
+    deliveries.mark_sent(&message_id).await?;
+    let much_later = later + lease * 10;
+    assert_eq!(
+        deliveries.claim(&message_id, much_later, lease).await?,
+        Claim::Sent,
+        "a mailed message stays mailed"
+    );
 
     assert_eq!(
         deliveries.prune(now - chrono::Duration::minutes(1)).await?,
@@ -62,7 +120,9 @@ async fn a_delivery_is_remembered_until_it_is_pruned() -> anyhow::Result<()> {
     );
     assert!(deliveries.was_sent(&message_id).await?);
     assert_eq!(
-        deliveries.prune(now + chrono::Duration::minutes(1)).await?,
+        deliveries
+            .prune(chrono::Utc::now() + chrono::Duration::minutes(1))
+            .await?,
         1
     );
     assert!(!deliveries.was_sent(&message_id).await?);

@@ -25,6 +25,7 @@ pub struct TestApp {
     pub prefix: String,
     pub db: mongodb::Database,
     pub amqp: Arc<Connection>,
+    config: Config,
     publisher: Publisher,
     shutdown: CancellationToken,
     stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -48,8 +49,13 @@ pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> anyhow::Result<Test
     config.smtp.host = host;
     config.smtp.port = port;
     change(&mut config);
+    start(config).await
+}
+
+/// The service with `config`.
+async fn start(config: Config) -> anyhow::Result<TestApp> {
     let prefix = config.amqp.prefix.clone();
-    let app = Application::build(config).await?;
+    let app = Application::build(config.clone()).await?;
     let amqp = app.amqp().clone();
     let exchange = Topology::new(&prefix).exchange(Exchange::Email);
     let publisher = Publisher::new(&amqp, &exchange, Duration::from_secs(5)).await?;
@@ -59,6 +65,7 @@ pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> anyhow::Result<Test
         prefix,
         db: app.db().clone(),
         amqp,
+        config,
         publisher,
         shutdown: shutdown.clone(),
         stopped: tokio::spawn(app.run_until_stopped(shutdown)),
@@ -81,6 +88,26 @@ pub fn welcome(to: &str, name: Option<&str>) -> EmailRequestedV1 {
 }
 
 impl TestApp {
+    /// A second instance on the same queues and database.
+    pub async fn another(&self) -> anyhow::Result<TestApp> {
+        start(self.config.clone()).await
+    }
+
+    /// How many mail requests this instance handled with `outcome`, by its `/metrics`.
+    pub async fn handled(&self, outcome: &str) -> anyhow::Result<u64> {
+        let metrics = reqwest::get(format!("{}/metrics", self.address))
+            .await?
+            .text()
+            .await?;
+        let series = format!("outcome=\"{outcome}\"");
+        Ok(metrics
+            .lines()
+            .filter(|line| {
+                line.starts_with("eventpost_mail_requests_total") && line.contains(&series)
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum())
+    }
     /// Publishes a mail request with `message_id`, as the users service would.
     pub async fn request(
         &self,

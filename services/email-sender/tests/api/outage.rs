@@ -123,6 +123,8 @@ fn spawn_worker(prefix: &str, database: &str, smtp_port: u16) -> anyhow::Result<
         .env("EVENTPOST_EMAIL_SENDER__AMQP__URI", amqp.uri.expose())
         .env("EVENTPOST_EMAIL_SENDER__AMQP__PREFIX", prefix)
         .env("EVENTPOST_EMAIL_SENDER__SMTP__PORT", smtp_port.to_string())
+        // A killed worker's claims are taken over after twelve of these (the send lease).
+        .env("EVENTPOST_EMAIL_SENDER__SMTP__TIMEOUT", "1s")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

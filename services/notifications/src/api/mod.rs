@@ -13,7 +13,7 @@ use common::auth::JwksVerifier;
 use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::{clients::Services, store::Store};
+use crate::{cancellation::Canceller, clients::Services, store::Store};
 
 #[derive(Tags)]
 pub enum Tag {
@@ -25,6 +25,7 @@ pub enum Tag {
 #[derive(Clone)]
 pub struct Ctx {
     pub store: Store,
+    pub canceller: Canceller,
     pub services: Services,
 }
 

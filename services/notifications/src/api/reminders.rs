@@ -217,7 +217,9 @@ impl RemindersApi {
         self.apply(&reminder, reminder.status, changes).await
     }
 
-    /// Cancel a scheduled reminder.
+    /// Cancel a scheduled reminder, or a queued one: the email-sender is told not to mail it
+    /// (if it already has, the reminder stays cancelled and records its `sent_at`). A sent or
+    /// failed reminder cannot be cancelled (409).
     #[oai(
         path = "/:id",
         method = "delete",
@@ -230,15 +232,16 @@ impl RemindersApi {
         id: Path<String>,
     ) -> ApiResult<Cancelled> {
         let reminder = self.owned(&auth, &id).await?;
-        match reminder.status {
-            Status::Cancelled => Ok(Cancelled::Done),
-            Status::Scheduled => {
-                let changes = doc! { "status": Status::Cancelled.as_str() };
-                self.apply(&reminder, Status::Scheduled, changes).await?;
-                tracing::info!(reminder_id = %reminder.id, "reminder cancelled");
-                Ok(Cancelled::Done)
-            }
-            _ => Err(not_scheduled(&reminder)),
+        if self.ctx.canceller.cancel(&reminder).await? {
+            tracing::info!(reminder_id = %reminder.id, "reminder cancelled");
+            return Ok(Cancelled::Done);
+        }
+        match self.owned(&auth, &id).await? {
+            now if now.status == Status::Cancelled => Ok(Cancelled::Done),
+            now => Err(ApiError::Conflict(format!(
+                "the reminder is {}; only a scheduled or queued one can be cancelled",
+                now.status.as_str()
+            ))),
         }
     }
 }

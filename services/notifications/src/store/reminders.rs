@@ -166,10 +166,13 @@ impl Store {
             .await
     }
 
-    /// Cancels the scheduled reminders of a deleted event; returns how many.
+    /// Cancels the scheduled and queued reminders of a deleted event; returns how many.
     pub async fn cancel_for_event(&self, event_id: EventId) -> StoreResult<u64> {
         let reminders = self.reminders.clone();
-        let filter = doc! { "event_id": event_id, "status": Status::Scheduled.as_str() };
+        let filter = doc! {
+            "event_id": event_id,
+            "status": { "$in": [Status::Scheduled.as_str(), Status::Queued.as_str()] },
+        };
         let cancel = doc! { "$set": {
             "status": Status::Cancelled.as_str(),
             "updated_at": bson::DateTime::now(),
@@ -180,6 +183,30 @@ impl Store {
                     .update_many(filter, cancel)
                     .await
                     .map(|result| result.modified_count)
+            })
+            .await
+    }
+
+    /// The reminders of `event_id` waiting for the email-sender.
+    pub async fn queued_for_event(&self, event_id: EventId) -> StoreResult<Vec<ReminderDoc>> {
+        self.of_event(event_id, Status::Queued).await
+    }
+
+    /// The cancelled reminders of `event_id` that were handed to the email queue at least once.
+    pub async fn cancelled_after_queueing(
+        &self,
+        event_id: EventId,
+    ) -> StoreResult<Vec<ReminderDoc>> {
+        let cancelled = self.of_event(event_id, Status::Cancelled).await?;
+        Ok(cancelled.into_iter().filter(|r| r.attempts > 0).collect())
+    }
+
+    async fn of_event(&self, event_id: EventId, status: Status) -> StoreResult<Vec<ReminderDoc>> {
+        let reminders = self.reminders.clone();
+        let filter = doc! { "event_id": event_id, "status": status.as_str() };
+        self.deadline
+            .run("reading an event's reminders", async move {
+                reminders.find(filter).await?.try_collect().await
             })
             .await
     }

@@ -122,6 +122,72 @@ async fn a_reminder_the_smtp_server_refuses_ends_failed_and_is_sent_once_replaye
     platform.cleanup().await
 }
 
+#[tokio::test]
+async fn a_deleted_events_queued_reminder_is_not_mailed() -> anyhow::Result<()> {
+    // No email-sender yet: both reminders wait, queued, in the email queue.
+    let mut platform = Platform::start(Options {
+        role: notifications::config::Role::All,
+        ..Options::default()
+    })
+    .await?;
+    let me = platform.user().await?;
+    let to = platform.email_of(&me).await?;
+    let send_at = (Utc::now() + Duration::seconds(3)).to_rfc3339();
+    let mut reminders = Vec::new();
+    for title in ["Called off", "Still on"] {
+        let event = platform
+            .event(title, Utc::now() + Duration::days(1))
+            .await?;
+        let body = json!({ "event_id": event, "send_at": send_at });
+        let reminder = platform.create_reminder(&me, &body).await?;
+        reminders.push((
+            event,
+            reminder["id"].as_str().unwrap_or_default().to_owned(),
+        ));
+    }
+    let [(called_off, cancelled), (_, kept)] = &reminders[..] else {
+        unreachable!("two reminders were made")
+    };
+    platform.wait_for_status(&me, cancelled, "queued").await?;
+    platform.wait_for_status(&me, kept, "queued").await?;
+
+    platform.delete_event(called_off).await?;
+    platform
+        .wait_for_status(&me, cancelled, "cancelled")
+        .await?;
+    platform.start_email_sender(Mailpit::smtp_address()).await?;
+
+    platform.wait_for_status(&me, kept, "sent").await?;
+    let email_sender = platform.email_sender.as_ref().map(|e| e.address.clone());
+    testing::eventually(
+        std::time::Duration::from_secs(20),
+        "the cancelled reminder's request handled",
+        || async {
+            let metrics =
+                reqwest::get(format!("{}/metrics", email_sender.as_deref().unwrap_or("")))
+                    .await?
+                    .text()
+                    .await?;
+            Ok(metrics
+                .lines()
+                .any(|line| line.contains("outcome=\"cancelled\"") && line.ends_with(" 1"))
+                .then_some(()))
+        },
+    )
+    .await?;
+    let mailed = reminders_to(&Mailpit::local(), &to, 1).await?;
+    assert_eq!(mailed.len(), 1, "only the kept reminder: {mailed:?}");
+    assert!(
+        mailed[0]
+            .message_id
+            .starts_with(&format!("reminder-{kept}-"))
+    );
+    let cancelled = platform.reminder(&me, cancelled).await?;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert!(cancelled["sent_at"].is_null(), "{cancelled}");
+    platform.cleanup().await
+}
+
 /// Waits until `count` reminder mails (not the welcome and verification mails the account also
 /// got) reached `to`.
 async fn reminders_to(

@@ -182,6 +182,49 @@ async fn a_due_reminder_is_claimed_and_published_once() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn cancelling_a_queued_reminder_tells_the_email_sender_not_to_mail_it() -> anyhow::Result<()>
+{
+    let platform = spawn_platform().await?;
+    let me = platform.user().await?;
+    let event = platform
+        .event("Changed my mind", Utc::now() + Duration::days(1))
+        .await?;
+    let send_at = Utc::now() + Duration::minutes(5);
+    let body = json!({ "event_id": event, "send_at": send_at.to_rfc3339() });
+    let id = platform.create_reminder(&me, &body).await?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let due = send_at + Duration::seconds(1);
+    assert_eq!(
+        platform.scheduler.tick(due).await?.map(|t| t.published),
+        Some(1)
+    );
+    assert_eq!(platform.reminder(&me, &id).await?["status"], "queued");
+
+    let cancel = platform
+        .reminders(Method::DELETE, &format!("/{id}"), &me, None)
+        .await?;
+    assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
+    assert_eq!(platform.reminder(&me, &id).await?["status"], "cancelled");
+
+    let channel = platform.amqp.create_channel().await?;
+    let queue = Topology::new(&platform.prefix).queue(Queue::EmailCancellations);
+    let message = channel
+        .basic_get(queue.as_str().into(), BasicGetOptions::default())
+        .await?
+        .expect("the cancellation waits for the email-sender");
+    let cancelled: messages::ReminderCancelledV1 = serde_json::from_slice(&message.delivery.data)?;
+    assert_eq!(cancelled.reminder_id.to_string(), id);
+    assert_eq!(
+        cancelled.message_id,
+        format!("reminder-{id}-{}", send_at.timestamp_millis()),
+        "the mail request that was queued"
+    );
+    platform.cleanup().await
+}
+
+#[tokio::test]
 async fn two_schedulers_publish_each_of_a_thousand_due_reminders_exactly_once() -> anyhow::Result<()>
 {
     let platform = spawn_platform().await?;
