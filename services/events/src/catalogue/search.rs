@@ -139,7 +139,7 @@ impl Catalogue {
                     Some(near) if no_words => state.near(&everything, near).collect(),
                     _ => state.text_hits(&everything),
                 };
-                let slots = bitmap_of(all.iter().map(|hit| hit.slot));
+                let slots = bitmap_of(all.iter().map(|hit| hit.slot), state.events.bound());
                 let counts = state.topics.count_among(&slots);
                 let wanted =
                     (!search.topics.is_empty()).then(|| state.topics.any_of(&search.topics));
@@ -269,7 +269,10 @@ impl State {
             Some(near) if matches.len() > FEW_TO_MEASURE_ONE_BY_ONE => {
                 let mut circle: Vec<(Located, f64)> = self.places.within(near).collect();
                 circle.sort_unstable_by_key(|(located, _)| located.slot);
-                let slots = bitmap_of(circle.iter().map(|(located, _)| located.slot));
+                let slots = bitmap_of(
+                    circle.iter().map(|(located, _)| located.slot),
+                    self.events.bound(),
+                );
                 matches
                     .among(&slots)
                     .iter()
@@ -391,13 +394,17 @@ fn sorted_page(mut hits: Vec<Hit>, search: &Search) -> Vec<Hit> {
     hits
 }
 
-/// The bitmap of `slots`, built in order: inserting thousands of slots in no order into a
-/// bitmap costs more than sorting them first.
-fn bitmap_of(slots: impl Iterator<Item = Slot>) -> RoaringBitmap {
-    let mut sorted: Vec<Slot> = slots.collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    RoaringBitmap::from_sorted_iter(sorted).unwrap_or_default()
+/// The bitmap of `slots` (each below `bound`), in any order. Set in a plain bit array first:
+/// inserting thousands of slots in no order into a compressed bitmap, or sorting them for it,
+/// cost more than the rest of a place search.
+fn bitmap_of(slots: impl Iterator<Item = Slot>, bound: usize) -> RoaringBitmap {
+    let mut bits = vec![0u8; bound.div_ceil(8)];
+    for slot in slots {
+        if let Some(byte) = bits.get_mut(slot as usize / 8) {
+            *byte |= 1 << (slot % 8);
+        }
+    }
+    RoaringBitmap::from_lsb0_bytes(0, &bits)
 }
 
 /// Matches of a search with words and a place, from which on the circle is gathered first

@@ -78,6 +78,11 @@ impl Slots {
         self.held.iter().flatten()
     }
 
+    /// One more than the highest slot ever held: every slot is below it.
+    pub fn bound(&self) -> usize {
+        self.held.len()
+    }
+
     /// Every live event with its slot, in slot order.
     pub fn with_slots(&self) -> impl Iterator<Item = (Slot, &EventDoc)> {
         (0..)
