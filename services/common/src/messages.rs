@@ -14,6 +14,8 @@ use crate::domain::{EmailAddress, EventId, ReminderId, TimeZone, Topic, UserId, 
 pub const EMAIL_REQUESTED_V1: &str = "email.requested.v1";
 /// Routing key of [`UserDeletedV1`].
 pub const USER_DELETED_V1: &str = "user.deleted.v1";
+/// Routing key of [`UserEmailRemovedV1`].
+pub const USER_EMAIL_REMOVED_V1: &str = "user.email_removed.v1";
 /// Routing key of [`EventUpdatedV1`].
 pub const EVENT_UPDATED_V1: &str = "event.updated.v1";
 /// Routing key of [`EventDeletedV1`].
@@ -125,6 +127,17 @@ pub struct UserDeletedV1 {
     pub user_id: UserId,
     /// When it was deleted.
     pub deleted_at: DateTime<Utc>,
+}
+
+/// A secondary address was removed from an account: what was addressed to it goes to the
+/// account's primary address now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserEmailRemovedV1 {
+    #[serde(with = "hex")]
+    pub user_id: UserId,
+    pub removed: EmailAddress,
+    pub primary: EmailAddress,
+    pub removed_at: DateTime<Utc>,
 }
 
 /// An event was replaced. Reminders relative to its start move when `starts_at` changed, and

@@ -10,6 +10,7 @@ use common::{
     domain::ReminderId,
     messages::{
         self, EventDeletedV1, EventUpdatedV1, ReminderFailedV1, ReminderSentV1, UserDeletedV1,
+        UserEmailRemovedV1,
     },
     topology::{Queue, Topology},
 };
@@ -20,12 +21,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{cancellation::Canceller, domain::Status, metrics::SchedulerMetrics, store::Store};
 
-const BINDINGS: [&str; 5] = [
+const BINDINGS: [&str; 6] = [
     messages::REMINDER_SENT_V1,
     messages::REMINDER_FAILED_V1,
     messages::EVENT_UPDATED_V1,
     messages::EVENT_DELETED_V1,
     messages::USER_DELETED_V1,
+    messages::USER_EMAIL_REMOVED_V1,
 ];
 
 /// Declares the email topology (the scheduler publishes there) with the email-sender's queue
@@ -81,6 +83,7 @@ impl Handler {
             messages::EVENT_UPDATED_V1 => with_body!(event_updated),
             messages::EVENT_DELETED_V1 => with_body!(event_deleted),
             messages::USER_DELETED_V1 => with_body!(user_deleted),
+            messages::USER_EMAIL_REMOVED_V1 => with_body!(email_removed),
             other => {
                 tracing::warn!(routing_key = other, "dropping a message nobody handles");
                 return Outcome::Reject;
@@ -180,6 +183,15 @@ impl Handler {
         let event_id = deleted.event_id;
         let cancelled = self.canceller.cancel_for_event(event_id).await?;
         tracing::info!(%event_id, cancelled, "event deleted; its reminders cancelled");
+        Ok(())
+    }
+
+    async fn email_removed(&self, removed: UserEmailRemovedV1) -> anyhow::Result<()> {
+        let moved = self
+            .store
+            .readdress(removed.user_id, &removed.removed, &removed.primary)
+            .await?;
+        tracing::info!(user_id = %removed.user_id, moved, "an address was removed; its reminders go to the primary address");
         Ok(())
     }
 

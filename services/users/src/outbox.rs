@@ -38,15 +38,38 @@ pub type Relay = relay::Relay<Outbox>;
 /// The outbox entry for a mail about `user_id`.
 pub fn email(user_id: UserId, message: &EmailRequestedV1) -> anyhow::Result<OutboxMessage> {
     Ok(OutboxMessage {
+        routing_key: messages::EMAIL_REQUESTED_V1.to_owned(),
+        body: serde_json::to_string(message)?,
+        ..entry_for(user_id)
+    })
+}
+
+/// The outbox entry announcing `message` about `user_id` on the domain exchange.
+pub fn domain<T: serde::Serialize>(
+    user_id: UserId,
+    routing_key: &str,
+    message: &T,
+) -> anyhow::Result<OutboxMessage> {
+    Ok(OutboxMessage {
+        exchange: Exchange::Domain,
+        routing_key: routing_key.to_owned(),
+        body: serde_json::to_string(message)?,
+        ..entry_for(user_id)
+    })
+}
+
+/// An entry for `user_id` with a fresh id, to be given its exchange, key and body.
+fn entry_for(user_id: UserId) -> OutboxMessage {
+    OutboxMessage {
         id: uuid::Uuid::new_v4().to_string(),
         user_id,
         exchange: Exchange::Email,
-        routing_key: messages::EMAIL_REQUESTED_V1.to_owned(),
-        body: serde_json::to_string(message)?,
+        routing_key: String::new(),
+        body: String::new(),
         created_at: bson::DateTime::now(),
         parked: false,
         park_reason: None,
-    })
+    }
 }
 
 /// What the relay publishes for this service.

@@ -230,6 +230,34 @@ impl Store {
             .await
     }
 
+    /// Moves `user_id`'s reminders addressed to `removed` to `primary`, except one in the
+    /// email queue (its mail was requested already); returns how many.
+    pub async fn readdress(
+        &self,
+        user_id: UserId,
+        removed: &EmailAddress,
+        primary: &EmailAddress,
+    ) -> StoreResult<u64> {
+        let reminders = self.reminders.clone();
+        let filter = doc! {
+            "user_id": user_id.to_string(),
+            "to_email": removed.as_str(),
+            "status": { "$ne": Status::Queued.as_str() },
+        };
+        let update = doc! { "$set": {
+            "to_email": primary.as_str(),
+            "updated_at": bson::DateTime::now(),
+        } };
+        self.deadline
+            .run("moving reminders to the primary address", async move {
+                reminders
+                    .update_many(filter, update)
+                    .await
+                    .map(|result| result.modified_count)
+            })
+            .await
+    }
+
     /// Forgets a deleted account's reminders.
     pub async fn forget_user(&self, user_id: UserId) -> StoreResult<u64> {
         let reminders = self.reminders.clone();

@@ -272,6 +272,36 @@ impl Platform {
         self.token(email).await
     }
 
+    /// Gives the token's account `primary` and a verified secondary `address`.
+    pub async fn add_verified_address(
+        &self,
+        token: &str,
+        primary: &str,
+        address: &str,
+    ) -> anyhow::Result<()> {
+        let me: Value = self
+            .send(
+                Method::GET,
+                &format!("{}/api/v1/users/me", self.users.address),
+                Some(token),
+                None,
+            )
+            .await?
+            .json()
+            .await?;
+        let id = mongodb::bson::oid::ObjectId::parse_str(me["id"].as_str().unwrap_or_default())?;
+        let emails = mongodb::bson::doc! { "$set": { "emails": [
+            { "address": primary, "verified": true, "primary": true },
+            { "address": address, "verified": true, "primary": false },
+        ] } };
+        self.users
+            .db
+            .collection::<Value>("users")
+            .update_one(mongodb::bson::doc! { "_id": id }, emails)
+            .await?;
+        Ok(())
+    }
+
     /// Logs in as `email`.
     pub async fn token(&self, email: &str) -> anyhow::Result<String> {
         let users = &self.users.address;

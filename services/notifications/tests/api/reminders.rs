@@ -306,6 +306,46 @@ async fn an_unverified_address_cannot_receive_reminders() -> anyhow::Result<()> 
 }
 
 #[tokio::test]
+async fn removing_a_secondary_address_moves_its_reminders_to_the_primary() -> anyhow::Result<()> {
+    let platform = spawn_platform().await?;
+    let primary = format!("{}@example.com", common::testing::unique_name("primary"));
+    let secondary = format!("{}@example.com", common::testing::unique_name("secondary"));
+    let me = platform.user_with_email(&primary).await?;
+    platform
+        .add_verified_address(&me, &primary, &secondary)
+        .await?;
+    let event = platform
+        .event("Readdressed", Utc::now() + Duration::days(1))
+        .await?;
+    let send_at = (Utc::now() + Duration::hours(1)).to_rfc3339();
+    let body = json!({ "event_id": event, "send_at": send_at, "to_email": secondary });
+    let created = platform.create_reminder(&me, &body).await?;
+    assert_eq!(created["to_email"], secondary.as_str());
+    let id = created["id"].as_str().unwrap_or_default();
+
+    let removal = format!(
+        "{}/api/v1/users/me/emails/{secondary}",
+        platform.users.address
+    );
+    let removed = platform
+        .send(Method::DELETE, &removal, Some(&me), None)
+        .await?;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+
+    let moved = common::testing::eventually(
+        std::time::Duration::from_secs(10),
+        "the reminder readdressed",
+        || async {
+            let reminder = platform.reminder(&me, id).await?;
+            Ok((reminder["to_email"] == primary.as_str()).then_some(reminder))
+        },
+    )
+    .await?;
+    assert_eq!(moved["status"], "scheduled", "{moved}");
+    platform.cleanup().await
+}
+
+#[tokio::test]
 async fn a_scheduled_reminder_can_be_changed_snoozed_and_cancelled_and_then_not_changed()
 -> anyhow::Result<()> {
     let platform = spawn_platform().await?;

@@ -4,7 +4,7 @@ use common::{
     auth::BearerAuth,
     domain::{EmailAddress, UserId},
     json::JsonBody,
-    messages::{EmailContent, EmailRequestedV1},
+    messages::{self, EmailContent, EmailRequestedV1, UserEmailRemovedV1},
 };
 use mongodb::bson;
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
@@ -169,7 +169,8 @@ impl EmailsApi {
         Ok(Json(ProfileOut::from(&user)))
     }
 
-    /// Remove a secondary address; the primary one cannot be removed.
+    /// Remove a secondary address; the primary one cannot be removed. Reminders addressed to it
+    /// go to the primary address from now on.
     #[oai(
         path = "/:email",
         method = "delete",
@@ -188,7 +189,23 @@ impl EmailsApi {
                 "the primary address cannot be removed".into(),
             ));
         }
+        let primary = user
+            .emails
+            .iter()
+            .find(|e| e.primary)
+            .ok_or_else(|| anyhow::anyhow!("an account without a primary address"))?;
+        // Queued before the write, as every message is (see `outbox`): reminders addressed to
+        // the removed address move to the primary one.
+        let removed = UserEmailRemovedV1 {
+            user_id: user.id,
+            removed: address.clone(),
+            primary: primary.address.clone(),
+            removed_at: Utc::now(),
+        };
+        let message = outbox::domain(user.id, messages::USER_EMAIL_REMOVED_V1, &removed)?;
+        self.ctx.store.enqueue(&[message]).await?;
         self.ctx.store.remove_email(user.id, entry).await?;
+        self.ctx.relay.nudge();
         Ok(Done::NoContent)
     }
 }
