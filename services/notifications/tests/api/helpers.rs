@@ -279,16 +279,7 @@ impl Platform {
         primary: &str,
         address: &str,
     ) -> anyhow::Result<()> {
-        let me: Value = self
-            .send(
-                Method::GET,
-                &format!("{}/api/v1/users/me", self.users.address),
-                Some(token),
-                None,
-            )
-            .await?
-            .json()
-            .await?;
+        let me = self.profile(token).await?;
         let id = mongodb::bson::oid::ObjectId::parse_str(me["id"].as_str().unwrap_or_default())?;
         let emails = mongodb::bson::doc! { "$set": { "emails": [
             { "address": primary, "verified": true, "primary": true },
@@ -324,17 +315,15 @@ impl Platform {
 
     /// The primary address of the token's account.
     pub async fn email_of(&self, token: &str) -> anyhow::Result<String> {
-        let me: Value = self
-            .send(
-                Method::GET,
-                &format!("{}/api/v1/users/me", self.users.address),
-                Some(token),
-                None,
-            )
-            .await?
-            .json()
-            .await?;
+        let me = self.profile(token).await?;
         Ok(me["email"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// The token's account as the users service shows it to its owner.
+    async fn profile(&self, token: &str) -> anyhow::Result<Value> {
+        let url = format!("{}/api/v1/users/me", self.users.address);
+        let me = self.send(Method::GET, &url, Some(token), None).await?;
+        Ok(me.json().await?)
     }
 
     /// Creates an event starting at `starts_at`; returns its id.
