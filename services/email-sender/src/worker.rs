@@ -2,10 +2,10 @@
 //!
 //! A delivery is acknowledged only after the SMTP server accepted its mail (or it was mailed
 //! before). It is claimed before it is mailed (`deliveries`): a copy another worker is mailing
-//! at that moment comes back after the first retry delay and finds it mailed. A mail the server refuses for now goes to the
-//! retry queue for its attempt, whose TTL returns it to the work queue later, so a waiting retry
-//! never blocks other mail; after the last delay, or when the server refuses it for good, it is
-//! rejected and RabbitMQ parks it in `email-sender.dead`.
+//! at that moment comes back after the first retry delay and finds it mailed. A mail the
+//! server refuses for now goes to the retry queue for its attempt, whose TTL returns it to the
+//! work queue later, so a waiting retry never blocks other mail; after the last delay, or when
+//! the server refuses it for good, it is rejected and RabbitMQ parks it in `email-sender.dead`.
 //!
 //! For reminders the outcome is announced on the domain exchange (`reminder.sent`,
 //! `reminder.failed`) before the delivery is settled; if that publish fails, the delivery is

@@ -231,18 +231,20 @@ impl RemindersApi {
         /// The reminder's id.
         id: Path<String>,
     ) -> ApiResult<Cancelled> {
-        let reminder = self.owned(&auth, &id).await?;
-        if self.ctx.canceller.cancel(&reminder).await? {
-            tracing::info!(reminder_id = %reminder.id, "reminder cancelled");
-            return Ok(Cancelled::Done);
+        // Read again once if it changed meanwhile: a scheduler may have queued it, which can
+        // still be cancelled.
+        let mut reminder = self.owned(&auth, &id).await?;
+        for _ in 0..2 {
+            if self.ctx.canceller.cancel(&reminder).await? {
+                tracing::info!(reminder_id = %reminder.id, "reminder cancelled");
+                return Ok(Cancelled::Done);
+            }
+            reminder = self.owned(&auth, &id).await?;
         }
-        match self.owned(&auth, &id).await? {
-            now if now.status == Status::Cancelled => Ok(Cancelled::Done),
-            now => Err(ApiError::Conflict(format!(
-                "the reminder is {}; only a scheduled or queued one can be cancelled",
-                now.status.as_str()
-            ))),
-        }
+        Err(ApiError::Conflict(format!(
+            "the reminder is {}; only a scheduled or queued one can be cancelled",
+            reminder.status.as_str()
+        )))
     }
 }
 

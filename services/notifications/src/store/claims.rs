@@ -231,7 +231,9 @@ impl Store {
 
 impl Store {
     /// Up to `limit` documents of `collection` matching `filter`, smallest `by` first; `what`
-    /// says what for.
+    /// says what for. A document that does not read as a `T` (written by hand, or by a release
+    /// that knew other fields) is logged with its id and passed over, so that one bad reminder
+    /// cannot stop every other from going out.
     async fn first<T>(
         &self,
         what: &'static str,
@@ -243,8 +245,9 @@ impl Store {
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
-        let collection = collection.clone();
-        self.deadline
+        let collection = collection.clone_with_type::<Document>();
+        let documents: Vec<Document> = self
+            .deadline
             .run(what, async move {
                 collection
                     .find(filter)
@@ -254,6 +257,17 @@ impl Store {
                     .try_collect()
                     .await
             })
-            .await
+            .await?;
+        Ok(documents
+            .into_iter()
+            .filter_map(|document| {
+                let id = document.get("_id").map(ToString::to_string);
+                bson::from_document(document)
+                    .inspect_err(|err| {
+                        tracing::error!(id = id.as_deref().unwrap_or("?"), error = %err, what, "an unreadable document is passed over");
+                    })
+                    .ok()
+            })
+            .collect())
     }
 }

@@ -117,6 +117,35 @@ async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<Vec<
 }
 
 #[tokio::test]
+async fn an_unreadable_reminder_does_not_hold_up_the_others() -> anyhow::Result<()> {
+    let platform = spawn_platform().await?;
+    // Due before the good one, so it comes first in the scheduler's read.
+    let unreadable = doc! {
+        "_id": bson::oid::ObjectId::new(),
+        "status": "scheduled",
+        "send_at": bson::DateTime::from_chrono(Utc::now() - Duration::hours(1)),
+        "to_email": "not an address",
+    };
+    platform
+        .notifications
+        .db
+        .collection::<bson::Document>("reminders")
+        .insert_one(unreadable)
+        .await?;
+    let ids = due_reminders(&platform, 1).await?;
+
+    let tick = platform.scheduler.tick(Utc::now()).await?;
+    assert_eq!(tick.map(|t| t.published), Some(1));
+    let mails = platform.take_mail_ids().await?;
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0].starts_with(&format!("reminder-{}-", ids[0])),
+        "{mails:?}"
+    );
+    platform.cleanup().await
+}
+
+#[tokio::test]
 async fn a_due_reminder_is_claimed_and_published_once() -> anyhow::Result<()> {
     let platform = spawn_platform().await?;
     let me = platform.user().await?;
