@@ -19,7 +19,7 @@ use common::{
 };
 
 use crate::{
-    domain::Status,
+    domain::{Status, Transition},
     store::{ReminderDoc, Store},
 };
 
@@ -47,10 +47,7 @@ impl Canceller {
                 if reminder.status == Status::Queued {
                     self.announce(reminder).await?;
                 }
-                let changes = mongodb::bson::doc! { "status": Status::Cancelled.as_str() };
-                self.store
-                    .update_if(reminder.id, reminder.status, changes)
-                    .await
+                self.store.record(reminder, &Transition::Cancel).await
             }
         }
     }

@@ -15,11 +15,15 @@ use common::{
     topology::{Queue, Topology},
 };
 use lapin::{Connection, message::Delivery};
-use mongodb::bson::{self, doc};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use crate::{cancellation::Canceller, domain::Status, metrics::SchedulerMetrics, store::Store};
+use crate::{
+    cancellation::Canceller,
+    domain::{Status, Transition},
+    metrics::SchedulerMetrics,
+    store::Store,
+};
 
 const BINDINGS: [&str; 6] = [
     messages::REMINDER_SENT_V1,
@@ -102,27 +106,17 @@ impl Handler {
         let Some(reminder) = self.current(sent.reminder_id, &sent.message_id).await? else {
             return Ok(());
         };
-        let sent_at = bson::DateTime::from_chrono(sent.sent_at);
+        let at = sent.sent_at;
         if reminder.status == Status::Cancelled {
-            // Mailed before the cancellation reached the email-sender: recorded, not revived.
-            let changes = doc! { "sent_at": sent_at, "lease_until": null };
-            self.store
-                .update_if(reminder.id, Status::Cancelled, changes)
-                .await?;
-            return Ok(());
-        }
-        let changes =
-            doc! { "status": Status::Sent.as_str(), "sent_at": sent_at, "lease_until": null };
-        for status in [Status::Queued, Status::Failed] {
-            if reminder.status == status
-                && self
-                    .store
-                    .update_if(reminder.id, status, changes.clone())
-                    .await?
-            {
-                self.metrics.sent.inc();
-                tracing::info!(reminder_id = %reminder.id, "reminder sent");
-            }
+            let late = Transition::SentAfterCancelling { at };
+            self.store.record(&reminder, &late).await?;
+        } else if self
+            .store
+            .record(&reminder, &Transition::Sent { at })
+            .await?
+        {
+            self.metrics.sent.inc();
+            tracing::info!(reminder_id = %reminder.id, "reminder sent");
         }
         Ok(())
     }
@@ -131,13 +125,10 @@ impl Handler {
         let Some(reminder) = self.current(failed.reminder_id, &failed.message_id).await? else {
             return Ok(());
         };
-        let changes = doc! { "status": Status::Failed.as_str(), "last_error": &failed.error, "lease_until": null };
-        if reminder.status == Status::Queued
-            && self
-                .store
-                .update_if(reminder.id, Status::Queued, changes)
-                .await?
-        {
+        let transition = Transition::Failed {
+            error: failed.error.clone(),
+        };
+        if self.store.record(&reminder, &transition).await? {
             self.metrics.failed.inc();
             tracing::warn!(reminder_id = %reminder.id, error = %failed.error, "reminder failed");
         }
@@ -162,18 +153,13 @@ impl Handler {
         let event_id = updated.event.id;
         let version = i64::from(updated.version);
         for reminder in self.store.pending_for_event(event_id, version).await? {
-            let mut changes = doc! {
-                "event": bson::to_bson(&updated.event)?,
-                "event_version": version,
-            };
-            let moves =
-                reminder.status == Status::Scheduled && reminder.remind_before_minutes.is_some();
-            if let (true, Some(minutes)) = (moves, reminder.remind_before_minutes) {
-                let send_at = updated.event.starts_at - Duration::minutes(minutes);
-                changes.insert("send_at", bson::DateTime::from_chrono(send_at));
-            }
+            let follows = reminder.status == Status::Scheduled;
+            let send_at = reminder
+                .remind_before_minutes
+                .filter(|_| follows)
+                .map(|minutes| updated.event.starts_at - Duration::minutes(minutes));
             self.store
-                .update_if(reminder.id, reminder.status, changes)
+                .follow_event(&reminder, &updated.event, version, send_at)
                 .await?;
         }
         Ok(())

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::SchedulerConfig,
+    domain::Transition,
     metrics::SchedulerMetrics,
     store::{ClaimOutcome, ReminderDoc, Store},
 };
@@ -120,11 +121,12 @@ impl Scheduler {
             return Ok(false);
         };
         self.metrics.claimed.inc();
-        if !self
-            .store
-            .mark_queued(reminder, attempt, now + result_timeout)
-            .await?
-        {
+        let queued = Transition::Queue {
+            attempt,
+            result_due: now + result_timeout,
+        };
+        // False if it changed since it was read (cancelled, say): then it is not published.
+        if !self.store.record(reminder, &queued).await? {
             return Ok(false);
         }
         let request = EmailRequestedV1 {

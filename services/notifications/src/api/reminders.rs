@@ -9,7 +9,7 @@ use common::{
     page::DEFAULT_LIMIT,
     problem::FieldErrors,
 };
-use mongodb::bson::{self, Document, doc};
+use mongodb::bson;
 use poem::Request;
 use poem_openapi::{
     ApiResponse, OpenApi,
@@ -26,7 +26,7 @@ use super::{
     views::{ReminderOut, ReminderPage},
 };
 use crate::{
-    domain::{Content, SnoozeMinutes, Status, Subject},
+    domain::{Content, Edit, SnoozeMinutes, Status, Subject, Transition},
     store::{ListCursor, ListFilter, ReminderDoc},
 };
 
@@ -149,7 +149,7 @@ impl RemindersApi {
         }
         let body = body.0;
         let mut errors = FieldErrors::default();
-        let mut changes = Document::new();
+        let mut edit = Edit::default();
         if let Some(timing) = Timing::parse(
             body.send_at,
             body.remind_before_minutes,
@@ -158,18 +158,13 @@ impl RemindersApi {
         ) && let Some(send_at) =
             timing.send_at(reminder.event.starts_at, Utc::now(), &mut errors)
         {
-            changes.insert("send_at", bson::DateTime::from_chrono(send_at));
-            changes.insert("remind_before_minutes", timing.minutes());
+            edit.timing = Some((send_at, timing.minutes()));
         }
-        if let Some(raw) = body.subject.as_deref()
-            && let Some(subject) = errors.check("subject", Subject::parse(raw))
-        {
-            changes.insert("subject", subject.into_inner());
+        if let Some(raw) = body.subject.as_deref() {
+            edit.subject = errors.check("subject", Subject::parse(raw));
         }
-        if let Some(raw) = body.content.as_deref()
-            && let Some(content) = errors.check("content", Content::parse(raw))
-        {
-            changes.insert("content", String::from(content));
+        if let Some(raw) = body.content.as_deref() {
+            edit.content = errors.check("content", Content::parse(raw));
         }
         if let recipient @ Recipient::Named(Some(_)) =
             Recipient::parse(body.to_email.as_deref(), &mut errors)
@@ -179,12 +174,10 @@ impl RemindersApi {
                 .services
                 .addresses(caller::bearer_token(request)?)
                 .await?;
-            if let Some(to_email) = caller::verified_address(&addresses, recipient, &mut errors) {
-                changes.insert("to_email", to_email.as_str());
-            }
+            edit.to_email = caller::verified_address(&addresses, recipient, &mut errors);
         }
         errors.result()?;
-        self.apply(&reminder, Status::Scheduled, changes).await
+        self.apply(&reminder, Transition::Edit(edit)).await
     }
 
     /// Push a reminder later by `minutes`. A `sent` reminder is scheduled again, `minutes`
@@ -209,12 +202,7 @@ impl RemindersApi {
             Status::Sent => Utc::now() + minutes.duration(),
             _ => return Err(not_scheduled(&reminder)),
         };
-        let changes = doc! {
-            "send_at": bson::DateTime::from_chrono(send_at),
-            "remind_before_minutes": null,
-            "status": Status::Scheduled.as_str(),
-        };
-        self.apply(&reminder, reminder.status, changes).await
+        self.apply(&reminder, Transition::Snooze { send_at }).await
     }
 
     /// Cancel a scheduled reminder, or a queued one: the email-sender is told not to mail it
@@ -259,20 +247,13 @@ impl RemindersApi {
             .ok_or(ApiError::NotFound("reminder"))
     }
 
-    /// Writes `changes` if the reminder is still in `status`; answers with the result.
+    /// Records `transition` if the reminder is still as it was read; answers with the result.
     async fn apply(
         &self,
         reminder: &ReminderDoc,
-        status: Status,
-        changes: Document,
+        transition: Transition,
     ) -> ApiResult<Json<ReminderOut>> {
-        if !changes.is_empty()
-            && !self
-                .ctx
-                .store
-                .update_if(reminder.id, status, changes)
-                .await?
-        {
+        if !self.ctx.store.record(reminder, &transition).await? {
             return Err(ApiError::Conflict(
                 "the reminder changed meanwhile; read it again".into(),
             ));

@@ -2,6 +2,8 @@
 
 mod reminder;
 mod text;
+mod transition;
 
 pub use reminder::{RemindBefore, SnoozeMinutes, Status};
 pub use text::{Content, Subject, default_content, default_subject};
+pub use transition::{Edit, Transition};

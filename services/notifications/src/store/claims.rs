@@ -172,27 +172,6 @@ impl Store {
         Ok(ClaimOutcome::Lost)
     }
 
-    /// Records that `reminder` (as read) goes to the queue as `attempt` and waits for its result
-    /// until `result_due`. False if it changed meanwhile (cancelled, say): then it is not
-    /// published.
-    pub async fn mark_queued(
-        &self,
-        reminder: &ReminderDoc,
-        attempt: i64,
-        result_due: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        self.update_if(
-            reminder.id,
-            reminder.status,
-            doc! {
-                "status": Status::Queued.as_str(),
-                "attempts": attempt,
-                "lease_until": bson::DateTime::from_chrono(result_due),
-            },
-        )
-        .await
-    }
-
     /// Records that the broker confirmed `attempt` of reminder `id`.
     pub async fn confirm_claim(&self, id: ReminderId, attempt: i64) -> StoreResult<()> {
         let claims = self.claims.clone();

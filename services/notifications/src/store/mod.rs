@@ -7,6 +7,7 @@
 
 mod claims;
 mod reminders;
+mod transitions;
 
 use common::{mongo, store::Deadline};
 use mongodb::{Collection, Database, bson::doc};

@@ -144,7 +144,7 @@ impl Store {
     }
 
     /// Applies `changes` to `id` if it is still in `status`; returns whether it was.
-    pub async fn update_if(
+    pub(super) async fn update_if(
         &self,
         id: ReminderId,
         status: Status,

@@ -15,7 +15,7 @@ use lapin::options::{BasicAckOptions, BasicGetOptions};
 use mongodb::bson::{self, doc};
 use notifications::{
     config::SchedulerConfig,
-    domain::Status,
+    domain::{Status, Transition},
     metrics::SchedulerMetrics,
     scheduler::Scheduler,
     store::{ClaimOutcome, ReminderDoc, Store},
@@ -378,11 +378,11 @@ async fn a_reminder_whose_scheduler_died_before_the_broker_confirmed_it_is_publi
     else {
         anyhow::bail!("the only scheduler lost its claim");
     };
-    assert!(
-        store
-            .mark_queued(&reminder, attempt, now + Duration::hours(6))
-            .await?
-    );
+    let queued = Transition::Queue {
+        attempt,
+        result_due: now + Duration::hours(6),
+    };
+    assert!(store.record(&reminder, &queued).await?);
 
     let survivor = platform.another_scheduler(config).await?;
     let tick = |seconds| survivor.tick(now + Duration::seconds(seconds));
