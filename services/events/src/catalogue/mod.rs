@@ -79,6 +79,12 @@ struct State {
 
 impl State {
     fn apply(&mut self, change: Change) -> bool {
+        self.apply_placing(change, true)
+    }
+
+    /// Applies `change`, leaving the place index alone unless `place`: a reload rebuilds it
+    /// in one go afterwards, and growing it event by event first would cost its peak twice.
+    fn apply_placing(&mut self, change: Change, place: bool) -> bool {
         let id = change.id();
         let known = match self.events.find(id) {
             Some((_, event)) => Some(event.version),
@@ -95,14 +101,18 @@ impl State {
             self.by_start.remove(&topics::start_of(slot, &old));
             self.topics.remove(slot, &old);
             self.text.remove(slot, &old);
-            self.places.remove(slot, &old);
+            if place {
+                self.places.remove(slot, &old);
+            }
         }
         if let Change::Put(event) = change {
             let slot = self.events.insert(Arc::clone(&event));
             self.by_start.insert(topics::start_of(slot, &event));
             self.topics.insert(slot, &event);
             self.text.insert(slot, &event);
-            self.places.insert(slot, &event);
+            if place {
+                self.places.insert(slot, &event);
+            }
         }
         true
     }
@@ -128,10 +138,10 @@ impl Catalogue {
             .map(|e| (e.id, e.version + 1))
             .collect();
         for (id, version) in gone {
-            state.apply(Change::Remove { id, version });
+            state.apply_placing(Change::Remove { id, version }, false);
         }
         for event in events {
-            state.apply(Change::Put(Arc::new(event)));
+            state.apply_placing(Change::Put(Arc::new(event)), false);
         }
         let State { events, places, .. } = &mut *state;
         places.rebuild(events.with_slots());

@@ -559,6 +559,32 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_rebuilds_the_place_index_without_what_it_dropped() {
+        let catalogue = Catalogue::default();
+        at(&catalogue, 37.18, -3.6);
+        let mut kept = event(EventId::new(), 1, 3);
+        (kept.place.lat, kept.place.lon) = (Some(37.181), Some(-3.601));
+        let kept_id = kept.id;
+        catalogue.reload(vec![kept], Utc::now() + chrono::Duration::seconds(1));
+        let search = Search {
+            near: Some(Near {
+                center: Coordinates::parse(37.18, -3.6).unwrap(),
+                radius: Radius::parse(5.0).unwrap(),
+            }),
+            sort: Sort::Distance,
+            ..Search::upcoming(Utc::now())
+        };
+        let (found, _) = catalogue.search_with_facets(&search);
+        let ids: Vec<EventId> = found.items.iter().map(|hit| hit.event.id).collect();
+        assert_eq!(
+            ids,
+            [kept_id],
+            "the dropped event is gone from the places too"
+        );
+        assert_eq!(catalogue.search(&search).items.len(), 1);
+    }
+
+    #[test]
     fn distance_search_walks_out_from_the_centre_across_the_antimeridian() {
         let catalogue = Catalogue::default();
         let west = at(&catalogue, 0.0, -179.9);
