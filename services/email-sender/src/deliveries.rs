@@ -107,17 +107,10 @@ impl Deliveries {
         lease: chrono::Duration,
     ) -> StoreResult<Claim> {
         for _ in 0..=MAX_TAKEOVERS {
-            let claim = Delivery {
-                message_id: message_id.to_owned(),
-                state: State::Sending,
-                claimed_at: Some(bson::DateTime::from_chrono(now)),
-                sent_at: None,
-            };
-            let sent = self.sent.clone();
-            let claiming = self.deadline.run("claiming a delivery", async move {
-                sent.insert_one(claim).await.map(drop)
-            });
-            match claiming.await {
+            match self
+                .insert("claiming a delivery", message_id, State::Sending, now)
+                .await
+            {
                 Ok(()) => return Ok(Claim::Won),
                 Err(err) if err.is_duplicate() => {}
                 Err(err) => return Err(err),
@@ -149,16 +142,12 @@ impl Deliveries {
     /// Records that `message_id` must not be mailed, unless a worker has claimed it already
     /// (then it is being mailed, or was: too late).
     pub async fn cancel(&self, message_id: &str, now: chrono::DateTime<Utc>) -> StoreResult<()> {
-        let cancelled = Delivery {
-            message_id: message_id.to_owned(),
-            state: State::Cancelled,
-            claimed_at: Some(bson::DateTime::from_chrono(now)),
-            sent_at: None,
-        };
-        let sent = self.sent.clone();
-        let cancelling = self.deadline.run("recording a cancellation", async move {
-            sent.insert_one(cancelled).await.map(drop)
-        });
+        let cancelling = self.insert(
+            "recording a cancellation",
+            message_id,
+            State::Cancelled,
+            now,
+        );
         match cancelling.await {
             Err(err) if err.is_duplicate() => Ok(()),
             other => other,
@@ -191,6 +180,29 @@ impl Deliveries {
             .find(message_id)
             .await?
             .is_some_and(|delivery| delivery.state == State::Sent))
+    }
+
+    /// Inserts `message_id` in `state` at `now`; a duplicate `_id` error when it is there.
+    async fn insert(
+        &self,
+        what: &'static str,
+        message_id: &str,
+        state: State,
+        now: chrono::DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let delivery = Delivery {
+            message_id: message_id.to_owned(),
+            state,
+            claimed_at: Some(bson::DateTime::from_chrono(now)),
+            sent_at: None,
+        };
+        let sent = self.sent.clone();
+        self.deadline
+            .run(
+                what,
+                async move { sent.insert_one(delivery).await.map(drop) },
+            )
+            .await
     }
 
     async fn find(&self, message_id: &str) -> StoreResult<Option<Delivery>> {

@@ -35,9 +35,7 @@ impl<T: Type> Payload for JsonBody<T> {
     const CONTENT_TYPE: &'static str = "application/json";
 
     fn check_content_type(content_type: &str) -> bool {
-        content_type
-            .parse::<mime::Mime>()
-            .is_ok_and(|m| m.type_() == "application" && m.subtype() == "json")
+        super::is_json(content_type)
     }
 
     fn schema_ref() -> MetaSchemaRef {

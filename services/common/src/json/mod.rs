@@ -7,3 +7,10 @@ mod out;
 
 pub use body::{JsonBody, parse};
 pub use out::JsonOut;
+
+/// Whether `content_type` is JSON (`application/json`, with any parameters).
+fn is_json(content_type: &str) -> bool {
+    content_type
+        .parse::<mime::Mime>()
+        .is_ok_and(|m| m.type_() == "application" && m.subtype() == "json")
+}

@@ -168,22 +168,12 @@ impl Store {
 
     /// Cancels the scheduled and queued reminders of a deleted event; returns how many.
     pub async fn cancel_for_event(&self, event_id: EventId) -> StoreResult<u64> {
-        let reminders = self.reminders.clone();
         let filter = doc! {
             "event_id": event_id,
             "status": { "$in": [Status::Scheduled.as_str(), Status::Queued.as_str()] },
         };
-        let cancel = doc! { "$set": {
-            "status": Status::Cancelled.as_str(),
-            "updated_at": bson::DateTime::now(),
-        } };
-        self.deadline
-            .run("cancelling a deleted event's reminders", async move {
-                reminders
-                    .update_many(filter, cancel)
-                    .await
-                    .map(|result| result.modified_count)
-            })
+        let cancel = doc! { "status": Status::Cancelled.as_str() };
+        self.update_all("cancelling a deleted event's reminders", filter, cancel)
             .await
     }
 
@@ -238,20 +228,30 @@ impl Store {
         removed: &EmailAddress,
         primary: &EmailAddress,
     ) -> StoreResult<u64> {
-        let reminders = self.reminders.clone();
         let filter = doc! {
             "user_id": user_id.to_string(),
             "to_email": removed.as_str(),
             "status": { "$ne": Status::Queued.as_str() },
         };
-        let update = doc! { "$set": {
-            "to_email": primary.as_str(),
-            "updated_at": bson::DateTime::now(),
-        } };
+        let readdress = doc! { "to_email": primary.as_str() };
+        self.update_all("moving reminders to the primary address", filter, readdress)
+            .await
+    }
+
+    /// Sets `changes` (and `updated_at`) on every reminder matching `filter`; returns how many
+    /// changed.
+    async fn update_all(
+        &self,
+        what: &'static str,
+        filter: Document,
+        mut changes: Document,
+    ) -> StoreResult<u64> {
+        changes.insert("updated_at", bson::DateTime::now());
+        let reminders = self.reminders.clone();
         self.deadline
-            .run("moving reminders to the primary address", async move {
+            .run(what, async move {
                 reminders
-                    .update_many(filter, update)
+                    .update_many(filter, doc! { "$set": changes })
                     .await
                     .map(|result| result.modified_count)
             })
