@@ -51,6 +51,8 @@ pub enum Queue {
     EventsCatalogue(uuid::Uuid),
     /// Everything the notifications service reacts to.
     NotificationsDomain,
+    /// One scheduler's own queue of reminder change notices (private to its connection).
+    NotificationsScheduler(uuid::Uuid),
 }
 
 /// The names of one deployment (or one test).
@@ -82,6 +84,9 @@ impl Topology {
             Queue::EventsUserDeletions => "events.user-deleted".to_owned(),
             Queue::EventsCatalogue(instance) => format!("events.catalogue.{}", instance.simple()),
             Queue::NotificationsDomain => "notifications.domain".to_owned(),
+            Queue::NotificationsScheduler(instance) => {
+                format!("notifications.scheduler.{}", instance.simple())
+            }
         };
         format!("{}{name}", self.prefix)
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use common::{
     amqp::{self, Publisher},
     auth::JwksVerifier,
+    clock::SystemClock,
     health::{AmqpCheck, Check, MongoCheck},
     metrics::Metrics,
     mongo,
@@ -25,7 +26,7 @@ use crate::{
     config::Config,
     consumer::{self, Handler},
     metrics::SchedulerMetrics,
-    scheduler::Scheduler,
+    scheduler::{Scheduler, notices::Notices},
     store::Store,
 };
 
@@ -60,6 +61,7 @@ impl Application {
             email,
             config.scheduler.clone(),
             scheduler_metrics.clone(),
+            SystemClock::shared(),
         );
         let domain = Publisher::new(
             &amqp,
@@ -67,6 +69,9 @@ impl Application {
             config.amqp.deadline,
         )
         .await?;
+        let notices = Notices {
+            domain: domain.clone().broadcast(),
+        };
         let canceller = Canceller {
             store: store.clone(),
             domain,
@@ -74,12 +79,14 @@ impl Application {
         let handler = Handler {
             store: store.clone(),
             canceller: canceller.clone(),
+            notices: notices.clone(),
             metrics: scheduler_metrics,
         };
         let route = if config.role.runs_api() {
             let ctx = Ctx {
                 store,
                 canceller,
+                notices,
                 services: Services::new(config.users_url.clone(), config.events_url.clone())?,
             };
             api::routes(ctx, Arc::new(JwksVerifier::new(config.auth.clone())))
@@ -116,11 +123,6 @@ impl Application {
         &self.amqp
     }
 
-    /// The scheduler, for tests that tick it by hand.
-    pub fn scheduler(&self) -> &Scheduler {
-        &self.scheduler
-    }
-
     /// Serves, consumes and schedules (as the role says) until `shutdown` is cancelled, then
     /// lets in-flight work finish.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -134,9 +136,13 @@ impl Application {
                 shutdown.clone(),
             ))
         });
-        let scheduler = role
-            .runs_scheduler()
-            .then(|| tokio::spawn(self.scheduler.clone().run(shutdown.clone())));
+        let scheduler = role.runs_scheduler().then(|| {
+            tokio::spawn(self.scheduler.clone().run(
+                self.amqp.clone(),
+                self.config.amqp.topology(),
+                shutdown.clone(),
+            ))
+        });
         self.service.run_until_stopped(shutdown).await?;
         if let Some(consumer) = consumer {
             consumer.await??;

@@ -64,10 +64,13 @@ impl Role {
 /// How the scheduler claims and publishes due reminders.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SchedulerConfig {
-    /// Time between ticks, in whole seconds (at least `1s`, the scheduler's resolution).
-    /// Default `1s`.
+    /// How often a scheduler looks for dead schedulers' claims and results that never came
+    /// (whole seconds, at least `1s`). Default `5s`.
     #[serde(with = "humantime_serde")]
-    pub interval: Duration,
+    pub check_every: Duration,
+    /// The second of each minute at which the reminders due in the next minute are read
+    /// ahead (0 to 59). Default `50`: ten seconds to read them before the minute starts.
+    pub read_ahead_at_second: u32,
     /// How long a scheduler has from claiming a reminder until the broker confirms it; after
     /// that the scheduler is presumed dead and the reminder is claimed again. Default `2m`.
     #[serde(with = "humantime_serde")]
@@ -79,16 +82,17 @@ pub struct SchedulerConfig {
     /// Default `6h`.
     #[serde(with = "humantime_serde")]
     pub result_timeout: Duration,
-    /// Most reminders claimed per tick. Default `500`.
+    /// Most overdue reminders read at once by the catch-up at start. Default `500`.
     pub batch: u32,
-    /// Reminders claimed and published at once within a tick. Default `32`.
+    /// Reminders claimed and published at once. Default `32`.
     pub concurrency: usize,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
-            interval: Duration::from_secs(1),
+            check_every: Duration::from_secs(5),
+            read_ahead_at_second: 50,
             lease: Duration::from_secs(120),
             result_timeout: Duration::from_secs(6 * 60 * 60),
             batch: 500,

@@ -22,6 +22,7 @@ use crate::{
     cancellation::Canceller,
     domain::{Status, Transition},
     metrics::SchedulerMetrics,
+    scheduler::notices::{Notices, ReminderChanged},
     store::Store,
 };
 
@@ -68,6 +69,7 @@ pub async fn consume(
 pub struct Handler {
     pub store: Store,
     pub canceller: Canceller,
+    pub notices: Notices,
     pub metrics: SchedulerMetrics,
 }
 
@@ -158,9 +160,17 @@ impl Handler {
                 .remind_before_minutes
                 .filter(|_| follows)
                 .map(|minutes| updated.event.starts_at - Duration::minutes(minutes));
-            self.store
+            let moved = self
+                .store
                 .follow_event(&reminder, &updated.event, version, send_at)
                 .await?;
+            if moved && let Some(send_at) = send_at {
+                let change = ReminderChanged {
+                    reminder_id: reminder.id,
+                    send_at: Some(send_at),
+                };
+                self.notices.tell(change).await;
+            }
         }
         Ok(())
     }

@@ -1,12 +1,14 @@
 //! The scheduler's and result consumer's instruments, in the service's registry.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 
 /// Counts of reminders by stage, and how late they were published.
 #[derive(Clone)]
 pub struct SchedulerMetrics {
-    /// Found due (or with an expired lease) by a tick.
+    /// Found due (or with an expired lease) by the scheduler.
     pub due: IntCounter,
+    /// Reminders held in the scheduler's window after its last read-ahead.
+    pub held: IntGauge,
     /// Claimed by this process.
     pub claimed: IntCounter,
     /// Handed to the email queue.
@@ -34,11 +36,17 @@ impl SchedulerMetrics {
             .buckets(vec![0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0]),
         )?;
         registry.register(Box::new(lateness.clone()))?;
+        let held = IntGauge::new(
+            "scheduler_window_reminders",
+            "Reminders held in the scheduler's window after its last read-ahead",
+        )?;
+        registry.register(Box::new(held.clone()))?;
         Ok(Self {
             due: counter(
                 "reminders_due_total",
                 "Reminders found due by the scheduler",
             )?,
+            held,
             claimed: counter(
                 "reminders_claimed_total",
                 "Reminders claimed by this scheduler",

@@ -13,7 +13,9 @@ use common::auth::JwksVerifier;
 use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::{cancellation::Canceller, clients::Services, store::Store};
+use crate::{
+    cancellation::Canceller, clients::Services, scheduler::notices::Notices, store::Store,
+};
 
 #[derive(Tags)]
 pub enum Tag {
@@ -26,6 +28,8 @@ pub enum Tag {
 pub struct Ctx {
     pub store: Store,
     pub canceller: Canceller,
+    /// Tells the schedulers of every change, so that one inside their window goes as changed.
+    pub notices: Notices,
     pub services: Services,
 }
 

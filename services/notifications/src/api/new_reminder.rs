@@ -16,7 +16,7 @@ use super::{
     timing::{Needed, Timing},
 };
 use crate::{
-    domain::{Content, Status, Subject},
+    domain::{Content, Minute, Status, Subject},
     store::ReminderDoc,
 };
 
@@ -75,6 +75,7 @@ pub async fn parse(
         subject: subject.map(Subject::into_inner),
         content: content.map(String::from),
         send_at: bson::DateTime::from_chrono(send_at),
+        due_minute: Minute::to_look_in(send_at, now.to_chrono()).number(),
         remind_before_minutes: timing.minutes(),
         status: Status::Scheduled,
         attempts: 0,

@@ -27,6 +27,7 @@ use super::{
 };
 use crate::{
     domain::{Content, Edit, SnoozeMinutes, Status, Subject, Transition},
+    scheduler::notices::ReminderChanged,
     store::{ListCursor, ListFilter, ReminderDoc},
 };
 
@@ -71,6 +72,7 @@ impl RemindersApi {
         let token = caller::bearer_token(request)?;
         let reminder = new_reminder::parse(&self.ctx, auth.user_id(), token, body.0).await?;
         self.ctx.store.insert(&reminder).await?;
+        self.ctx.notices.tell(ReminderChanged::of(&reminder)).await;
         tracing::info!(reminder_id = %reminder.id, event_id = %reminder.event_id, "reminder scheduled");
         Ok(Created::Created(
             Json(ReminderOut::from(&reminder)),
@@ -224,6 +226,11 @@ impl RemindersApi {
         let mut reminder = self.owned(&auth, &id).await?;
         for _ in 0..2 {
             if self.ctx.canceller.cancel(&reminder).await? {
+                let cancelled = ReminderChanged {
+                    reminder_id: reminder.id,
+                    send_at: None,
+                };
+                self.ctx.notices.tell(cancelled).await;
                 tracing::info!(reminder_id = %reminder.id, "reminder cancelled");
                 return Ok(Cancelled::Done);
             }
@@ -264,6 +271,7 @@ impl RemindersApi {
             .reminder(reminder.id)
             .await?
             .ok_or(ApiError::NotFound("reminder"))?;
+        self.ctx.notices.tell(ReminderChanged::of(&now)).await;
         Ok(Json(ReminderOut::from(&now)))
     }
 }

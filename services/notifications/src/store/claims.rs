@@ -53,77 +53,64 @@ pub enum ClaimOutcome {
 const MAX_STEPS: i64 = 3;
 
 impl Store {
-    /// Reminders to publish at `now`, oldest first: those due, then those whose result is
-    /// overdue, then those whose scheduler died before the broker confirmed them.
-    pub async fn due(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<ReminderDoc>> {
+    /// Reminders whose claim's lease ran out before its scheduler recorded the broker's
+    /// confirm: queued at that attempt (it died between the queueing and the confirm), or
+    /// still scheduled and due (it died before queueing it). Read by an equality on the
+    /// unconfirmed claims, which are few (a claim is confirmed within milliseconds). A dead
+    /// claim whose reminder has moved on (claimed again, or finished) is deleted.
+    pub async fn orphaned(&self, now: DateTime<Utc>) -> StoreResult<Vec<ReminderDoc>> {
         let at = bson::DateTime::from_chrono(now);
-        let mut due = self
-            .first(
-                "finding due reminders",
-                &self.reminders,
-                doc! { "status": Status::Scheduled.as_str(), "send_at": { "$lte": at } },
-                "send_at",
-                limit,
-            )
-            .await?;
-        let room = limit - i64::try_from(due.len()).unwrap_or(limit);
-        if room > 0 {
-            let overdue = doc! { "status": Status::Queued.as_str(), "lease_until": { "$lte": at } };
-            due.extend(
-                self.first(
-                    "finding overdue results",
-                    &self.reminders,
-                    overdue,
-                    "lease_until",
-                    room,
-                )
-                .await?,
-            );
-        }
-        let room = limit - i64::try_from(due.len()).unwrap_or(limit);
-        if room > 0 {
-            due.extend(self.orphaned(at, room).await?);
-        }
-        Ok(due)
-    }
-
-    /// Queued reminders whose claim's lease ran out before its scheduler recorded the
-    /// broker's confirm. Such a claim is deleted once its reminder has moved past it (claimed
-    /// again, or finished), so a failed takeover is tried again on the next tick.
-    async fn orphaned(&self, at: bson::DateTime, limit: i64) -> StoreResult<Vec<ReminderDoc>> {
-        let unconfirmed = doc! { "published": false, "lease_until": { "$lte": at } };
-        let dead = self
-            .first(
+        let mut dead = self
+            .all(
                 "finding unconfirmed claims",
                 &self.claims,
-                unconfirmed,
-                "lease_until",
-                limit,
+                doc! { "published": false },
             )
             .await?;
+        dead.retain(|claim| claim.lease_until <= at);
+        dead.sort_by_key(|claim| claim.lease_until);
         let mut orphans = Vec::new();
         for claim in dead {
-            let orphan = self
-                .find_one(doc! {
-                    "_id": claim.reminder_id,
-                    "status": Status::Queued.as_str(),
-                    "attempts": claim.attempt,
-                })
-                .await?;
-            match orphan {
-                Some(reminder) => orphans.push(reminder),
-                None => {
-                    let claims = self.claims.clone();
-                    let filter = doc! { "_id": &claim.id, "published": false };
-                    self.deadline
-                        .run("clearing an unconfirmed claim", async move {
-                            claims.delete_one(filter).await.map(drop)
-                        })
-                        .await?;
+            match self.reminder(claim.reminder_id).await? {
+                Some(reminder)
+                    if (reminder.status == Status::Queued
+                        && reminder.attempts == claim.attempt)
+                        || (reminder.status == Status::Scheduled && reminder.send_at <= at) =>
+                {
+                    orphans.push(reminder);
                 }
+                _ => self.release_claim(claim.reminder_id, claim.attempt).await?,
             }
         }
         Ok(orphans)
+    }
+
+    /// Queued reminders whose result is overdue (`lease_until` passed), oldest first. Read by
+    /// an equality on the state, which few reminders are in at once.
+    pub async fn results_overdue(&self, now: DateTime<Utc>) -> StoreResult<Vec<ReminderDoc>> {
+        let at = bson::DateTime::from_chrono(now);
+        let mut queued = self
+            .all(
+                "finding overdue results",
+                &self.reminders,
+                doc! { "status": Status::Queued.as_str() },
+            )
+            .await?;
+        queued.retain(|reminder| reminder.lease_until.is_some_and(|due| due <= at));
+        queued.sort_by_key(|reminder| reminder.lease_until);
+        Ok(queued)
+    }
+
+    /// Deletes the unconfirmed claim on `attempt` of `id`: its claimer did not queue the
+    /// reminder, so the attempt is free again.
+    pub async fn release_claim(&self, id: ReminderId, attempt: i64) -> StoreResult<()> {
+        let claims = self.claims.clone();
+        let filter = doc! { "_id": format!("{id}:{attempt}"), "published": false };
+        self.deadline
+            .run("releasing a claim", async move {
+                claims.delete_one(filter).await.map(drop)
+            })
+            .await
     }
 
     /// Claims the next attempt of `reminder` (as read) until `now + lease`.
@@ -209,11 +196,29 @@ impl Store {
 }
 
 impl Store {
-    /// Up to `limit` documents of `collection` matching `filter`, smallest `by` first; `what`
-    /// says what for. A document that does not read as a `T` (written by hand, or by a release
-    /// that knew other fields) is logged with its id and passed over, so that one bad reminder
-    /// cannot stop every other from going out.
-    async fn first<T>(
+    /// Every document of `collection` matching `filter`; `what` says what for.
+    pub(super) async fn all<T>(
+        &self,
+        what: &'static str,
+        collection: &Collection<T>,
+        filter: Document,
+    ) -> StoreResult<Vec<T>>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let collection = collection.clone_with_type::<Document>();
+        let documents = self
+            .deadline
+            .run(what, async move {
+                collection.find(filter).await?.try_collect().await
+            })
+            .await?;
+        Ok(readable(what, documents))
+    }
+
+    /// Up to `limit` documents of `collection` matching `filter`, smallest `by` first. A range
+    /// or a sort reads the whole collection on the local store: for what runs once per start.
+    pub(super) async fn first<T>(
         &self,
         what: &'static str,
         collection: &Collection<T>,
@@ -225,7 +230,7 @@ impl Store {
         T: DeserializeOwned + Send + Sync + 'static,
     {
         let collection = collection.clone_with_type::<Document>();
-        let documents: Vec<Document> = self
+        let documents = self
             .deadline
             .run(what, async move {
                 collection
@@ -237,16 +242,23 @@ impl Store {
                     .await
             })
             .await?;
-        Ok(documents
-            .into_iter()
-            .filter_map(|document| {
-                let id = document.get("_id").map(ToString::to_string);
-                bson::from_document(document)
-                    .inspect_err(|err| {
-                        tracing::error!(id = id.as_deref().unwrap_or("?"), error = %err, what, "an unreadable document is passed over");
-                    })
-                    .ok()
-            })
-            .collect())
+        Ok(readable(what, documents))
     }
+}
+
+/// The documents that read as a `T`. One that does not (written by hand, or by a release that
+/// knew other fields) is logged with its id and passed over, so that one bad reminder cannot
+/// stop every other from going out.
+fn readable<T: DeserializeOwned>(what: &'static str, documents: Vec<Document>) -> Vec<T> {
+    documents
+        .into_iter()
+        .filter_map(|document| {
+            let id = document.get("_id").map(ToString::to_string);
+            bson::from_document(document)
+                .inspect_err(|err| {
+                    tracing::error!(id = id.as_deref().unwrap_or("?"), error = %err, what, "an unreadable document is passed over");
+                })
+                .ok()
+        })
+        .collect()
 }

@@ -8,12 +8,13 @@
 mod claims;
 mod reminders;
 mod transitions;
+mod window;
 
 use common::{mongo, store::Deadline};
 use mongodb::{Collection, Database, bson::doc};
 
 pub use claims::{Claim, ClaimOutcome};
-pub use reminders::{ListCursor, ListFilter, ReminderDoc};
+pub use reminders::{ListCursor, ListFilter, ReminderDoc, due_fields};
 
 /// The notifications database.
 #[derive(Clone)]
@@ -35,10 +36,11 @@ impl Store {
         mongo::ensure_indexes(
             &store.reminders,
             [
-                // The scheduler's question: what is due (scheduled, send_at ≤ now)?
+                // The scheduler's read-ahead: what is due within a minute?
+                mongo::index("by_minute", doc! { "due_minute": 1, "status": 1 }),
+                // Its catch-up at start (scheduled, send_at ≤ now), and the queued ones
+                // whose result is overdue.
                 mongo::index("by_due", doc! { "status": 1, "send_at": 1 }),
-                // … and whose lease ran out (queued, lease_until ≤ now)?
-                mongo::index("by_lease", doc! { "status": 1, "lease_until": 1 }),
                 mongo::index(
                     "by_owner",
                     doc! { "user_id": 1, "created_at": -1, "_id": -1 },
@@ -49,7 +51,7 @@ impl Store {
         .await?;
         mongo::ensure_indexes(
             &store.claims,
-            // Unconfirmed claims past their lease, and confirmed ones old enough to prune.
+            // Unconfirmed claims, and confirmed ones old enough to prune.
             [mongo::index(
                 "by_state",
                 doc! { "published": 1, "lease_until": 1 },

@@ -12,7 +12,7 @@ use mongodb::bson::{self, Document, doc};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use crate::domain::{Status, default_content, default_subject};
+use crate::domain::{Minute, Status, default_content, default_subject};
 
 /// A reminder as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +32,10 @@ pub struct ReminderDoc {
     /// The owner's text; none means one made from the event when it is sent.
     pub content: Option<String>,
     pub send_at: bson::DateTime,
+    /// The minute the scheduler reads it ahead in ([`Minute::to_look_in`]); written with
+    /// `send_at` by [`due_fields`].
+    #[serde(default)]
+    pub due_minute: i64,
     /// Set for reminders that follow their event's start.
     pub remind_before_minutes: Option<i64>,
     pub status: Status,
@@ -43,6 +47,15 @@ pub struct ReminderDoc {
     pub last_error: Option<String>,
     pub created_at: bson::DateTime,
     pub updated_at: bson::DateTime,
+}
+
+/// The stored fields that say when a reminder goes out: its time and the minute the scheduler
+/// looks for it in.
+pub fn due_fields(send_at: chrono::DateTime<chrono::Utc>) -> Document {
+    doc! {
+        "send_at": bson::DateTime::from_chrono(send_at),
+        "due_minute": Minute::to_look_in(send_at, chrono::Utc::now()).number(),
+    }
 }
 
 impl ReminderDoc {
@@ -143,23 +156,25 @@ impl Store {
         Ok(Page::from_read(mine, limit))
     }
 
-    /// Applies `changes` to `id` if it is still in `status`; returns whether it was.
-    pub(super) async fn update_if(
+    /// Applies `changes` to `reminder` if it is still as it was read (in its state, and not
+    /// written since: every write sets `updated_at`); returns whether it was.
+    pub(super) async fn update_if_unchanged(
         &self,
-        id: ReminderId,
-        status: Status,
+        reminder: &ReminderDoc,
         changes: Document,
     ) -> StoreResult<bool> {
         let mut set = changes;
         set.insert("updated_at", bson::DateTime::now());
+        let filter = doc! {
+            "_id": reminder.id,
+            "status": reminder.status.as_str(),
+            "updated_at": reminder.updated_at,
+        };
         let reminders = self.reminders.clone();
         self.deadline
             .run("updating a reminder", async move {
                 reminders
-                    .update_one(
-                        doc! { "_id": id, "status": status.as_str() },
-                        doc! { "$set": set },
-                    )
+                    .update_one(filter, doc! { "$set": set })
                     .await
                     .map(|result| result.matched_count == 1)
             })

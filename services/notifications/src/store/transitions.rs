@@ -4,7 +4,7 @@
 use common::{messages::EventSummary, store::StoreResult};
 use mongodb::bson::{self, Document, doc};
 
-use super::{ReminderDoc, Store};
+use super::{ReminderDoc, Store, reminders::due_fields};
 use crate::domain::{Edit, Transition};
 
 impl Store {
@@ -21,7 +21,7 @@ impl Store {
         if matches!(transition, Transition::Edit(edit) if edit.is_empty()) {
             return Ok(true);
         }
-        self.update_if(reminder.id, reminder.status, changes_of(transition))
+        self.update_if_unchanged(reminder, changes_of(transition))
             .await
     }
 
@@ -39,9 +39,9 @@ impl Store {
             "event_version": version,
         };
         if let Some(send_at) = send_at {
-            changes.insert("send_at", bson::DateTime::from_chrono(send_at));
+            changes.extend(due_fields(send_at));
         }
-        self.update_if(reminder.id, reminder.status, changes).await
+        self.update_if_unchanged(reminder, changes).await
     }
 }
 
@@ -58,7 +58,9 @@ fn changes_of(transition: &Transition) -> Document {
         }
         Transition::Failed { error } => doc! { "last_error": error, "lease_until": null },
         Transition::Snooze { send_at } => {
-            doc! { "send_at": at(*send_at), "remind_before_minutes": null }
+            let mut changes = due_fields(*send_at);
+            changes.insert("remind_before_minutes", bson::Bson::Null);
+            changes
         }
         Transition::Edit(edit) => edited(edit),
         Transition::Cancel => Document::new(),
@@ -70,7 +72,7 @@ fn changes_of(transition: &Transition) -> Document {
 fn edited(edit: &Edit) -> Document {
     let mut changes = Document::new();
     if let Some((send_at, remind_before_minutes)) = edit.timing {
-        changes.insert("send_at", bson::DateTime::from_chrono(send_at));
+        changes.extend(due_fields(send_at));
         changes.insert("remind_before_minutes", remind_before_minutes);
     }
     if let Some(subject) = &edit.subject {
@@ -103,5 +105,9 @@ mod tests {
         });
         assert_eq!(snooze.get_str("status").ok(), Some("scheduled"));
         assert_eq!(snooze.get("remind_before_minutes"), Some(&bson::Bson::Null));
+        assert!(
+            snooze.get_i64("due_minute").is_ok(),
+            "a new time is a new minute to read ahead by"
+        );
     }
 }

@@ -7,13 +7,21 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use common::{
-    config::{HttpConfig, Secret},
+    amqp::Publisher,
+    clock::ManualClock,
+    config::{HttpConfig, MongoConfig, Secret},
     testing::{self, PausableProxy, RabbitAdmin},
+    topology::{Exchange, Queue, Topology},
 };
-use lapin::Connection;
+use lapin::{
+    Connection,
+    options::{BasicAckOptions, BasicGetOptions},
+};
 use notifications::{
     config::{Config, Role, SchedulerConfig},
+    metrics::SchedulerMetrics,
     scheduler::Scheduler,
+    store::Store,
 };
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -60,7 +68,6 @@ pub struct Platform {
     pub events: Running,
     pub notifications: Running,
     pub email_sender: Option<Running>,
-    pub scheduler: Scheduler,
     pub amqp: Arc<Connection>,
     pub admin: String,
     /// The notifications database's proxy, when [`Options::pausable_db`] asked for one.
@@ -72,7 +79,7 @@ pub struct Platform {
 
 /// How the platform is started.
 pub struct Options {
-    /// The notifications process's role; `Api` leaves ticking to the test.
+    /// The notifications process's role; `Api` leaves scheduling to the test.
     pub role: Role,
     /// Whether to run the email-sender (against the local Mailpit).
     pub email_sender: bool,
@@ -165,7 +172,6 @@ impl Platform {
             ..Config::default()
         };
         let app = notifications::Application::build(config.clone()).await?;
-        let scheduler = app.scheduler().clone();
         let amqp = app.amqp().clone();
         let notifications = Running::spawn(app.port(), app.db().clone(), |stop| {
             app.run_until_stopped(stop)
@@ -177,7 +183,6 @@ impl Platform {
             events,
             notifications,
             email_sender: None,
-            scheduler,
             amqp,
             admin: String::new(),
             database,
@@ -445,6 +450,163 @@ impl Platform {
         RabbitAdmin::local().delete_prefixed(&self.prefix).await?;
         Ok(())
     }
+}
+
+impl Platform {
+    /// The message ids of the waiting reminder mails, taking them off the queue (no
+    /// email-sender runs in these tests; the users service's welcome mails are skipped).
+    pub async fn take_mail_ids(&self) -> anyhow::Result<Vec<String>> {
+        let channel = self.amqp.create_channel().await?;
+        let queue = Topology::new(&self.prefix).queue(Queue::Emails);
+        let mut ids = Vec::new();
+        while let Some(message) = channel
+            .basic_get(queue.as_str().into(), BasicGetOptions::default())
+            .await?
+        {
+            message.delivery.ack(BasicAckOptions::default()).await?;
+            let id = message
+                .delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|id| id.to_string())
+                .unwrap_or_default();
+            if id.starts_with("reminder-") {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// A scheduler on the same database and broker, as another replica would be, on a clock
+    /// the test moves.
+    pub async fn scheduler_at(
+        &self,
+        clock: &ManualClock,
+        config: SchedulerConfig,
+    ) -> anyhow::Result<Scheduler> {
+        let store = open_store(&self.notifications.db).await?;
+        let exchange = Topology::new(&self.prefix).exchange(Exchange::Email);
+        let email = Publisher::new(&self.amqp, &exchange, Duration::from_secs(5)).await?;
+        let metrics = SchedulerMetrics::register(&prometheus::Registry::new())?;
+        Ok(Scheduler::new(
+            store,
+            email,
+            config,
+            metrics,
+            clock.shared(),
+        ))
+    }
+
+    /// A scheduler process of its own on the platform's database and broker, as a replica
+    /// (or a restarted one) would be.
+    pub async fn start_scheduler_process(&self) -> anyhow::Result<Running> {
+        let config = Config {
+            role: Role::Scheduler,
+            http: HttpConfig::local(0),
+            ..self.config.clone()
+        };
+        let app = notifications::Application::build(config).await?;
+        Ok(Running::spawn(app.port(), app.db().clone(), |stop| {
+            app.run_until_stopped(stop)
+        }))
+    }
+}
+
+/// A scheduler running on a clock the test moves, as [`Scheduler::run`] runs it in a
+/// process: following change notices, reading ahead, firing its timers.
+pub struct ClockedScheduler {
+    pub scheduler: Scheduler,
+    pub clock: ManualClock,
+    /// Its own, as a process's would be: its notices queue goes when it does.
+    connection: Arc<Connection>,
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl ClockedScheduler {
+    /// Starts one at `now` and waits until it has caught up and holds its window.
+    pub async fn start(
+        platform: &Platform,
+        now: DateTime<Utc>,
+        config: SchedulerConfig,
+    ) -> anyhow::Result<Self> {
+        let clock = ManualClock::at(now);
+        let scheduler = platform.scheduler_at(&clock, config).await?;
+        let stop = CancellationToken::new();
+        let connection =
+            Arc::new(common::amqp::connect(&platform.config.amqp, "clocked-scheduler").await?);
+        let task = tokio::spawn(scheduler.clone().run(
+            connection.clone(),
+            Topology::new(&platform.prefix),
+            stop.clone(),
+        ));
+        tokio::time::timeout(Duration::from_secs(30), scheduler.wait_until_started()).await?;
+        Ok(Self {
+            scheduler,
+            clock,
+            connection,
+            stop,
+            task,
+        })
+    }
+
+    /// Waits until what it holds (reminder ids and due times, in due order) passes `check`.
+    pub async fn holds(
+        &self,
+        what: &str,
+        check: impl Fn(&[(String, DateTime<Utc>)]) -> bool,
+    ) -> anyhow::Result<()> {
+        testing::eventually(Duration::from_secs(20), what, || async {
+            let held: Vec<(String, DateTime<Utc>)> = self
+                .scheduler
+                .held()
+                .into_iter()
+                .map(|(id, at)| (id.to_string(), at))
+                .collect();
+            Ok(check(&held).then_some(()))
+        })
+        .await
+    }
+
+    /// Stops it as a process is stopped, letting its publishes finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.task.await??;
+        Ok(self.connection.close(200, "stopped".into()).await?)
+    }
+
+    /// Ends it where it stands, as a crash would: its work is dropped and the broker loses
+    /// its connection. (Its periodic jobs' tasks linger in this process, on its frozen clock.)
+    pub async fn kill(self) -> anyhow::Result<()> {
+        self.task.abort();
+        Ok(self.connection.close(320, "killed".into()).await?)
+    }
+}
+
+impl Platform {
+    /// Takes reminder mail requests off the queue until there are `count`; returns their ids.
+    pub async fn wait_for_mails(&self, count: usize) -> anyhow::Result<Vec<String>> {
+        let taken = std::sync::Mutex::new(Vec::new());
+        testing::eventually(
+            Duration::from_secs(20),
+            &format!("{count} mails"),
+            || async {
+                let more = self.take_mail_ids().await?;
+                let mut taken = taken
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                taken.extend(more);
+                Ok((taken.len() >= count).then(|| taken.clone()))
+            },
+        )
+        .await
+    }
+}
+
+/// The store on `db`, as another replica would open it.
+pub async fn open_store(db: &mongodb::Database) -> anyhow::Result<Store> {
+    Store::open(db, MongoConfig::local("-").deadline()).await
 }
 
 pub use common::testing::problem_fields as fields;

@@ -5,69 +5,25 @@ use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
 use common::{
-    amqp::Publisher,
-    config::MongoConfig,
+    clock::ManualClock,
     domain::{EventId, ReminderId, TimeZone, UserId},
     messages, testing,
-    topology::{Exchange, Queue, Topology},
+    topology::{Queue, Topology},
 };
-use lapin::options::{BasicAckOptions, BasicGetOptions};
+use lapin::options::BasicGetOptions;
 use mongodb::bson::{self, doc};
 use notifications::{
     config::SchedulerConfig,
-    domain::{Status, Transition},
-    metrics::SchedulerMetrics,
-    scheduler::Scheduler,
-    store::{ClaimOutcome, ReminderDoc, Store},
+    domain::{Minute, Status, Transition},
+    store::{ClaimOutcome, ReminderDoc},
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, Platform, spawn_platform};
-
-impl Platform {
-    /// The message ids of the waiting reminder mails, taking them off the queue (no
-    /// email-sender runs in these tests; the users service's welcome mails are skipped).
-    async fn take_mail_ids(&self) -> anyhow::Result<Vec<String>> {
-        let channel = self.amqp.create_channel().await?;
-        let queue = Topology::new(&self.prefix).queue(Queue::Emails);
-        let mut ids = Vec::new();
-        while let Some(message) = channel
-            .basic_get(queue.as_str().into(), BasicGetOptions::default())
-            .await?
-        {
-            message.delivery.ack(BasicAckOptions::default()).await?;
-            let id = message
-                .delivery
-                .properties
-                .message_id()
-                .as_ref()
-                .map(|id| id.to_string())
-                .unwrap_or_default();
-            if id.starts_with("reminder-") {
-                ids.push(id);
-            }
-        }
-        Ok(ids)
-    }
-
-    /// A second scheduler on the same database and broker, as another replica would be.
-    async fn another_scheduler(&self, config: SchedulerConfig) -> anyhow::Result<Scheduler> {
-        let store = open_store(&self.notifications.db).await?;
-        let exchange = Topology::new(&self.prefix).exchange(Exchange::Email);
-        let email = Publisher::new(&self.amqp, &exchange, StdDuration::from_secs(5)).await?;
-        let metrics = SchedulerMetrics::register(&prometheus::Registry::new())?;
-        Ok(Scheduler::new(store, email, config, metrics))
-    }
-}
-
-/// The store on `db`, as another replica would open it.
-async fn open_store(db: &mongodb::Database) -> anyhow::Result<Store> {
-    Store::open(db, MongoConfig::local("-").deadline()).await
-}
+use crate::helpers::{ClockedScheduler, Options, Platform, open_store, spawn_platform};
 
 /// `count` reminders due a minute ago, written directly (the API refuses past times).
-async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<Vec<ReminderId>> {
+pub async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<Vec<ReminderId>> {
     let now = Utc::now();
     let event_id = EventId::new();
     let mut addresses = Vec::with_capacity(count);
@@ -96,6 +52,7 @@ async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<Vec<
             subject: None,
             content: None,
             send_at: bson::DateTime::from_chrono(now - Duration::minutes(1)),
+            due_minute: Minute::to_look_in(now - Duration::minutes(1), now).number(),
             remind_before_minutes: None,
             status: Status::Scheduled,
             attempts: 0,
@@ -134,8 +91,10 @@ async fn an_unreadable_reminder_does_not_hold_up_the_others() -> anyhow::Result<
         .await?;
     let ids = due_reminders(&platform, 1).await?;
 
-    let tick = platform.scheduler.tick(Utc::now()).await?;
-    assert_eq!(tick.map(|t| t.published), Some(1));
+    let scheduler = platform
+        .scheduler_at(&ManualClock::at(Utc::now()), SchedulerConfig::default())
+        .await?;
+    assert_eq!(scheduler.catch_up().await?.published, 1);
     let mails = platform.take_mail_ids().await?;
     assert_eq!(mails.len(), 1);
     assert!(
@@ -161,32 +120,14 @@ async fn a_due_reminder_is_claimed_and_published_once() -> anyhow::Result<()> {
         .await?;
     let id = reminder["id"].as_str().unwrap();
 
-    let early = platform
-        .scheduler
-        .tick(Utc::now())
-        .await?
-        .expect("not running");
-    assert_eq!(early.published, 0, "not due yet");
-    let due = send_at + Duration::seconds(1);
-    assert_eq!(
-        platform
-            .scheduler
-            .tick(due)
-            .await?
-            .expect("not running")
-            .published,
-        1
-    );
-    assert_eq!(
-        platform
-            .scheduler
-            .tick(due)
-            .await?
-            .expect("not running")
-            .published,
-        0,
-        "already queued"
-    );
+    let clock = ManualClock::at(Utc::now());
+    let scheduler = platform
+        .scheduler_at(&clock, SchedulerConfig::default())
+        .await?;
+    assert_eq!(scheduler.catch_up().await?.published, 0, "not due yet");
+    clock.set(send_at + Duration::seconds(1));
+    assert_eq!(scheduler.catch_up().await?.published, 1);
+    assert_eq!(scheduler.catch_up().await?.published, 0, "already queued");
 
     let ids = platform.take_mail_ids().await?;
     assert_eq!(
@@ -224,11 +165,11 @@ async fn cancelling_a_queued_reminder_tells_the_email_sender_not_to_mail_it() ->
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let due = send_at + Duration::seconds(1);
-    assert_eq!(
-        platform.scheduler.tick(due).await?.map(|t| t.published),
-        Some(1)
-    );
+    let clock = ManualClock::at(send_at + Duration::seconds(1));
+    let scheduler = platform
+        .scheduler_at(&clock, SchedulerConfig::default())
+        .await?;
+    assert_eq!(scheduler.catch_up().await?.published, 1);
     assert_eq!(platform.reminder(&me, &id).await?["status"], "queued");
 
     let cancel = platform
@@ -262,44 +203,29 @@ async fn two_schedulers_publish_each_of_a_thousand_due_reminders_exactly_once() 
         batch: 200,
         ..SchedulerConfig::default()
     };
-    let (first, second) = (
-        platform.another_scheduler(config.clone()).await?,
-        platform.another_scheduler(config).await?,
-    );
+    // Both catch up on them at start and hold them in their windows too.
     let now = Utc::now();
-    let (a, b) = tokio::join!(
-        async {
-            let mut n = 0;
-            while let Some(t) = first.tick(now).await? {
-                n += t.published;
-                if t.due == 0 {
-                    break;
-                }
-            }
-            anyhow::Ok(n)
-        },
-        async {
-            let mut n = 0;
-            while let Some(t) = second.tick(now).await? {
-                n += t.published;
-                if t.due == 0 {
-                    break;
-                }
-            }
-            anyhow::Ok(n)
-        },
-    );
-    let (a, b) = (a?, b?);
-    assert_eq!(a + b, 1000, "first {a}, second {b}");
+    let (first, second) = tokio::try_join!(
+        ClockedScheduler::start(&platform, now, config.clone()),
+        ClockedScheduler::start(&platform, now, config),
+    )?;
+    let reminders = platform
+        .notifications
+        .db
+        .collection::<ReminderDoc>("reminders");
+    testing::eventually(StdDuration::from_secs(60), "all queued", || async {
+        let queued = reminders
+            .count_documents(doc! { "status": "queued" })
+            .await?;
+        Ok((queued == ids.len() as u64).then_some(()))
+    })
+    .await?;
+    tokio::try_join!(first.stop(), second.stop())?;
     let mut published = platform.take_mail_ids().await?;
     assert_eq!(published.len(), 1000);
     published.sort();
     published.dedup();
     assert_eq!(published.len(), 1000, "no reminder twice");
-    let reminders = platform
-        .notifications
-        .db
-        .collection::<ReminderDoc>("reminders");
     let queued = reminders
         .count_documents(doc! { "status": "queued", "attempts": 1 })
         .await?;
@@ -333,23 +259,30 @@ async fn a_reminder_whose_result_never_came_is_published_again_under_the_same_id
 -> anyhow::Result<()> {
     let platform = spawn_platform().await?;
     let ids = due_reminders(&platform, 1).await?;
-    let scheduler = platform
-        .another_scheduler(SchedulerConfig {
-            lease: StdDuration::from_secs(30),
-            result_timeout: StdDuration::from_secs(600),
-            ..SchedulerConfig::default()
-        })
-        .await?;
     let now = Utc::now();
-    let tick = |seconds| scheduler.tick(now + Duration::seconds(seconds));
-    assert_eq!(tick(0).await?.expect("idle").published, 1);
+    let clock = ManualClock::at(now);
+    let scheduler = platform
+        .scheduler_at(
+            &clock,
+            SchedulerConfig {
+                lease: StdDuration::from_secs(30),
+                result_timeout: StdDuration::from_secs(600),
+                ..SchedulerConfig::default()
+            },
+        )
+        .await?;
+    assert_eq!(scheduler.catch_up().await?.published, 1);
+    let check_at = |seconds| {
+        clock.set(now + Duration::seconds(seconds));
+        scheduler.check_leases()
+    };
     assert_eq!(
-        tick(31).await?.expect("idle").published,
+        check_at(31).await?.expect("idle").published,
         0,
         "the broker confirmed it: it waits for its result, not for its claim's lease"
     );
     assert_eq!(
-        tick(601).await?.expect("idle").published,
+        check_at(601).await?.expect("idle").published,
         1,
         "no result within the timeout"
     );
@@ -384,15 +317,27 @@ async fn a_reminder_whose_scheduler_died_before_the_broker_confirmed_it_is_publi
     };
     assert!(store.record(&reminder, &queued).await?);
 
-    let survivor = platform.another_scheduler(config).await?;
-    let tick = |seconds| survivor.tick(now + Duration::seconds(seconds));
+    let clock = ManualClock::at(now);
+    let survivor = platform.scheduler_at(&clock, config).await?;
+    let check_at = |seconds| {
+        clock.set(now + Duration::seconds(seconds));
+        survivor.check_leases()
+    };
     assert_eq!(
-        tick(10).await?.expect("idle").published,
+        check_at(10).await?.expect("idle").published,
         0,
         "lease still runs"
     );
-    assert_eq!(tick(31).await?.expect("idle").published, 1, "lease ran out");
-    assert_eq!(tick(32).await?.expect("idle").published, 0, "handled once");
+    assert_eq!(
+        check_at(31).await?.expect("idle").published,
+        1,
+        "lease ran out"
+    );
+    assert_eq!(
+        check_at(32).await?.expect("idle").published,
+        0,
+        "handled once"
+    );
     assert_eq!(platform.take_mail_ids().await?.len(), 1);
     let reminder = stored(&platform, ids[0]).await?;
     assert_eq!((reminder.status, reminder.attempts), (Status::Queued, 2));
@@ -496,17 +441,38 @@ async fn reminders_follow_their_event_and_go_when_it_or_their_owner_goes() -> an
 }
 
 #[tokio::test]
-async fn the_scheduler_running_on_its_own_queues_due_reminders() -> anyhow::Result<()> {
+async fn a_scheduler_started_after_reminders_fell_due_sends_them_oldest_first() -> anyhow::Result<()>
+{
+    // One at a time, so that the order taken is the order published.
     let platform = Platform::start(Options {
-        role: notifications::config::Role::All,
+        scheduler: SchedulerConfig {
+            concurrency: 1,
+            ..SchedulerConfig::default()
+        },
         ..Options::default()
     })
     .await?;
-    let ids = due_reminders(&platform, 3).await?;
+    // Fell due while no scheduler ran: an hour, a minute and a second ago, written newest
+    // first.
+    let now = Utc::now();
+    let mut ids = due_reminders(&platform, 3).await?;
     let reminders = platform
         .notifications
         .db
         .collection::<ReminderDoc>("reminders");
+    for (id, ago) in ids.iter().zip([
+        Duration::seconds(1),
+        Duration::minutes(1),
+        Duration::hours(1),
+    ]) {
+        let send_at = bson::DateTime::from_chrono(now - ago);
+        reminders
+            .update_one(doc! { "_id": id }, doc! { "$set": { "send_at": send_at } })
+            .await?;
+    }
+    ids.reverse();
+
+    let scheduler = platform.start_scheduler_process().await?;
     testing::eventually(
         StdDuration::from_secs(10),
         "due reminders queued",
@@ -518,8 +484,15 @@ async fn the_scheduler_running_on_its_own_queues_due_reminders() -> anyhow::Resu
         },
     )
     .await?;
+    let mails = platform.take_mail_ids().await?;
+    let order: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let mailed: Vec<String> = mails
+        .iter()
+        .filter_map(|mail| mail.split('-').nth(1).map(str::to_owned))
+        .collect();
+    assert_eq!(mailed, order, "oldest first");
     // Counted once the broker confirmed each publish, a moment after it was marked queued.
-    let metrics_url = format!("{}/metrics", platform.notifications.address);
+    let metrics_url = format!("{}/metrics", scheduler.address);
     testing::eventually(
         StdDuration::from_secs(10),
         "three publishes counted",
@@ -534,5 +507,6 @@ async fn the_scheduler_running_on_its_own_queues_due_reminders() -> anyhow::Resu
         },
     )
     .await?;
+    scheduler.stop().await?;
     platform.cleanup().await
 }
