@@ -122,6 +122,9 @@ pub struct MailSummary {
     pub subject: String,
     /// Recipients.
     pub to: Vec<Address>,
+    /// When it arrived (RFC 3339).
+    #[serde(default)]
+    pub created: String,
 }
 
 /// A mailbox.
@@ -213,10 +216,19 @@ impl Mailpit {
 
     /// Everything received (newest first, up to `limit`) and how much that is in total.
     pub async fn all(&self, limit: usize) -> anyhow::Result<(usize, Vec<MailSummary>)> {
+        self.page(0, limit).await
+    }
+
+    /// Up to `limit` messages from the `start`th (newest first), and how many there are.
+    pub async fn page(
+        &self,
+        start: usize,
+        limit: usize,
+    ) -> anyhow::Result<(usize, Vec<MailSummary>)> {
         let list: MessageList = self
             .http
             .get(format!("{}/api/v1/messages", self.base))
-            .query(&[("limit", limit)])
+            .query(&[("start", start), ("limit", limit)])
             .send()
             .await?
             .error_for_status()?

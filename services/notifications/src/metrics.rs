@@ -9,6 +9,8 @@ pub struct SchedulerMetrics {
     pub due: IntCounter,
     /// Reminders held in the scheduler's window after its last read-ahead.
     pub held: IntGauge,
+    /// Read-aheads done (the first comes once the start-up catch-up is done).
+    pub read_aheads: IntCounter,
     /// Claimed by this process.
     pub claimed: IntCounter,
     /// Handed to the email queue.
@@ -47,6 +49,10 @@ impl SchedulerMetrics {
                 "Reminders found due by the scheduler",
             )?,
             held,
+            read_aheads: counter(
+                "scheduler_read_aheads_total",
+                "Read-aheads of the reminders due in the coming minute",
+            )?,
             claimed: counter(
                 "reminders_claimed_total",
                 "Reminders claimed by this scheduler",

@@ -1,12 +1,13 @@
 //! `cargo task bench`: what the gateway costs, how fast the catalogue answers at growing sizes
-//! and what it holds, and how fast the scheduler drains a burst of due reminders. Release
+//! and what it holds, and what the scheduler costs idle, how punctual it is and how fast a burst
+//! reaches the SMTP server. Release
 //! builds of the services run on loopback against the local stack; `wrk` (Debian's) loads
 //! them. Prints the tables and writes `bench/results/<date>.json`.
 //!
 //! One module per area: `endpoints` (the platform's endpoints and the GET scenario, on the
 //! services `platform` starts), `catalogue` (the events service at each catalogue size),
-//! `propagation` (a write on one events instance seen on another), `scheduler` (the reminder
-//! burst); `load` runs wrk, `services` starts and reads processes.
+//! `propagation` (a write on one events instance seen on another), `scheduler` (idle
+//! cost, lateness and the burst); `load` runs wrk, `services` starts and reads processes.
 
 #![expect(clippy::print_stdout, reason = "the benchmark's tables are its output")]
 
@@ -28,8 +29,8 @@ struct Report {
     platform: endpoints::Endpoints,
     /// The events service at each catalogue size.
     catalogue: Vec<catalogue::Scale>,
-    scheduler_burst: usize,
-    scheduler_drain_seconds: f64,
+    /// The scheduler's idle cost, punctuality and burst.
+    scheduler: scheduler::Scheduler,
 }
 
 /// One area of the bench, to measure alone while working on it.
@@ -39,7 +40,7 @@ pub enum Area {
     Endpoints,
     /// The events service at each catalogue size.
     Catalogue,
-    /// The scheduler's burst of due reminders.
+    /// The scheduler's idle cost, punctuality and burst.
     Scheduler,
 }
 
@@ -62,13 +63,15 @@ pub async fn run(only: Option<Area>) -> anyhow::Result<()> {
             "notifications",
             "-p",
             "gateway",
+            "-p",
+            "email-sender",
         ],
     )?;
     match only {
         None => {}
         Some(Area::Endpoints) => return measure_endpoints().await.map(drop),
         Some(Area::Catalogue) => return catalogue::measure().await.map(drop),
-        Some(Area::Scheduler) => return scheduler::drain().await.map(drop),
+        Some(Area::Scheduler) => return scheduler::measure().await.map(drop),
     }
     let platform = measure_endpoints().await?;
     let report = Report {
@@ -76,8 +79,7 @@ pub async fn run(only: Option<Area>) -> anyhow::Result<()> {
         cores: std::thread::available_parallelism().map_or(0, usize::from),
         platform,
         catalogue: catalogue::measure().await?,
-        scheduler_burst: scheduler::BURST,
-        scheduler_drain_seconds: scheduler::drain().await?,
+        scheduler: scheduler::measure().await?,
     };
     write_report(&report)
 }
