@@ -120,6 +120,7 @@ impl Scheduler {
         self.metrics
             .held
             .set(i64::try_from(held).unwrap_or(i64::MAX));
+        self.metrics.read_aheads.inc();
         Ok(held)
     }
 
