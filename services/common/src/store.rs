@@ -139,6 +139,15 @@ impl Deadline {
         self.limit
     }
 
+    /// The same dependency, waited for at least `limit`: for a rare operation known to be
+    /// slow (a scan once at start), not for what a request waits on.
+    pub fn at_least(self, limit: Duration) -> Self {
+        Self {
+            limit: self.limit.max(limit),
+            ..self
+        }
+    }
+
     /// Runs `operation` in its own task and waits for it at most the deadline; past it, the
     /// caller gets [`StoreError::Unavailable`] while the operation finishes on its own. `what`
     /// says what was being done, in the error's chain.

@@ -13,7 +13,10 @@
 //! cannot be overwritten by FerretDB's read-then-write updates.
 
 use chrono::{DateTime, Duration, Utc};
-use common::{domain::ReminderId, store::StoreResult};
+use common::{
+    domain::ReminderId,
+    store::{Deadline, StoreResult},
+};
 use futures::TryStreamExt;
 use mongodb::{
     Collection,
@@ -216,10 +219,12 @@ impl Store {
         Ok(readable(what, documents))
     }
 
-    /// Up to `limit` documents of `collection` matching `filter`, smallest `by` first. A range
-    /// or a sort reads the whole collection on the local store: for what runs once per start.
+    /// Up to `limit` documents of `collection` matching `filter`, smallest `by` first, waiting
+    /// at most `deadline`. A range or a sort reads the whole collection on the local store:
+    /// for what runs once per start.
     pub(super) async fn first<T>(
         &self,
+        deadline: Deadline,
         what: &'static str,
         collection: &Collection<T>,
         filter: Document,
@@ -230,8 +235,7 @@ impl Store {
         T: DeserializeOwned + Send + Sync + 'static,
     {
         let collection = collection.clone_with_type::<Document>();
-        let documents = self
-            .deadline
+        let documents = deadline
             .run(what, async move {
                 collection
                     .find(filter)

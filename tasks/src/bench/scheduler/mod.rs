@@ -134,13 +134,29 @@ async fn row(waiting: usize) -> anyhow::Result<Row> {
     waiting::write(&db, watched).await?;
     let last_due = due.last().map_or(now, |(_, at)| *at);
     let api = mailpit.api();
-    wait_until(last_due + chrono::Duration::seconds(60), || async {
+    let all_came = wait_until(last_due + chrono::Duration::seconds(60), || async {
         Ok(mail::count(&api).await? >= WATCHED)
     })
     .await?;
+    if !all_came {
+        eprintln!("==> not all {WATCHED} watched reminders reached the SMTP server in time");
+    }
     let at_smtp = mail::received(&api).await?.into_iter().collect();
     let to_broker = lateness(&due, &tap.arrivals());
     let to_smtp = lateness(&due, &at_smtp);
+    eprintln!(
+        "==> {waiting} waiting: idle {:.1} % / {:.1} %; to the broker p50 {:.0} p99 {:.0} max {:.0} ms ({} missing); to SMTP p50 {:.0} p99 {:.0} max {:.0} ms ({} missing)",
+        idle[0],
+        idle[1],
+        to_broker.p50_ms,
+        to_broker.p99_ms,
+        to_broker.max_ms,
+        to_broker.missing,
+        to_smtp.p50_ms,
+        to_smtp.p99_ms,
+        to_smtp.max_ms,
+        to_smtp.missing,
+    );
 
     let _gone = tap_connection.close(200, "measured".into()).await;
     stop(&mut email_sender).await;
@@ -176,16 +192,23 @@ async fn burst() -> anyhow::Result<Burst> {
     let ids: HashSet<String> = reminders.iter().map(|r| r.message_id()).collect();
     waiting::write(&db, reminders).await?;
     let api = mailpit.api();
-    wait_until(second + chrono::Duration::seconds(240), || async {
+    let all_came = wait_until(second + chrono::Duration::seconds(300), || async {
         Ok(mail::count(&api).await? >= BURST)
     })
     .await?;
+    if !all_came {
+        eprintln!("==> not all {BURST} burst reminders reached the SMTP server within 5 minutes");
+    }
     stop(&mut email_sender).await;
     stop(&mut notifications).await;
     let received = mail::received(&api).await?;
     let last = received.iter().map(|(_, at)| *at).max().unwrap_or(second);
     let distinct: HashSet<&String> = received.iter().map(|(id, _)| id).collect();
     let all_at_smtp_s = (last - second).as_seconds_f64();
+    eprintln!(
+        "==> burst: {} of {BURST} at the SMTP server, the last {all_at_smtp_s:.1} s after they fell due",
+        distinct.len()
+    );
     let connections = email_sender::config::Config::default().smtp.pool_size;
     let raw = PrivateMailpit::start(&["--max", "0"]).await?;
     let raw_smtp_per_s = mail::raw_rate(raw.smtp_address().1, connections, BURST).await?;
@@ -278,7 +301,7 @@ async fn email_sender_process(smtp_port: u16) -> anyhow::Result<Child> {
 /// every waiting reminder, on the local store a while at a million).
 async fn wait_until_reading_ahead() -> anyhow::Result<()> {
     let metrics = format!("http://127.0.0.1:{SCHEDULER_PORT}/metrics");
-    wait_until(Utc::now() + chrono::Duration::seconds(300), || async {
+    let started = wait_until(Utc::now() + chrono::Duration::seconds(600), || async {
         let Ok(answer) = reqwest::get(&metrics).await else {
             return Ok(false);
         };
@@ -288,22 +311,27 @@ async fn wait_until_reading_ahead() -> anyhow::Result<()> {
             .filter(|line| line.starts_with("eventpost_scheduler_read_aheads_total"))
             .any(|line| line.rsplit(' ').next().is_some_and(|n| n != "0")))
     })
-    .await
+    .await?;
+    anyhow::ensure!(
+        started,
+        "the scheduler did not read ahead within 10 minutes of starting"
+    );
+    Ok(())
 }
 
-/// Polls `done` every 100 ms until it holds, or fails at `deadline`.
-async fn wait_until<F, Fut>(deadline: DateTime<Utc>, mut done: F) -> anyhow::Result<()>
+/// Polls `done` every 100 ms until it holds (true) or `deadline` passes (false).
+async fn wait_until<F, Fut>(deadline: DateTime<Utc>, mut done: F) -> anyhow::Result<bool>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<bool>>,
 {
     while Utc::now() < deadline {
         if done().await? {
-            return Ok(());
+            return Ok(true);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!("gave up waiting at {deadline}")
+    Ok(false)
 }
 
 async fn stop(child: &mut Child) {
