@@ -78,6 +78,23 @@ pub async fn ensure_indexes<T: Send + Sync>(
     Ok(())
 }
 
+/// The positions of the documents an unordered `insert_many` refused as duplicates, if that
+/// is all that went wrong (the others were inserted).
+pub fn duplicate_positions(err: &mongodb::error::Error) -> Option<Vec<usize>> {
+    let ErrorKind::InsertMany(failed) = err.kind.as_ref() else {
+        return None;
+    };
+    if failed.write_concern_error.is_some() {
+        return None;
+    }
+    failed
+        .write_errors
+        .iter()
+        .flatten()
+        .map(|e| (e.code == DUPLICATE_KEY).then_some(e.index))
+        .collect()
+}
+
 /// Whether `err` says a unique index refused the write, in any of the driver's shapes.
 pub fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
     match err.kind.as_ref() {

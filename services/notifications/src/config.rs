@@ -82,7 +82,8 @@ pub struct SchedulerConfig {
     /// Default `6h`.
     #[serde(with = "humantime_serde")]
     pub result_timeout: Duration,
-    /// Most overdue reminders read at once by the catch-up at start. Default `500`.
+    /// Most reminders claimed, queued and confirmed with one write each (and read at once by
+    /// the catch-up at start). Default `1000`.
     pub batch: u32,
     /// Reminders claimed and published at once. Default `32`.
     pub concurrency: usize,
@@ -95,7 +96,7 @@ impl Default for SchedulerConfig {
             read_ahead_at_second: 50,
             lease: Duration::from_secs(120),
             result_timeout: Duration::from_secs(6 * 60 * 60),
-            batch: 500,
+            batch: 1000,
             concurrency: 32,
         }
     }

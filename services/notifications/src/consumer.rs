@@ -105,10 +105,19 @@ impl Handler {
     }
 
     async fn sent(&self, sent: ReminderSentV1) -> anyhow::Result<()> {
+        let at = sent.sent_at;
+        let recorded = self
+            .store
+            .record_result(sent.reminder_id, &sent.message_id, &Transition::Sent { at })
+            .await?;
+        if recorded {
+            self.counted_sent(sent.reminder_id);
+            return Ok(());
+        }
+        // Not queued for that request: cancelled meanwhile, a replayed dead letter, or stale.
         let Some(reminder) = self.current(sent.reminder_id, &sent.message_id).await? else {
             return Ok(());
         };
-        let at = sent.sent_at;
         if reminder.status == Status::Cancelled {
             let late = Transition::SentAfterCancelling { at };
             self.store.record(&reminder, &late).await?;
@@ -117,22 +126,27 @@ impl Handler {
             .record(&reminder, &Transition::Sent { at })
             .await?
         {
-            self.metrics.sent.inc();
-            tracing::info!(reminder_id = %reminder.id, "reminder sent");
+            self.counted_sent(reminder.id);
         }
         Ok(())
     }
 
+    fn counted_sent(&self, id: ReminderId) {
+        self.metrics.sent.inc();
+        tracing::info!(reminder_id = %id, "reminder sent");
+    }
+
     async fn failed(&self, failed: ReminderFailedV1) -> anyhow::Result<()> {
-        let Some(reminder) = self.current(failed.reminder_id, &failed.message_id).await? else {
-            return Ok(());
-        };
         let transition = Transition::Failed {
             error: failed.error.clone(),
         };
-        if self.store.record(&reminder, &transition).await? {
+        let recorded = self
+            .store
+            .record_result(failed.reminder_id, &failed.message_id, &transition)
+            .await?;
+        if recorded {
             self.metrics.failed.inc();
-            tracing::warn!(reminder_id = %reminder.id, error = %failed.error, "reminder failed");
+            tracing::warn!(reminder_id = %failed.reminder_id, error = %failed.error, "reminder failed");
         }
         Ok(())
     }

@@ -1,65 +1,95 @@
-//! Claiming a reminder and handing it to the email queue, once per attempt.
+//! Claiming reminders and handing them to the email queue, once per attempt, a batch at a
+//! time: one insert claims a batch, one update (per due minute) queues it, and one update
+//! records the broker's confirms, so that a burst costs a few writes per batch rather than
+//! three per reminder.
 
 use chrono::Utc;
-use common::messages::{self, EmailContent, EmailRequestedV1};
+use common::{
+    domain::ReminderId,
+    messages::{self, EmailContent, EmailRequestedV1},
+};
 use futures::StreamExt;
 
 use super::{Pass, Scheduler};
 use crate::{
-    domain::{Status, Transition},
+    domain::Status,
     store::{ClaimOutcome, ReminderDoc},
 };
 
 impl Scheduler {
-    /// Claims and publishes each of `reminders` (as read), a few at once.
-    pub(super) async fn publish_all(&self, reminders: Vec<ReminderDoc>) -> Pass {
+    /// Claims and publishes each of `reminders` (as read), a batch at a time.
+    pub(super) async fn publish_all(&self, mut reminders: Vec<ReminderDoc>) -> Pass {
         let due = reminders.len();
-        if due == 0 {
-            return Pass::default();
-        }
         self.metrics.due.inc_by(due as u64);
-        let published = futures::stream::iter(reminders)
-            .map(|reminder| self.publish_if_claimed(reminder))
-            .buffer_unordered(self.config.concurrency.max(1))
-            .filter(|published| std::future::ready(*published))
-            .count()
-            .await;
+        let batch = usize::try_from(self.config.batch.max(1)).unwrap_or(usize::MAX);
+        let mut published = 0;
+        while !reminders.is_empty() {
+            let rest = reminders.split_off(batch.min(reminders.len()));
+            match self.publish_batch(reminders).await {
+                Ok(count) => published += count,
+                Err(err) => {
+                    tracing::warn!(error = ?err, "publishing due reminders failed; their claims' leases bring them back");
+                }
+            }
+            reminders = rest;
+        }
         Pass { due, published }
     }
 
-    /// Claims `reminder` and publishes it; whether it did.
-    async fn publish_if_claimed(&self, reminder: ReminderDoc) -> bool {
-        match self.try_publish(&reminder).await {
-            Ok(published) => published,
-            Err(err) => {
-                tracing::warn!(reminder_id = %reminder.id, error = ?err, "publishing a due reminder failed; its lease will bring it back");
-                false
-            }
-        }
-    }
-
-    async fn try_publish(&self, reminder: &ReminderDoc) -> anyhow::Result<bool> {
+    /// Claims `batch`, queues what it won and publishes it; returns how many it published.
+    async fn publish_batch(&self, batch: Vec<ReminderDoc>) -> anyhow::Result<usize> {
         let now = self.clock.now();
         let lease = chrono::Duration::from_std(self.config.lease)?;
         let result_timeout = chrono::Duration::from_std(self.config.result_timeout)?;
-        let ClaimOutcome::Won { attempt } = self.store.claim(reminder, now, lease).await? else {
-            // Another scheduler has this attempt, or this copy is stale (the reminder was sent
-            // and snoozed since, say).
-            self.look_again(reminder).await?;
-            return Ok(false);
-        };
-        self.metrics.claimed.inc();
-        let queued = Transition::Queue {
-            attempt,
-            result_due: now + result_timeout,
-        };
-        if !self.store.record(reminder, &queued).await? {
-            // It changed since it was read (edited, cancelled, queued by another): this attempt
-            // goes to nobody, and the reminder as it now is decides what happens.
-            self.store.release_claim(reminder.id, attempt).await?;
-            self.look_again(reminder).await?;
-            return Ok(false);
+        let (mut won, contested) = self.store.claim_all(batch, now, lease).await?;
+        // Someone holds these attempts: another scheduler, a dead one (stepped over), or this
+        // copy is stale (the reminder was sent and snoozed since, say).
+        for reminder in contested {
+            match self.store.claim(&reminder, now, lease).await? {
+                ClaimOutcome::Won { attempt } => won.push((reminder, attempt)),
+                ClaimOutcome::Lost => self.look_again(&reminder).await?,
+            }
         }
+        self.metrics.claimed.inc_by(won.len() as u64);
+        let queued = self.store.queue_all(&won, now + result_timeout).await?;
+        let (to_publish, refused): (Vec<_>, Vec<_>) =
+            won.into_iter().zip(queued).partition(|(_, queued)| *queued);
+        // Changed since they were read (edited, cancelled, queued by another): these attempts
+        // go to nobody, and each reminder as it now is decides what happens.
+        let released: Vec<(ReminderId, i64)> = refused
+            .iter()
+            .map(|((reminder, attempt), _)| (reminder.id, *attempt))
+            .collect();
+        self.store.release_all(&released).await?;
+        for ((reminder, _), _) in &refused {
+            self.look_again(reminder).await?;
+        }
+        let confirmed: Vec<(ReminderId, i64)> = futures::stream::iter(to_publish)
+            .map(|((reminder, attempt), _)| async move {
+                match self.publish(&reminder, attempt).await {
+                    Ok(()) => Some((reminder.id, attempt)),
+                    Err(err) => {
+                        tracing::warn!(reminder_id = %reminder.id, error = ?err, "publishing a queued reminder failed; its claim's lease brings it back");
+                        None
+                    }
+                }
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .filter_map(std::future::ready)
+            .collect()
+            .await;
+        if let Err(err) = self.store.confirm_all(&confirmed).await {
+            tracing::warn!(
+                error = ?err,
+                "published, but the confirms were not recorded; they go again when their claims' leases end"
+            );
+        }
+        Ok(confirmed.len())
+    }
+
+    /// Hands `reminder` (queued as `attempt`) to the email queue and waits for the broker's
+    /// confirm.
+    async fn publish(&self, reminder: &ReminderDoc, attempt: i64) -> anyhow::Result<()> {
         let request = EmailRequestedV1 {
             to: reminder.to_email.clone(),
             content: EmailContent::Reminder {
@@ -82,15 +112,8 @@ impl Scheduler {
             .num_milliseconds()
             .max(0);
         self.metrics.lateness.observe(lateness as f64 / 1000.0);
-        if let Err(err) = self.store.confirm_claim(reminder.id, attempt).await {
-            tracing::warn!(
-                reminder_id = %reminder.id,
-                error = ?err,
-                "published, but the confirm was not recorded; it goes again when its claim's lease ends"
-            );
-        }
         tracing::info!(reminder_id = %reminder.id, attempt, "reminder queued for mailing");
-        Ok(true)
+        Ok(())
     }
 
     /// Reads a refused `copy` again: if the reminder is still scheduled but was changed since

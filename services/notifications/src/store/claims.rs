@@ -13,8 +13,11 @@
 //! cannot be overwritten by FerretDB's read-then-write updates.
 
 use chrono::{DateTime, Duration, Utc};
+use std::collections::HashSet;
+
 use common::{
     domain::ReminderId,
+    mongo,
     store::{Deadline, StoreResult},
 };
 use futures::TryStreamExt;
@@ -41,6 +44,24 @@ pub struct Claim {
     /// Whether the broker confirmed this attempt's message.
     #[serde(default)]
     pub published: bool,
+}
+
+impl Claim {
+    /// The claim on `attempt` of reminder `id`, held until `now + lease`.
+    fn new(id: ReminderId, attempt: i64, now: DateTime<Utc>, lease: Duration) -> Self {
+        Self {
+            id: Self::id_of(id, attempt),
+            reminder_id: id,
+            attempt,
+            claimed_at: bson::DateTime::from_chrono(now),
+            lease_until: bson::DateTime::from_chrono(now + lease),
+            published: false,
+        }
+    }
+
+    fn id_of(id: ReminderId, attempt: i64) -> String {
+        format!("{id}:{attempt}")
+    }
 }
 
 /// What came of a claim.
@@ -82,7 +103,10 @@ impl Store {
                 {
                     orphans.push(reminder);
                 }
-                _ => self.release_claim(claim.reminder_id, claim.attempt).await?,
+                _ => {
+                    self.release_all(&[(claim.reminder_id, claim.attempt)])
+                        .await?;
+                }
             }
         }
         Ok(orphans)
@@ -104,18 +128,6 @@ impl Store {
         Ok(queued)
     }
 
-    /// Deletes the unconfirmed claim on `attempt` of `id`: its claimer did not queue the
-    /// reminder, so the attempt is free again.
-    pub async fn release_claim(&self, id: ReminderId, attempt: i64) -> StoreResult<()> {
-        let claims = self.claims.clone();
-        let filter = doc! { "_id": format!("{id}:{attempt}"), "published": false };
-        self.deadline
-            .run("releasing a claim", async move {
-                claims.delete_one(filter).await.map(drop)
-            })
-            .await
-    }
-
     /// Claims the next attempt of `reminder` (as read) until `now + lease`.
     ///
     /// If that attempt is already claimed, unconfirmed, and its claimer's lease ran out, the
@@ -128,14 +140,7 @@ impl Store {
     ) -> StoreResult<ClaimOutcome> {
         let mut attempt = reminder.attempts + 1;
         for _ in 0..MAX_STEPS {
-            let claim = Claim {
-                id: format!("{}:{attempt}", reminder.id),
-                reminder_id: reminder.id,
-                attempt,
-                claimed_at: bson::DateTime::from_chrono(now),
-                lease_until: bson::DateTime::from_chrono(now + lease),
-                published: false,
-            };
+            let claim = Claim::new(reminder.id, attempt, now, lease);
             let (claims, id) = (self.claims.clone(), claim.id.clone());
             let claiming = self.deadline.run("claiming a reminder", async move {
                 claims.insert_one(claim).await.map(drop)
@@ -162,19 +167,93 @@ impl Store {
         Ok(ClaimOutcome::Lost)
     }
 
-    /// Records that the broker confirmed `attempt` of reminder `id`.
-    pub async fn confirm_claim(&self, id: ReminderId, attempt: i64) -> StoreResult<()> {
-        let claims = self.claims.clone();
-        self.deadline
-            .run("recording the broker's confirm", async move {
+    /// Claims the next attempt of each of `reminders` (as read) until `now + lease` with one
+    /// insert; returns those won, with their attempt, and those whose next attempt someone had
+    /// claimed already (for [`Store::claim`], one by one).
+    pub async fn claim_all(
+        &self,
+        reminders: Vec<ReminderDoc>,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> StoreResult<(Vec<(ReminderDoc, i64)>, Vec<ReminderDoc>)> {
+        if reminders.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let claims: Vec<Claim> = reminders
+            .iter()
+            .map(|reminder| Claim::new(reminder.id, reminder.attempts + 1, now, lease))
+            .collect();
+        let collection = self.claims.clone();
+        let taken: HashSet<usize> = self
+            .deadline
+            .run("claiming reminders", async move {
+                match collection.insert_many(claims).ordered(false).await {
+                    Ok(_) => Ok(HashSet::new()),
+                    Err(err) => match mongo::duplicate_positions(&err) {
+                        Some(taken) => Ok(taken.into_iter().collect()),
+                        None => Err(err),
+                    },
+                }
+            })
+            .await?;
+        let (mut won, mut contested) = (Vec::new(), Vec::new());
+        for (index, reminder) in reminders.into_iter().enumerate() {
+            if taken.contains(&index) {
+                contested.push(reminder);
+            } else {
+                let attempt = reminder.attempts + 1;
+                won.push((reminder, attempt));
+            }
+        }
+        Ok((won, contested))
+    }
+
+    /// Records that the broker confirmed each `(reminder, attempt)`, with one update over the
+    /// unconfirmed claims (which are few).
+    pub async fn confirm_all(&self, confirmed: &[(ReminderId, i64)]) -> StoreResult<()> {
+        self.settle_claims(
+            "recording the broker's confirms",
+            confirmed,
+            |claims, filter| async move {
                 claims
-                    .update_one(
-                        doc! { "_id": format!("{id}:{attempt}") },
-                        doc! { "$set": { "published": true } },
-                    )
+                    .update_many(filter, doc! { "$set": { "published": true } })
                     .await
                     .map(drop)
-            })
+            },
+        )
+        .await
+    }
+
+    /// Deletes the unconfirmed claims on each `(reminder, attempt)`: their claimer did not
+    /// queue the reminder, so the attempts are free again.
+    pub async fn release_all(&self, released: &[(ReminderId, i64)]) -> StoreResult<()> {
+        self.settle_claims("releasing claims", released, |claims, filter| async move {
+            claims.delete_many(filter).await.map(drop)
+        })
+        .await
+    }
+
+    async fn settle_claims<F, Fut>(
+        &self,
+        what: &'static str,
+        attempts: &[(ReminderId, i64)],
+        settle: F,
+    ) -> StoreResult<()>
+    where
+        F: FnOnce(Collection<Claim>, Document) -> Fut,
+        Fut: Future<Output = mongodb::error::Result<()>> + Send + 'static,
+    {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = attempts
+            .iter()
+            .map(|(id, attempt)| Claim::id_of(*id, *attempt))
+            .collect();
+        // The equality narrows the read to the unconfirmed claims on the local store too.
+        let filter = doc! { "published": false, "_id": { "$in": ids } };
+        self.deadline
+            .run(what, settle(self.claims.clone(), filter))
             .await
     }
 

@@ -79,6 +79,12 @@ impl ReminderDoc {
         format!("reminder-{}-{}", self.id, self.send_at.timestamp_millis())
     }
 
+    /// The scheduling a [`ReminderDoc::message_id`] names: its reminder's `send_at`.
+    pub fn scheduled_at(message_id: &str) -> Option<bson::DateTime> {
+        let (_, millis) = message_id.strip_prefix("reminder-")?.rsplit_once('-')?;
+        millis.parse().ok().map(bson::DateTime::from_millis)
+    }
+
     /// The cursor that resumes a list after this reminder.
     pub fn cursor(&self) -> ListCursor {
         Cursor::new(self.created_at.to_chrono(), self.id.to_string())
@@ -284,5 +290,20 @@ impl Store {
                     .map(|result| result.deleted_count)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mail_request_names_the_scheduling_it_was_made_for() {
+        let send_at = bson::DateTime::from_millis(1_796_194_860_300);
+        let id = ReminderId::new();
+        let message_id = format!("reminder-{id}-{}", send_at.timestamp_millis());
+        assert_eq!(ReminderDoc::scheduled_at(&message_id), Some(send_at));
+        assert_eq!(ReminderDoc::scheduled_at("welcome-1"), None);
+        assert_eq!(ReminderDoc::scheduled_at("reminder-x-soon"), None);
     }
 }

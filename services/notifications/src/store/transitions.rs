@@ -1,11 +1,17 @@
 //! Recording a reminder's transitions: the only place that knows which stored fields each one
 //! writes.
 
-use common::{messages::EventSummary, store::StoreResult};
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use common::{domain::ReminderId, messages::EventSummary, store::StoreResult};
 use mongodb::bson::{self, Document, doc};
 
 use super::{ReminderDoc, Store, reminders::due_fields};
-use crate::domain::{Edit, Transition};
+use crate::domain::{Edit, Status, Transition};
+
+/// From how many reminders [`Store::queue_all`] queues them with one update per minute.
+const QUEUED_TOGETHER_FROM: usize = 16;
 
 impl Store {
     /// Records `transition` of `reminder` (as read) if its state allows it and it is still in
@@ -22,6 +28,127 @@ impl Store {
             return Ok(true);
         }
         self.update_if_unchanged(reminder, changes_of(transition))
+            .await
+    }
+
+    /// Records the queueing of each `(reminder, attempt)` (as read), whose result is awaited
+    /// until `result_due`, each only over the reminder as it was read; returns whether each was.
+    ///
+    /// A few are one update each, an equality on `_id`. Many are one update per due minute and
+    /// attempt: the local store filters the minute inside PostgreSQL and the rest once over
+    /// that minute's reminders, where one update each would scan the whole collection each time.
+    pub async fn queue_all(
+        &self,
+        won: &[(ReminderDoc, i64)],
+        result_due: DateTime<Utc>,
+    ) -> StoreResult<Vec<bool>> {
+        if won.len() < QUEUED_TOGETHER_FROM {
+            let each = won.iter().map(|(reminder, attempt)| {
+                let queue = Transition::Queue {
+                    attempt: *attempt,
+                    result_due,
+                };
+                async move { self.record(reminder, &queue).await }
+            });
+            return futures::future::try_join_all(each).await;
+        }
+        let mut queued = vec![false; won.len()];
+        let mut groups: BTreeMap<(i64, i64), Vec<usize>> = BTreeMap::new();
+        for (index, (reminder, attempt)) in won.iter().enumerate() {
+            let queue = Transition::Queue {
+                attempt: *attempt,
+                result_due,
+            };
+            if queue.allowed_from(reminder.status) {
+                groups
+                    .entry((reminder.due_minute, *attempt))
+                    .or_default()
+                    .push(index);
+            }
+        }
+        for ((minute, attempt), members) in groups {
+            let stamp = bson::DateTime::now();
+            let as_read: Vec<Document> = members
+                .iter()
+                .map(|&index| {
+                    let reminder = &won[index].0;
+                    doc! {
+                        "_id": reminder.id,
+                        "status": reminder.status.as_str(),
+                        "updated_at": reminder.updated_at,
+                    }
+                })
+                .collect();
+            let mut set = changes_of(&Transition::Queue {
+                attempt,
+                result_due,
+            });
+            set.insert("updated_at", stamp);
+            let filter = doc! { "due_minute": minute, "$or": as_read };
+            let reminders = self.reminders.clone();
+            let modified = self
+                .deadline
+                .run("queueing reminders", async move {
+                    reminders
+                        .update_many(filter, doc! { "$set": set })
+                        .await
+                        .map(|result| result.modified_count)
+                })
+                .await?;
+            if usize::try_from(modified).is_ok_and(|modified| modified == members.len()) {
+                for index in members {
+                    queued[index] = true;
+                }
+                continue;
+            }
+            // Some changed since they were read: those written by this update are ours.
+            let ids: Vec<ReminderId> = members.iter().map(|&index| won[index].0.id).collect();
+            let filter = doc! { "due_minute": minute, "_id": { "$in": ids } };
+            let ours: HashSet<ReminderId> = self
+                .all("reading queued reminders back", &self.reminders, filter)
+                .await?
+                .into_iter()
+                .filter(|now| {
+                    now.status == Status::Queued
+                        && now.attempts == attempt
+                        && now.updated_at == stamp
+                })
+                .map(|now| now.id)
+                .collect();
+            for index in members {
+                queued[index] = ours.contains(&won[index].0.id);
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Records the email-sender's result (`Sent` or `Failed`) for mail request `message_id` of
+    /// reminder `id` if the reminder is still queued for that request: one write, without
+    /// reading it first. False if it is not (cancelled meanwhile, a replayed dead letter, a
+    /// stale result), for the caller to read it and decide.
+    pub async fn record_result(
+        &self,
+        id: ReminderId,
+        message_id: &str,
+        result: &Transition,
+    ) -> StoreResult<bool> {
+        let Some(send_at) = ReminderDoc::scheduled_at(message_id) else {
+            return Ok(false);
+        };
+        if !result.allowed_from(Status::Queued) {
+            return Ok(false);
+        }
+        let mut set = changes_of(result);
+        set.insert("updated_at", bson::DateTime::now());
+        let filter = doc! { "_id": id, "status": Status::Queued.as_str(), "send_at": send_at };
+        let reminders = self.reminders.clone();
+        self.deadline
+            .run("recording a result", async move {
+                reminders
+                    .update_one(filter, doc! { "$set": set })
+                    .await
+                    .map(|result| result.matched_count == 1)
+            })
             .await
     }
 
