@@ -1,7 +1,7 @@
 //! Recording a reminder's transitions: the only place that knows which stored fields each one
 //! writes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use common::{domain::ReminderId, messages::EventSummary, store::StoreResult};
@@ -34,9 +34,11 @@ impl Store {
     /// Records the queueing of each `(reminder, attempt)` (as read), whose result is awaited
     /// until `result_due`, each only over the reminder as it was read; returns whether each was.
     ///
-    /// A few are one update each, an equality on `_id`. Many are one update per due minute and
-    /// attempt: the local store filters the minute inside PostgreSQL and the rest once over
-    /// that minute's reminders, where one update each would scan the whole collection each time.
+    /// A few are one update each, an equality on `_id`. Many are, per due minute, one read and
+    /// one update of those still as read: the local store filters the minute inside
+    /// PostgreSQL and the ids once over that minute's reminders, where one update each would
+    /// scan the whole collection each time. (A filter of one condition per reminder, `$or`,
+    /// costs the local store minutes for a thousand.)
     pub async fn queue_all(
         &self,
         won: &[(ReminderDoc, i64)],
@@ -53,73 +55,92 @@ impl Store {
             return futures::future::try_join_all(each).await;
         }
         let mut queued = vec![false; won.len()];
-        let mut groups: BTreeMap<(i64, i64), Vec<usize>> = BTreeMap::new();
-        for (index, (reminder, attempt)) in won.iter().enumerate() {
-            let queue = Transition::Queue {
-                attempt: *attempt,
-                result_due,
-            };
-            if queue.allowed_from(reminder.status) {
-                groups
-                    .entry((reminder.due_minute, *attempt))
-                    .or_default()
-                    .push(index);
-            }
+        let mut minutes: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+        for (index, (reminder, _)) in won.iter().enumerate() {
+            minutes.entry(reminder.due_minute).or_default().push(index);
         }
-        for ((minute, attempt), members) in groups {
-            let stamp = bson::DateTime::now();
-            let as_read: Vec<Document> = members
-                .iter()
-                .map(|&index| {
-                    let reminder = &won[index].0;
-                    doc! {
-                        "_id": reminder.id,
-                        "status": reminder.status.as_str(),
-                        "updated_at": reminder.updated_at,
-                    }
-                })
-                .collect();
-            let mut set = changes_of(&Transition::Queue {
-                attempt,
-                result_due,
-            });
-            set.insert("updated_at", stamp);
-            let filter = doc! { "due_minute": minute, "$or": as_read };
-            let reminders = self.reminders.clone();
-            let modified = self
-                .deadline
-                .run("queueing reminders", async move {
-                    reminders
-                        .update_many(filter, doc! { "$set": set })
-                        .await
-                        .map(|result| result.modified_count)
-                })
-                .await?;
-            if usize::try_from(modified).is_ok_and(|modified| modified == members.len()) {
-                for index in members {
-                    queued[index] = true;
-                }
-                continue;
-            }
-            // Some changed since they were read: those written by this update are ours.
+        for (minute, members) in minutes {
             let ids: Vec<ReminderId> = members.iter().map(|&index| won[index].0.id).collect();
-            let filter = doc! { "due_minute": minute, "_id": { "$in": ids } };
-            let ours: HashSet<ReminderId> = self
-                .all("reading queued reminders back", &self.reminders, filter)
+            let in_minute = doc! { "due_minute": minute, "_id": { "$in": ids } };
+            let current: HashMap<ReminderId, ReminderDoc> = self
+                .all("reading reminders to queue", &self.reminders, in_minute)
                 .await?
                 .into_iter()
-                .filter(|now| {
-                    now.status == Status::Queued
-                        && now.attempts == attempt
-                        && now.updated_at == stamp
-                })
-                .map(|now| now.id)
+                .map(|now| (now.id, now))
                 .collect();
+            // Still as read, in a state queueing starts from, by the attempt and state to write.
+            let mut groups: BTreeMap<(i64, &'static str), Vec<usize>> = BTreeMap::new();
             for index in members {
-                queued[index] = ours.contains(&won[index].0.id);
+                let (copy, attempt) = &won[index];
+                let queue = Transition::Queue {
+                    attempt: *attempt,
+                    result_due,
+                };
+                let unchanged = current.get(&copy.id).is_some_and(|now| {
+                    now.status == copy.status && now.updated_at == copy.updated_at
+                });
+                if unchanged && queue.allowed_from(copy.status) {
+                    groups
+                        .entry((*attempt, copy.status.as_str()))
+                        .or_default()
+                        .push(index);
+                }
+            }
+            for ((attempt, status), group) in groups {
+                let ours = self
+                    .queue_group(won, &group, minute, attempt, status, result_due)
+                    .await?;
+                for index in group {
+                    queued[index] = ours.contains(&won[index].0.id);
+                }
             }
         }
         Ok(queued)
+    }
+
+    /// Queues `group` of `won` (in `minute`, in `status`, as `attempt`) with one update;
+    /// returns those it queued.
+    async fn queue_group(
+        &self,
+        won: &[(ReminderDoc, i64)],
+        group: &[usize],
+        minute: i64,
+        attempt: i64,
+        status: &'static str,
+        result_due: DateTime<Utc>,
+    ) -> StoreResult<HashSet<ReminderId>> {
+        let ids: Vec<ReminderId> = group.iter().map(|&index| won[index].0.id).collect();
+        let stamp = bson::DateTime::now();
+        let mut set = changes_of(&Transition::Queue {
+            attempt,
+            result_due,
+        });
+        set.insert("updated_at", stamp);
+        let filter = doc! { "due_minute": minute, "status": status, "_id": { "$in": ids.clone() } };
+        let reminders = self.reminders.clone();
+        let modified = self
+            .deadline
+            .run("queueing reminders", async move {
+                reminders
+                    .update_many(filter, doc! { "$set": set })
+                    .await
+                    .map(|result| result.modified_count)
+            })
+            .await?;
+        if usize::try_from(modified).is_ok_and(|modified| modified == ids.len()) {
+            return Ok(ids.into_iter().collect());
+        }
+        // Some changed between the read and the update: those written by it are ours.
+        let filter = doc! { "due_minute": minute, "_id": { "$in": ids } };
+        Ok(self
+            .all("reading queued reminders back", &self.reminders, filter)
+            .await?
+            .into_iter()
+            .filter(|now| {
+                now.status == Status::Queued && now.attempts == attempt && now.updated_at == stamp
+            })
+            .map(|now| now.id)
+            .collect())
     }
 
     /// Records the email-sender's result (`Sent` or `Failed`) for mail request `message_id` of

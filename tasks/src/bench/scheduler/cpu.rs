@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 /// CPU seconds used by `pids` so far (user and system).
-fn cpu_seconds(pids: &[u32]) -> f64 {
+pub fn cpu_seconds(pids: &[u32]) -> f64 {
     let ticks: u64 = pids
         .iter()
         .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
@@ -32,6 +32,11 @@ fn clock_ticks_per_second() -> f64 {
 
 /// The database's processes: FerretDB and PostgreSQL's.
 pub fn database_pids() -> Vec<u32> {
+    pids_where(|comm| comm.starts_with("ferretdb") || comm == "postgres")
+}
+
+/// The processes whose command name passes `wanted`.
+pub fn pids_where(wanted: impl Fn(&str) -> bool) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -39,7 +44,7 @@ pub fn database_pids() -> Vec<u32> {
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| comm.starts_with("ferretdb") || comm.trim() == "postgres")
+                .is_ok_and(|comm| wanted(comm.trim()))
         })
         .collect()
 }

@@ -73,6 +73,9 @@ pub struct Burst {
     /// lettre straight to the SMTP server over the same number of connections.
     pub raw_smtp_per_s: f64,
     pub smtp_connections: u32,
+    /// CPU seconds each part used from the burst's second until the last mail arrived (the
+    /// machine has two cores).
+    pub cpu_seconds: std::collections::BTreeMap<&'static str, f64>,
 }
 
 #[derive(serde::Serialize)]
@@ -192,10 +195,25 @@ async fn burst() -> anyhow::Result<Burst> {
     let ids: HashSet<String> = reminders.iter().map(|r| r.message_id()).collect();
     waiting::write(&db, reminders).await?;
     let api = mailpit.api();
+    let parts: [(&'static str, Vec<u32>); 4] = [
+        ("notifications", notifications.id().into_iter().collect()),
+        ("email-sender", email_sender.id().into_iter().collect()),
+        ("database", cpu::database_pids()),
+        ("mailpit", cpu::pids_where(|comm| comm == "mailpit")),
+    ];
+    let before: Vec<f64> = parts
+        .iter()
+        .map(|(_, pids)| cpu::cpu_seconds(pids))
+        .collect();
     let all_came = wait_until(second + chrono::Duration::seconds(300), || async {
         Ok(mail::count(&api).await? >= BURST)
     })
     .await?;
+    let cpu_seconds = parts
+        .iter()
+        .zip(before)
+        .map(|((part, pids), before)| (*part, cpu::cpu_seconds(pids) - before))
+        .collect();
     if !all_came {
         eprintln!("==> not all {BURST} burst reminders reached the SMTP server within 5 minutes");
     }
@@ -220,6 +238,7 @@ async fn burst() -> anyhow::Result<Burst> {
         pipeline_per_s: BURST as f64 / all_at_smtp_s,
         raw_smtp_per_s,
         smtp_connections: connections,
+        cpu_seconds,
     })
 }
 
@@ -371,4 +390,5 @@ fn print(rows: &[Row], burst: &Burst) {
         burst.lost,
         burst.doubled,
     );
+    println!("CPU seconds meanwhile: {:?}", burst.cpu_seconds);
 }
