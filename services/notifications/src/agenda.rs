@@ -1,5 +1,5 @@
 //! Delayed work held in memory: entries keyed by what they are about, each due at a moment,
-//! handed out when a [`Clock`] reaches it. A timer, not a tick: whoever waits on
+//! handed out when a [`Clock`](common::clock::Clock) reaches it. A timer, not a tick: whoever waits on
 //! [`Agenda::due`] sleeps until the earliest entry is due or the agenda changes.
 //!
 //! The scheduler keeps the reminders of its look-ahead window here; any other work that must

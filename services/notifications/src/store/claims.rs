@@ -73,7 +73,7 @@ pub enum ClaimOutcome {
     Lost,
 }
 
-/// How many dead claimers in a row a claim steps over before giving up for this tick.
+/// How many dead claimers in a row a claim steps over before giving up for now.
 const MAX_STEPS: i64 = 3;
 
 impl Store {

@@ -235,7 +235,7 @@ async fn burst() -> anyhow::Result<Burst> {
         all_at_smtp_s,
         lost: ids.iter().filter(|id| !distinct.contains(id)).count(),
         doubled: received.len() - distinct.len(),
-        pipeline_per_s: BURST as f64 / all_at_smtp_s,
+        pipeline_per_s: distinct.len() as f64 / all_at_smtp_s,
         raw_smtp_per_s,
         smtp_connections: connections,
         cpu_seconds,
