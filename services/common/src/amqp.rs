@@ -132,6 +132,31 @@ pub async fn declare_private_queue(
     bind(channel, name, bindings).await
 }
 
+/// Declares `name` as the connection's own queue (see [`declare_private_queue`]) on a channel of
+/// its own, so that the connection's recovery declares it again, and consumes it without acks:
+/// for broadcasts whose loss the consumer makes up for by other means, so nothing is
+/// redelivered.
+pub async fn subscribe_private(
+    connection: &Connection,
+    name: &str,
+    bindings: &[(String, String)],
+) -> lapin::Result<(Channel, lapin::Consumer)> {
+    let channel = connection.create_channel().await?;
+    declare_private_queue(&channel, name, bindings).await?;
+    let consumer = channel
+        .basic_consume(
+            name.into(),
+            ShortString::from(""),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok((channel, consumer))
+}
+
 /// Binds queue `name` with each `(exchange, routing key pattern)`.
 async fn bind(channel: &Channel, name: &str, bindings: &[(String, String)]) -> lapin::Result<()> {
     for (exchange, pattern) in bindings {

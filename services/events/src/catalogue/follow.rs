@@ -12,11 +12,7 @@ use common::{
     topology::{Exchange, Queue, Topology},
 };
 use futures::{StreamExt, stream::BoxStream};
-use lapin::{
-    Channel, Connection, Consumer, Event,
-    options::BasicConsumeOptions,
-    types::{FieldTable, ShortString},
-};
+use lapin::{Channel, Connection, Consumer, Event, types::ShortString};
 use prometheus::{IntCounterVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 
@@ -104,26 +100,12 @@ impl Follower {
         registry.register(Box::new(catch_ups.clone()))?;
         let queue = topology.queue(Queue::EventsCatalogue(uuid::Uuid::new_v4()));
         let exchange = topology.exchange(Exchange::Domain);
-        // Declared on the consuming channel, so that the connection's recovery declares it again.
-        let channel = connection.create_channel().await?;
         let bindings: Vec<(String, String)> = changes::FOLLOWED
             .iter()
             .map(|key| (exchange.clone(), (*key).to_owned()))
             .collect();
-        amqp::declare_private_queue(&channel, &queue, &bindings).await?;
-        let consumer = channel
-            .basic_consume(
-                queue.as_str().into(),
-                ShortString::from(""),
-                // Nothing to redeliver: a message lost with the queue is made up for by a
-                // catch-up.
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..BasicConsumeOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
+        // A message lost with the queue is made up for by a catch-up.
+        let (channel, consumer) = amqp::subscribe_private(connection, &queue, &bindings).await?;
         Ok(Self {
             channel,
             consumer,

@@ -13,11 +13,7 @@ use common::{
     topology::{Exchange, Queue, Topology},
 };
 use futures::StreamExt;
-use lapin::{
-    Channel, Connection, Consumer,
-    options::BasicConsumeOptions,
-    types::{FieldTable, ShortString},
-};
+use lapin::{Channel, Connection, Consumer};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -77,28 +73,15 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// Declares this scheduler's queue (on the consuming channel, so that the connection's
-    /// recovery declares it again) and starts consuming it.
+    /// Declares this scheduler's queue and starts consuming it.
     pub async fn open(connection: &Connection, topology: &Topology) -> lapin::Result<Self> {
         let queue = topology.queue(Queue::NotificationsScheduler(uuid::Uuid::new_v4()));
         let bindings = [(
             topology.exchange(Exchange::Domain),
             REMINDER_CHANGED.to_owned(),
         )];
-        let channel = connection.create_channel().await?;
-        amqp::declare_private_queue(&channel, &queue, &bindings).await?;
-        let consumer = channel
-            .basic_consume(
-                queue.as_str().into(),
-                ShortString::from(""),
-                // A notice lost is made up for by the read-ahead: nothing to redeliver.
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..BasicConsumeOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
+        // A notice lost is made up for by the read-ahead.
+        let (channel, consumer) = amqp::subscribe_private(connection, &queue, &bindings).await?;
         Ok(Self { channel, consumer })
     }
 

@@ -169,18 +169,29 @@ impl Store {
         reminder: &ReminderDoc,
         changes: Document,
     ) -> StoreResult<bool> {
-        let mut set = changes;
-        set.insert("updated_at", bson::DateTime::now());
         let filter = doc! {
             "_id": reminder.id,
             "status": reminder.status.as_str(),
             "updated_at": reminder.updated_at,
         };
+        self.update_where("updating a reminder", filter, changes)
+            .await
+    }
+
+    /// Sets `changes` (and `updated_at`) on the one reminder matching `filter`; returns whether
+    /// one did.
+    pub(super) async fn update_where(
+        &self,
+        what: &'static str,
+        filter: Document,
+        mut changes: Document,
+    ) -> StoreResult<bool> {
+        changes.insert("updated_at", bson::DateTime::now());
         let reminders = self.reminders.clone();
         self.deadline
-            .run("updating a reminder", async move {
+            .run(what, async move {
                 reminders
-                    .update_one(filter, doc! { "$set": set })
+                    .update_one(filter, doc! { "$set": changes })
                     .await
                     .map(|result| result.matched_count == 1)
             })

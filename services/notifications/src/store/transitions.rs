@@ -159,17 +159,8 @@ impl Store {
         if !result.allowed_from(Status::Queued) {
             return Ok(false);
         }
-        let mut set = changes_of(result);
-        set.insert("updated_at", bson::DateTime::now());
         let filter = doc! { "_id": id, "status": Status::Queued.as_str(), "send_at": send_at };
-        let reminders = self.reminders.clone();
-        self.deadline
-            .run("recording a result", async move {
-                reminders
-                    .update_one(filter, doc! { "$set": set })
-                    .await
-                    .map(|result| result.matched_count == 1)
-            })
+        self.update_where("recording a result", filter, changes_of(result))
             .await
     }
 

@@ -2,7 +2,7 @@
 //! them, whether they were in the window when it was read, created or changed inside it, a
 //! year ahead, or due while no scheduler ran.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use notifications::config::SchedulerConfig;
 use serde_json::json;
 
@@ -110,9 +110,9 @@ async fn a_reminder_a_year_ahead_goes_when_the_clock_reaches_it() -> anyhow::Res
     let send_at = in_(Duration::days(364));
     let id = platform.reminder_at(&me, send_at).await?;
 
-    // The next minute's read, ten seconds before that minute starts (what the periodic job
-    // does at second 50).
-    scheduler.clock.set(send_at - Duration::seconds(70));
+    // The periodic job's read at second 50 of the minute before the reminder's.
+    let its_minute = send_at.duration_trunc(Duration::minutes(1))?;
+    scheduler.clock.set(its_minute - Duration::seconds(10));
     scheduler.scheduler.read_ahead().await?;
     scheduler
         .holds("the reminder, read ahead", |held| {
