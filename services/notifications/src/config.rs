@@ -87,6 +87,12 @@ pub struct SchedulerConfig {
     pub batch: u32,
     /// Reminders claimed and published at once. Default `32`.
     pub concurrency: usize,
+    /// How long before its time a held reminder is claimed and recorded as queued, so that
+    /// only the publish is left for its time. Keep it under a second: the contract promises
+    /// that a reminder cancelled or changed at least 1 s before its time does not go as it
+    /// was. Default `500ms`.
+    #[serde(with = "humantime_serde")]
+    pub prepare_ahead: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -98,6 +104,7 @@ impl Default for SchedulerConfig {
             result_timeout: Duration::from_secs(6 * 60 * 60),
             batch: 1000,
             concurrency: 32,
+            prepare_ahead: Duration::from_millis(500),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! memory on timers, so that its steady cost does not grow with the reminders waiting.
 //!
 //! - At a fixed second of each minute it reads the reminders due in this minute and the next,
-//!   by an equality on their due minute, into its window ([`Agenda`]); each is claimed and
-//!   published when the clock reaches it.
+//!   by an equality on their due minute, into its window ([`Agenda`]). Each is claimed and
+//!   recorded as queued shortly before its time (`prepare_ahead`), and published when the
+//!   clock reaches it: the database writes, which the local store makes slow, are then off
+//!   the moment that matters.
 //! - A reminder created or changed inside the window reaches every scheduler at once as a
 //!   change notice (see [`notices`]); one that missed it finds the reminder at its next
 //!   read-ahead. A held copy that went stale anyway (edited, cancelled, re-addressed) cannot
@@ -32,7 +34,7 @@ use common::{amqp::Publisher, clock::SharedClock, domain::ReminderId, topology::
 use lapin::Connection;
 use tokio::sync::watch;
 use tokio_cron_scheduler::{Job, JobScheduler};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     agenda::Agenda,
@@ -134,7 +136,12 @@ impl Scheduler {
 
     /// What this scheduler holds, by due time: for tests and diagnostics.
     pub fn held(&self) -> Vec<(ReminderId, DateTime<Utc>)> {
-        self.window.read(|timers| timers.schedule())
+        let ahead = self.prepare_ahead();
+        let schedule = self.window.read(|timers| timers.schedule());
+        schedule
+            .into_iter()
+            .map(|(id, prepare_at)| (id, prepare_at + ahead))
+            .collect()
     }
 
     /// Sends what fell due while no scheduler ran, oldest first, batch after batch.
@@ -166,16 +173,22 @@ impl Scheduler {
         Ok(Some(self.publish_all(stuck).await))
     }
 
-    /// Holds `reminder` in the window at its time, unless the window holds a newer copy.
+    /// Holds `reminder` in the window, to be prepared shortly before its time, unless the
+    /// window holds a newer copy.
     fn hold(&self, reminder: ReminderDoc) {
+        let prepare_at = reminder.send_at.to_chrono() - self.prepare_ahead();
         self.window.change(|timers| {
             if let Some((_, held)) = timers.get(&reminder.id)
                 && held.updated_at > reminder.updated_at
             {
                 return;
             }
-            timers.set(reminder.id, reminder.send_at.to_chrono(), reminder);
+            timers.set(reminder.id, prepare_at, reminder);
         });
+    }
+
+    fn prepare_ahead(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.prepare_ahead).unwrap_or_default()
     }
 
     /// What a change notice says of reminder `id`, now due at `send_at` (`None`: no longer
@@ -245,19 +258,28 @@ impl Scheduler {
         let mut jobs = self.periodic_jobs().await?;
         jobs.start().await?;
         self.started.send_replace(true);
+        // Each group waits for its reminders' times on its own, so that what falls due
+        // meanwhile is prepared on time too.
+        let publishing = TaskTracker::new();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 due = self.window.due() => {
                     let due = due.into_iter().map(|(_, reminder)| reminder).collect();
-                    self.publish_all(due).await;
+                    let scheduler = self.clone();
+                    publishing.spawn(async move { scheduler.publish_all(due).await });
                 }
             }
         }
         jobs.shutdown().await?;
         following.await??;
-        // Wait for a check in progress: its claims must be marked and published.
-        let _idle = tokio::time::timeout(Duration::from_secs(30), self.checking.lock()).await;
+        // Wait for the publishes and any check in progress: their claims must be marked.
+        publishing.close();
+        let finished = async {
+            publishing.wait().await;
+            self.checking.lock().await
+        };
+        let _idle = tokio::time::timeout(Duration::from_secs(30), finished).await;
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 //! Claiming reminders and handing them to the email queue, once per attempt, a batch at a
 //! time: one insert claims a batch, one update (per due minute) queues it, and one update
 //! records the broker's confirms, so that a burst costs a few writes per batch rather than
-//! three per reminder.
+//! three per reminder. A batch prepared ahead of its time (claimed and queued) waits for each
+//! reminder's time before publishing it.
 
 use chrono::Utc;
 use common::{
@@ -52,8 +53,9 @@ impl Scheduler {
         }
         self.metrics.claimed.inc_by(won.len() as u64);
         let queued = self.store.queue_all(&won, now + result_timeout).await?;
-        let (to_publish, refused): (Vec<_>, Vec<_>) =
+        let (mut to_publish, refused): (Vec<_>, Vec<_>) =
             won.into_iter().zip(queued).partition(|(_, queued)| *queued);
+        to_publish.sort_by_key(|((reminder, _), _)| reminder.send_at);
         // Changed since they were read (edited, cancelled, queued by another): these attempts
         // go to nobody, and each reminder as it now is decides what happens.
         let released: Vec<(ReminderId, i64)> = refused
@@ -66,6 +68,7 @@ impl Scheduler {
         }
         let confirmed: Vec<(ReminderId, i64)> = futures::stream::iter(to_publish)
             .map(|((reminder, attempt), _)| async move {
+                self.clock.sleep_until(reminder.send_at.to_chrono()).await;
                 match self.publish(&reminder, attempt).await {
                     Ok(()) => Some((reminder.id, attempt)),
                     Err(err) => {

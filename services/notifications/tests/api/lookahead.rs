@@ -3,8 +3,10 @@
 //! year ahead, or due while no scheduler ran.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use common::testing;
 use notifications::config::SchedulerConfig;
-use serde_json::json;
+use serde_json::{Value, json};
+use std::time::Duration as StdDuration;
 
 use crate::helpers::{ClockedScheduler, Platform, spawn_platform};
 
@@ -45,9 +47,23 @@ async fn a_reminder_created_inside_the_window_goes_at_its_time() -> anyhow::Resu
             held == [(id.clone(), send_at)]
         })
         .await?;
+
+    // Claimed and queued a moment before its time, so that only the publish is left for it.
+    let ahead = chrono::Duration::from_std(SchedulerConfig::default().prepare_ahead)?;
+    scheduler.clock.set(send_at - ahead / 2);
+    let status = |reminder: Value| reminder["status"].as_str().map(str::to_owned);
+    testing::eventually(StdDuration::from_secs(20), "queued ahead", || async {
+        let reminder = platform
+            .reminders(reqwest::Method::GET, &format!("/{id}"), &me, None)
+            .await?
+            .json::<Value>()
+            .await?;
+        Ok((status(reminder).as_deref() == Some("queued")).then_some(()))
+    })
+    .await?;
     assert!(
         platform.take_mail_ids().await?.is_empty(),
-        "not before its time"
+        "queued, but not mailed before its time"
     );
     scheduler.clock.set(send_at);
     assert_eq!(platform.wait_for_mails(1).await?, [mail_id(&id, send_at)]);
