@@ -10,6 +10,7 @@ pub mod background;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod group_commit;
 pub mod health;
 pub mod json;
 pub mod messages;

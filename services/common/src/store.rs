@@ -74,6 +74,31 @@ impl StoreError {
     pub fn is_duplicate(&self) -> bool {
         matches!(self, Self::Duplicate(_))
     }
+
+    /// This failure, once for each of the `count` items one batched write was for: each caller
+    /// acts on its own copy (the same kind, the chain as text).
+    pub fn for_each_of<T>(self, count: usize) -> Vec<StoreResult<T>> {
+        let text = match &self {
+            Self::Unavailable { source, .. } | Self::Duplicate(source) | Self::Other(source) => {
+                format!("{source:#}")
+            }
+            Self::Conflict(what) => (*what).to_owned(),
+        };
+        (0..count)
+            .map(|_| {
+                let source = anyhow::anyhow!("{text}");
+                Err(match &self {
+                    Self::Unavailable { dependency, .. } => Self::Unavailable {
+                        dependency: *dependency,
+                        source,
+                    },
+                    Self::Duplicate(_) => Self::Duplicate(source),
+                    Self::Conflict(what) => Self::Conflict(what),
+                    Self::Other(_) => Self::Other(source),
+                })
+            })
+            .collect()
+    }
 }
 
 impl From<mongodb::error::Error> for StoreError {

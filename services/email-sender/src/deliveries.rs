@@ -9,13 +9,20 @@
 //! belongs to a worker that died mid-send and is taken over: the mail that was in flight at
 //! the SMTP server then may go twice, with the same Message-ID. A cancelled reminder's mail is
 //! claimed for nobody, so no worker mails it.
+//!
+//! Claims and records made at once by the workers in flight are written together ([`GroupCommit`]):
+//! one insert of the claims, one update of the records over the claims being sent (few, and
+//! found by an equality the local store filters inside PostgreSQL), where one write each would
+//! scan the collection once per mail.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;
 use common::{
-    background, mongo,
-    store::{Deadline, StoreResult},
+    background,
+    group_commit::GroupCommit,
+    mongo,
+    store::{Deadline, StoreError, StoreResult},
 };
 use mongodb::{
     Collection, Database,
@@ -59,6 +66,17 @@ fn sent() -> State {
     State::Sent
 }
 
+impl Delivery {
+    fn new(message_id: &str, state: State, now: chrono::DateTime<Utc>) -> Self {
+        Self {
+            message_id: message_id.to_owned(),
+            state,
+            claimed_at: Some(bson::DateTime::from_chrono(now)),
+            sent_at: None,
+        }
+    }
+}
+
 /// What a claim on a message found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
@@ -75,11 +93,16 @@ pub enum Claim {
 /// How many times a claim steps over a dead worker's before answering busy.
 const MAX_TAKEOVERS: usize = 2;
 
+/// How many claims, or records, one write takes at most.
+const WRITTEN_TOGETHER: usize = 256;
+
 /// Which messages are being mailed and which were.
 #[derive(Clone)]
 pub struct Deliveries {
     sent: Collection<Delivery>,
     deadline: Deadline,
+    claiming: GroupCommit<Delivery, StoreResult<()>>,
+    recording: GroupCommit<String, StoreResult<()>>,
 }
 
 impl Deliveries {
@@ -95,7 +118,20 @@ impl Deliveries {
             ],
         )
         .await?;
-        Ok(Self { sent, deadline })
+        let claiming = GroupCommit::spawn(WRITTEN_TOGETHER, {
+            let (sent, deadline) = (sent.clone(), deadline);
+            move |claims| insert_all(sent.clone(), deadline, claims)
+        });
+        let recording = GroupCommit::spawn(WRITTEN_TOGETHER, {
+            let (sent, deadline) = (sent.clone(), deadline);
+            move |mailed| mark_all_sent(sent.clone(), deadline, mailed)
+        });
+        Ok(Self {
+            sent,
+            deadline,
+            claiming,
+            recording,
+        })
     }
 
     /// Claims `message_id` for this worker at `now`, taking over a claim older than `lease`
@@ -107,10 +143,8 @@ impl Deliveries {
         lease: chrono::Duration,
     ) -> StoreResult<Claim> {
         for _ in 0..=MAX_TAKEOVERS {
-            match self
-                .insert("claiming a delivery", message_id, State::Sending, now)
-                .await
-            {
+            let claim = Delivery::new(message_id, State::Sending, now);
+            match self.claiming.write(claim).await.map_err(gone)? {
                 Ok(()) => return Ok(Claim::Won),
                 Err(err) if err.is_duplicate() => {}
                 Err(err) => return Err(err),
@@ -156,16 +190,10 @@ impl Deliveries {
 
     /// Records that the SMTP server accepted `message_id`, claimed by this worker.
     pub async fn mark_sent(&self, message_id: &str) -> StoreResult<()> {
-        let sent = self.sent.clone();
-        let (filter, update) = (
-            doc! { "_id": message_id },
-            doc! { "$set": { "state": "sent", "sent_at": bson::DateTime::now() } },
-        );
-        self.deadline
-            .run("recording a delivery", async move {
-                sent.update_one(filter, update).await.map(drop)
-            })
+        self.recording
+            .write(message_id.to_owned())
             .await
+            .map_err(gone)?
     }
 
     /// Lets go of this worker's claim on `message_id`, which was not mailed.
@@ -190,12 +218,7 @@ impl Deliveries {
         state: State,
         now: chrono::DateTime<Utc>,
     ) -> StoreResult<()> {
-        let delivery = Delivery {
-            message_id: message_id.to_owned(),
-            state,
-            claimed_at: Some(bson::DateTime::from_chrono(now)),
-            sent_at: None,
-        };
+        let delivery = Delivery::new(message_id, state, now);
         let sent = self.sent.clone();
         self.deadline
             .run(
@@ -249,4 +272,57 @@ impl Deliveries {
         )
         .await;
     }
+}
+
+/// Inserts `claims` with one write: each is claimed, or refused as a duplicate (claimed or
+/// recorded already, by another worker or by an earlier copy in the same batch).
+async fn insert_all(
+    sent: Collection<Delivery>,
+    deadline: Deadline,
+    claims: Vec<Delivery>,
+) -> Vec<StoreResult<()>> {
+    let count = claims.len();
+    let inserting = deadline.run("claiming deliveries", async move {
+        match sent.insert_many(claims).ordered(false).await {
+            Ok(_) => Ok(HashSet::new()),
+            Err(err) => match mongo::duplicate_positions(&err) {
+                Some(taken) => Ok(taken.into_iter().collect()),
+                None => Err(err),
+            },
+        }
+    });
+    match inserting.await {
+        Ok(taken) => (0..count)
+            .map(|index| {
+                if taken.contains(&index) {
+                    Err(StoreError::Duplicate(anyhow::anyhow!("claimed already")))
+                } else {
+                    Ok(())
+                }
+            })
+            .collect(),
+        Err(err) => err.for_each_of(count),
+    }
+}
+
+/// Records `mailed` (each claimed by a worker here) as sent with one write.
+async fn mark_all_sent(
+    sent: Collection<Delivery>,
+    deadline: Deadline,
+    mailed: Vec<String>,
+) -> Vec<StoreResult<()>> {
+    let count = mailed.len();
+    let filter = doc! { "state": "sending", "_id": { "$in": mailed } };
+    let update = doc! { "$set": { "state": "sent", "sent_at": bson::DateTime::now() } };
+    let recording = deadline.run("recording deliveries", async move {
+        sent.update_many(filter, update).await.map(drop)
+    });
+    match recording.await {
+        Ok(()) => (0..count).map(|_| Ok(())).collect(),
+        Err(err) => err.for_each_of(count),
+    }
+}
+
+fn gone(err: common::group_commit::WriterGone) -> StoreError {
+    StoreError::Other(err.into())
 }

@@ -25,6 +25,7 @@ pub mod notices;
 mod publish;
 
 use std::{
+    collections::HashSet,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -65,6 +66,9 @@ pub struct Scheduler {
     window: Agenda<ReminderId, ReminderDoc>,
     /// Everything due before it has been read into the window.
     horizon: Arc<Mutex<DateTime<Utc>>>,
+    /// Taken from the window and not yet queued: a read-ahead meanwhile finds them still
+    /// scheduled, and must not hold them again (a burst takes longer than a minute).
+    preparing: Arc<Mutex<HashSet<ReminderId>>>,
     /// Held while the periodic checks run, so that they never overlap.
     checking: Arc<tokio::sync::Mutex<()>>,
     /// Whether [`Scheduler::run`] has subscribed, caught up and read ahead.
@@ -92,6 +96,7 @@ impl Scheduler {
         Self {
             window: Agenda::new(clock.clone()),
             horizon: Arc::new(Mutex::new(horizon)),
+            preparing: Arc::default(),
             checking: Arc::new(tokio::sync::Mutex::new(())),
             started: Arc::new(watch::Sender::new(false)),
             store,
@@ -115,7 +120,9 @@ impl Scheduler {
         self.extend_horizon(minute.next().next().start());
         for minute in [minute.previous(), minute, minute.next()] {
             for reminder in self.store.due_within(minute).await? {
-                self.hold(reminder);
+                if !self.is_preparing(reminder.id) {
+                    self.hold(reminder);
+                }
             }
         }
         let held = self.window.read(|timers| timers.len());
@@ -224,6 +231,23 @@ impl Scheduler {
         }
     }
 
+    fn preparing(&self) -> std::sync::MutexGuard<'_, HashSet<ReminderId>> {
+        self.preparing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn is_preparing(&self, id: ReminderId) -> bool {
+        self.preparing().contains(&id)
+    }
+
+    fn done_preparing(&self, ids: &[ReminderId]) {
+        let mut preparing = self.preparing();
+        for id in ids {
+            preparing.remove(id);
+        }
+    }
+
     fn horizon(&self) -> DateTime<Utc> {
         *self
             .horizon
@@ -265,6 +289,7 @@ impl Scheduler {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 due = self.window.due() => {
+                    self.preparing().extend(due.iter().map(|(id, _)| *id));
                     let due = due.into_iter().map(|(_, reminder)| reminder).collect();
                     let scheduler = self.clone();
                     publishing.spawn(async move { scheduler.publish_all(due).await });

@@ -26,12 +26,14 @@ impl Scheduler {
         let mut published = 0;
         while !reminders.is_empty() {
             let rest = reminders.split_off(batch.min(reminders.len()));
+            let ids: Vec<ReminderId> = reminders.iter().map(|reminder| reminder.id).collect();
             match self.publish_batch(reminders).await {
                 Ok(count) => published += count,
                 Err(err) => {
                     tracing::warn!(error = ?err, "publishing due reminders failed; their claims' leases bring them back");
                 }
             }
+            self.done_preparing(&ids);
             reminders = rest;
         }
         Pass { due, published }
