@@ -76,12 +76,12 @@ impl Application {
             store: store.clone(),
             domain,
         };
-        let handler = Handler {
-            store: store.clone(),
-            canceller: canceller.clone(),
-            notices: notices.clone(),
-            metrics: scheduler_metrics,
-        };
+        let handler = Handler::new(
+            store.clone(),
+            canceller.clone(),
+            notices.clone(),
+            scheduler_metrics,
+        );
         let route = if config.role.runs_api() {
             let ctx = Ctx {
                 store,

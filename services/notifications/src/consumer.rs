@@ -8,10 +8,12 @@ use chrono::Duration;
 use common::{
     amqp::{self, Outcome},
     domain::ReminderId,
+    group_commit::GroupCommit,
     messages::{
         self, EventDeletedV1, EventUpdatedV1, ReminderFailedV1, ReminderSentV1, UserDeletedV1,
         UserEmailRemovedV1,
     },
+    store::StoreResult,
     topology::{Queue, Topology},
 };
 use lapin::{Connection, message::Delivery};
@@ -23,7 +25,7 @@ use crate::{
     domain::{Status, Transition},
     metrics::SchedulerMetrics,
     scheduler::notices::{Notices, ReminderChanged},
-    store::Store,
+    store::{MailResult, Store},
 };
 
 const BINDINGS: [&str; 6] = [
@@ -64,16 +66,56 @@ pub async fn consume(
     .await
 }
 
+/// How many results one write records at most.
+const RESULTS_TOGETHER: usize = 256;
+
 /// Applies domain messages to reminders.
 #[derive(Clone)]
 pub struct Handler {
-    pub store: Store,
-    pub canceller: Canceller,
-    pub notices: Notices,
-    pub metrics: SchedulerMetrics,
+    store: Store,
+    canceller: Canceller,
+    notices: Notices,
+    metrics: SchedulerMetrics,
+    /// The results handled at once, recorded together.
+    results: GroupCommit<MailResult, StoreResult<bool>>,
 }
 
 impl Handler {
+    pub fn new(
+        store: Store,
+        canceller: Canceller,
+        notices: Notices,
+        metrics: SchedulerMetrics,
+    ) -> Self {
+        let recording = store.clone();
+        let results = GroupCommit::spawn(RESULTS_TOGETHER, move |results| {
+            let store = recording.clone();
+            async move { store.record_results(results).await }
+        });
+        Self {
+            store,
+            canceller,
+            notices,
+            metrics,
+            results,
+        }
+    }
+
+    /// Records `result` if its reminder is still queued for that mail request.
+    async fn record_result(
+        &self,
+        id: ReminderId,
+        message_id: &str,
+        transition: Transition,
+    ) -> anyhow::Result<bool> {
+        let result = MailResult {
+            id,
+            message_id: message_id.to_owned(),
+            transition,
+        };
+        Ok(self.results.write(result).await??)
+    }
+
     async fn handle(&self, delivery: &Delivery) -> Outcome {
         macro_rules! with_body {
             ($handler:ident) => {
@@ -107,8 +149,7 @@ impl Handler {
     async fn sent(&self, sent: ReminderSentV1) -> anyhow::Result<()> {
         let at = sent.sent_at;
         let recorded = self
-            .store
-            .record_result(sent.reminder_id, &sent.message_id, &Transition::Sent { at })
+            .record_result(sent.reminder_id, &sent.message_id, Transition::Sent { at })
             .await?;
         if recorded {
             self.counted_sent(sent.reminder_id);
@@ -141,8 +182,7 @@ impl Handler {
             error: failed.error.clone(),
         };
         let recorded = self
-            .store
-            .record_result(failed.reminder_id, &failed.message_id, &transition)
+            .record_result(failed.reminder_id, &failed.message_id, transition)
             .await?;
         if recorded {
             self.metrics.failed.inc();

@@ -15,6 +15,7 @@ use mongodb::{Collection, Database, bson::doc};
 
 pub use claims::{Claim, ClaimOutcome};
 pub use reminders::{ListCursor, ListFilter, ReminderDoc, due_fields};
+pub use transitions::MailResult;
 
 /// The notifications database.
 #[derive(Clone)]

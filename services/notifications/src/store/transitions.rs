@@ -164,6 +164,107 @@ impl Store {
             .await
     }
 
+    /// Records each of `results` (the email-sender's, as [`Store::record_result`] does one) with
+    /// one write per group recorded together, and returns for each whether it was recorded.
+    ///
+    /// A group is the results for one due time, of one kind: sent within the same second (all
+    /// recorded as sent at the latest of them), or failed with the same error. Its filter is
+    /// an equality on the state and the time, which the local store applies inside
+    /// PostgreSQL, and the ids once over those; one write each would scan every reminder once
+    /// per mail.
+    pub async fn record_results(&self, results: Vec<MailResult>) -> Vec<StoreResult<bool>> {
+        let mut answers: Vec<StoreResult<bool>> = (0..results.len()).map(|_| Ok(false)).collect();
+        let mut groups: BTreeMap<(i64, Together), Vec<usize>> = BTreeMap::new();
+        for (index, result) in results.iter().enumerate() {
+            let Some(send_at) = ReminderDoc::scheduled_at(&result.message_id) else {
+                continue;
+            };
+            let together = match &result.transition {
+                Transition::Sent { at } => Together::Sent(at.timestamp()),
+                Transition::Failed { error } => Together::Failed(error.clone()),
+                _ => continue,
+            };
+            groups
+                .entry((send_at.timestamp_millis(), together))
+                .or_default()
+                .push(index);
+        }
+        for ((send_at, _), group) in groups {
+            let recorded = if let [only] = group[..] {
+                let result = &results[only];
+                self.record_result(result.id, &result.message_id, &result.transition)
+                    .await
+                    .map(|recorded| recorded.then_some(result.id).into_iter().collect())
+            } else {
+                self.record_group(&results, &group, bson::DateTime::from_millis(send_at))
+                    .await
+            };
+            match recorded {
+                Ok(mut recorded) => {
+                    // A result handed in twice at once is recorded for the first copy only.
+                    for index in group {
+                        answers[index] = Ok(recorded.remove(&results[index].id));
+                    }
+                }
+                Err(err) => {
+                    for (index, answer) in group.iter().zip(err.for_each_of(group.len())) {
+                        answers[*index] = answer;
+                    }
+                }
+            }
+        }
+        answers
+    }
+
+    /// Records the results of `group` (for reminders due at `send_at`, of one kind) with one
+    /// update over those still queued for them; returns the reminders it recorded.
+    async fn record_group(
+        &self,
+        results: &[MailResult],
+        group: &[usize],
+        send_at: bson::DateTime,
+    ) -> StoreResult<HashSet<ReminderId>> {
+        let latest = group
+            .iter()
+            .map(|&index| &results[index].transition)
+            .max_by_key(|transition| match transition {
+                Transition::Sent { at } => Some(*at),
+                _ => None,
+            });
+        let Some(transition) = latest else {
+            return Ok(HashSet::new());
+        };
+        let ids: Vec<ReminderId> = group.iter().map(|&index| results[index].id).collect();
+        let stamp = bson::DateTime::now();
+        let mut set = changes_of(transition);
+        set.insert("updated_at", stamp);
+        let queued = Status::Queued.as_str();
+        let filter = doc! { "status": queued, "send_at": send_at, "_id": { "$in": ids.clone() } };
+        let reminders = self.reminders.clone();
+        let modified = self
+            .deadline
+            .run("recording results", async move {
+                reminders
+                    .update_many(filter, doc! { "$set": set })
+                    .await
+                    .map(|result| result.modified_count)
+            })
+            .await?;
+        if usize::try_from(modified).is_ok_and(|modified| modified == ids.len()) {
+            return Ok(ids.into_iter().collect());
+        }
+        // Some were not queued for these requests: those written by this update are recorded.
+        let to = transition.to();
+        let filter = doc! { "send_at": send_at, "_id": { "$in": ids } };
+        Ok(self
+            .all("reading recorded results back", &self.reminders, filter)
+            .await?
+            .into_iter()
+            .filter(|now| now.status == to && now.updated_at == stamp)
+            .map(|now| now.id)
+            .collect())
+    }
+
     /// Records what `reminder` (scheduled or queued, as read) now knows of its event at
     /// `version`, and for one that follows the event's start, its new time.
     pub async fn follow_event(
@@ -182,6 +283,22 @@ impl Store {
         }
         self.update_if_unchanged(reminder, changes).await
     }
+}
+
+/// The email-sender's result for one mail request: `transition` is `Sent` or `Failed`.
+#[derive(Debug, Clone)]
+pub struct MailResult {
+    pub id: ReminderId,
+    pub message_id: String,
+    pub transition: Transition,
+}
+
+/// Results recorded with one write: sent within one second (by its Unix second), or failed
+/// with one error.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Together {
+    Sent(i64),
+    Failed(String),
 }
 
 /// The stored fields `transition` sets, its resulting state among them.

@@ -7,4 +7,5 @@ mod helpers;
 mod lookahead;
 mod outage;
 mod reminders;
+mod results;
 mod scheduling;
