@@ -143,18 +143,13 @@ impl Proxy {
             .path_and_query()
             .map_or("/", |pq| pq.as_str())
             .to_owned();
-        // A request without a body can be retried on another instance when the connection is
-        // refused: nothing reached the service.
-        let retriable = content_length(req.headers()).unwrap_or(0) == 0
-            && !req.headers().contains_key(header::TRANSFER_ENCODING);
-        // Most requests have no body: send none rather than an empty chunked stream.
-        let mut body = (!retriable).then(|| self.limited_body(req.into_body()));
+        // Read whole, within the limit, whether its length was declared or not (chunked): an
+        // oversized body is refused here, and a request can be sent again to another instance
+        // when a connection is refused (nothing reached the service).
+        let body = self.read_limited(req.into_body()).await?;
         // Each instance is tried at most once: with every one down, the answer is a 503.
         for _ in 0..pool.instance_count() {
             let instance = pool.pick().ok_or_else(unavailable)?;
-            let body = body
-                .take()
-                .unwrap_or_else(|| reqwest::Body::from(Vec::new()));
             match self
                 .send(
                     upstream,
@@ -162,18 +157,13 @@ impl Proxy {
                     &method,
                     &path_and_query,
                     &headers,
-                    body,
+                    reqwest::Body::from(body.clone()),
                 )
                 .await
             {
                 Err(SendError::Connect(err)) => {
+                    tracing::warn!(error = %err, instance = %instance.base, "instance unreachable; trying another");
                     instance.eject();
-                    if !retriable {
-                        return Err(ApiError::Unavailable {
-                            dependency: upstream.name(),
-                            source: err.into(),
-                        });
-                    }
                 }
                 Err(SendError::Api(err)) => return Err(err),
                 Ok(response) => return Ok(response),
@@ -232,19 +222,21 @@ impl Proxy {
         Ok(incoming_response(response))
     }
 
-    /// The client's body as a stream that fails once it exceeds the limit.
-    fn limited_body(&self, body: Body) -> reqwest::Body {
-        let limit = self.max_body_bytes;
-        let mut seen = 0usize;
-        let stream = body.into_bytes_stream().map(move |chunk| {
-            let chunk = chunk?;
-            seen += chunk.len();
-            if seen > limit {
-                return Err(std::io::Error::other(TooLarge));
+    /// The client's body, read until it ends or exceeds the limit (413).
+    async fn read_limited(&self, body: Body) -> Result<bytes::Bytes, ApiError> {
+        let mut chunks = body.into_bytes_stream();
+        let mut read = bytes::BytesMut::new();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|err| ApiError::BadRequest {
+                detail: format!("the request body could not be read: {err}"),
+                field: None,
+            })?;
+            if read.len() + chunk.len() > self.max_body_bytes {
+                return Err(ApiError::PayloadTooLarge);
             }
-            Ok(chunk)
-        });
-        reqwest::Body::wrap_stream(stream)
+            read.extend_from_slice(&chunk);
+        }
+        Ok(read.freeze())
     }
 }
 

@@ -24,6 +24,45 @@ async fn an_oversized_body_is_a_413_and_never_reaches_the_service() -> anyhow::R
 }
 
 #[tokio::test]
+async fn an_oversized_body_sent_chunked_is_a_413_and_never_reaches_the_service()
+-> anyhow::Result<()> {
+    let users = Echo::start("users").await?;
+    let gateway = spawn_gateway(|c| {
+        c.upstreams.users = vec![users.url.clone()];
+        c.limits.max_body_bytes = 1024;
+    })
+    .await?;
+    let chunked = |chunks: usize| {
+        let chunks = (0..chunks).map(|_| Ok::<_, std::io::Error>(vec![b' '; 512]));
+        reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+    };
+
+    // No Content-Length: the gateway learns the size only by reading.
+    let too_large = gateway
+        .client
+        .post(gateway.url("/api/v1/users"))
+        .header("content-type", "application/json")
+        .body(chunked(8))
+        .send()
+        .await?;
+    problem(too_large, 413).await?;
+    assert_eq!(users.hits(), 0);
+
+    let within = gateway
+        .client
+        .post(gateway.url("/api/v1/users"))
+        .header("content-type", "application/json")
+        .body(chunked(2))
+        .send()
+        .await?;
+    assert_eq!(within.status(), 200);
+    let echoed: serde_json::Value = within.json().await?;
+    assert_eq!(echoed["body_len"], 1024, "{echoed}");
+    gateway.stop();
+    Ok(())
+}
+
+#[tokio::test]
 async fn too_many_requests_from_one_client_are_a_429_with_retry_after() -> anyhow::Result<()> {
     let events = Echo::start("events").await?;
     let gateway = spawn_gateway(|c| {
