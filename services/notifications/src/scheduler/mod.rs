@@ -282,8 +282,8 @@ impl Scheduler {
         let mut jobs = self.periodic_jobs().await?;
         jobs.start().await?;
         self.started.send_replace(true);
-        // Each group waits for its reminders' times on its own, so that what falls due
-        // meanwhile is prepared on time too.
+        // Each prepared group waits for its reminders' times on its own, so that what falls
+        // due meanwhile is prepared on time too.
         let publishing = TaskTracker::new();
         loop {
             tokio::select! {
@@ -291,8 +291,7 @@ impl Scheduler {
                 due = self.window.due() => {
                     self.preparing().extend(due.iter().map(|(id, _)| *id));
                     let due = due.into_iter().map(|(_, reminder)| reminder).collect();
-                    let scheduler = self.clone();
-                    publishing.spawn(async move { scheduler.publish_all(due).await });
+                    self.publish_on_time(due, &publishing).await;
                 }
             }
         }

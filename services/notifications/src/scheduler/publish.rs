@@ -10,6 +10,7 @@ use common::{
     messages::{self, EmailContent, EmailRequestedV1},
 };
 use futures::StreamExt;
+use tokio_util::task::TaskTracker;
 
 use super::{Pass, Scheduler};
 use crate::{
@@ -19,28 +20,58 @@ use crate::{
 
 impl Scheduler {
     /// Claims and publishes each of `reminders` (as read), a batch at a time.
-    pub(super) async fn publish_all(&self, mut reminders: Vec<ReminderDoc>) -> Pass {
+    pub(super) async fn publish_all(&self, reminders: Vec<ReminderDoc>) -> Pass {
         let due = reminders.len();
-        self.metrics.due.inc_by(due as u64);
-        let batch = usize::try_from(self.config.batch.max(1)).unwrap_or(usize::MAX);
         let mut published = 0;
-        while !reminders.is_empty() {
-            let rest = reminders.split_off(batch.min(reminders.len()));
-            let ids: Vec<ReminderId> = reminders.iter().map(|reminder| reminder.id).collect();
-            match self.publish_batch(reminders).await {
-                Ok(count) => published += count,
-                Err(err) => {
-                    tracing::warn!(error = ?err, "publishing due reminders failed; their claims' leases bring them back");
-                }
-            }
-            self.done_preparing(&ids);
-            reminders = rest;
+        for batch in self.batches(reminders) {
+            let prepared = self.prepare(batch).await;
+            published += self.publish_prepared(prepared).await;
         }
         Pass { due, published }
     }
 
-    /// Claims `batch`, queues what it won and publishes it; returns how many it published.
-    async fn publish_batch(&self, batch: Vec<ReminderDoc>) -> anyhow::Result<usize> {
+    /// Prepares each of `reminders` (as read) now, a batch at a time, and publishes each at its
+    /// time on a task of `publishing`. The preparations are made one after another on purpose:
+    /// what falls due while one is written is taken by the next, together.
+    pub(super) async fn publish_on_time(
+        &self,
+        reminders: Vec<ReminderDoc>,
+        publishing: &TaskTracker,
+    ) {
+        for batch in self.batches(reminders) {
+            let prepared = self.prepare(batch).await;
+            let scheduler = self.clone();
+            publishing.spawn(async move { scheduler.publish_prepared(prepared).await });
+        }
+    }
+
+    fn batches(&self, mut reminders: Vec<ReminderDoc>) -> Vec<Vec<ReminderDoc>> {
+        self.metrics.due.inc_by(reminders.len() as u64);
+        let size = usize::try_from(self.config.batch.max(1)).unwrap_or(usize::MAX);
+        let mut batches = Vec::new();
+        while !reminders.is_empty() {
+            let rest = reminders.split_off(size.min(reminders.len()));
+            batches.push(reminders);
+            reminders = rest;
+        }
+        batches
+    }
+
+    /// Claims `batch` and queues what it won; returns the attempts to publish, by due time.
+    async fn prepare(&self, batch: Vec<ReminderDoc>) -> Vec<(ReminderDoc, i64)> {
+        let ids: Vec<ReminderId> = batch.iter().map(|reminder| reminder.id).collect();
+        let prepared = self.claim_and_queue(batch).await.unwrap_or_else(|err| {
+            tracing::warn!(error = ?err, "preparing due reminders failed; their claims' leases bring them back");
+            Vec::new()
+        });
+        self.done_preparing(&ids);
+        prepared
+    }
+
+    async fn claim_and_queue(
+        &self,
+        batch: Vec<ReminderDoc>,
+    ) -> anyhow::Result<Vec<(ReminderDoc, i64)>> {
         let now = self.clock.now();
         let lease = chrono::Duration::from_std(self.config.lease)?;
         let result_timeout = chrono::Duration::from_std(self.config.result_timeout)?;
@@ -55,9 +86,8 @@ impl Scheduler {
         }
         self.metrics.claimed.inc_by(won.len() as u64);
         let queued = self.store.queue_all(&won, now + result_timeout).await?;
-        let (mut to_publish, refused): (Vec<_>, Vec<_>) =
+        let (to_publish, refused): (Vec<_>, Vec<_>) =
             won.into_iter().zip(queued).partition(|(_, queued)| *queued);
-        to_publish.sort_by_key(|((reminder, _), _)| reminder.send_at);
         // Changed since they were read (edited, cancelled, queued by another): these attempts
         // go to nobody, and each reminder as it now is decides what happens.
         let released: Vec<(ReminderId, i64)> = refused
@@ -68,8 +98,17 @@ impl Scheduler {
         for ((reminder, _), _) in &refused {
             self.look_again(reminder).await?;
         }
-        let confirmed: Vec<(ReminderId, i64)> = futures::stream::iter(to_publish)
-            .map(|((reminder, attempt), _)| async move {
+        let mut to_publish: Vec<(ReminderDoc, i64)> =
+            to_publish.into_iter().map(|(won, _)| won).collect();
+        to_publish.sort_by_key(|(reminder, _)| reminder.send_at);
+        Ok(to_publish)
+    }
+
+    /// Publishes each of `prepared` at its time and records the broker's confirms; returns
+    /// how many it published.
+    async fn publish_prepared(&self, prepared: Vec<(ReminderDoc, i64)>) -> usize {
+        let confirmed: Vec<(ReminderId, i64)> = futures::stream::iter(prepared)
+            .map(|(reminder, attempt)| async move {
                 self.clock.sleep_until(reminder.send_at.to_chrono()).await;
                 match self.publish(&reminder, attempt).await {
                     Ok(()) => Some((reminder.id, attempt)),
@@ -89,7 +128,7 @@ impl Scheduler {
                 "published, but the confirms were not recorded; they go again when their claims' leases end"
             );
         }
-        Ok(confirmed.len())
+        confirmed.len()
     }
 
     /// Hands `reminder` (queued as `attempt`) to the email queue and waits for the broker's
