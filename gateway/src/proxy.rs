@@ -247,18 +247,7 @@ enum SendError {
     Api(ApiError),
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("request body too large")]
-struct TooLarge;
-
 fn classify_send_error(err: reqwest::Error) -> ApiError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-    while let Some(current) = source {
-        if current.downcast_ref::<TooLarge>().is_some() {
-            return ApiError::PayloadTooLarge;
-        }
-        source = current.source();
-    }
     if err.is_timeout() {
         return ApiError::GatewayTimeout;
     }

@@ -32,29 +32,21 @@ async fn an_oversized_body_sent_chunked_is_a_413_and_never_reaches_the_service()
         c.limits.max_body_bytes = 1024;
     })
     .await?;
-    let chunked = |chunks: usize| {
+    // No Content-Length: the gateway learns the size only by reading.
+    let post_chunked = |chunks: usize| {
         let chunks = (0..chunks).map(|_| Ok::<_, std::io::Error>(vec![b' '; 512]));
-        reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+        gateway
+            .client
+            .post(gateway.url("/api/v1/users"))
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+            .send()
     };
 
-    // No Content-Length: the gateway learns the size only by reading.
-    let too_large = gateway
-        .client
-        .post(gateway.url("/api/v1/users"))
-        .header("content-type", "application/json")
-        .body(chunked(8))
-        .send()
-        .await?;
-    problem(too_large, 413).await?;
+    problem(post_chunked(8).await?, 413).await?;
     assert_eq!(users.hits(), 0);
 
-    let within = gateway
-        .client
-        .post(gateway.url("/api/v1/users"))
-        .header("content-type", "application/json")
-        .body(chunked(2))
-        .send()
-        .await?;
+    let within = post_chunked(2).await?;
     assert_eq!(within.status(), 200);
     let echoed: serde_json::Value = within.json().await?;
     assert_eq!(echoed["body_len"], 1024, "{echoed}");

@@ -23,7 +23,7 @@ impl Scheduler {
     pub(super) async fn publish_all(&self, reminders: Vec<ReminderDoc>) -> Pass {
         let due = reminders.len();
         let mut published = 0;
-        for batch in self.batches(reminders) {
+        for batch in self.due_in_batches(reminders) {
             let prepared = self.prepare(batch).await;
             published += self.publish_prepared(prepared).await;
         }
@@ -38,14 +38,15 @@ impl Scheduler {
         reminders: Vec<ReminderDoc>,
         publishing: &TaskTracker,
     ) {
-        for batch in self.batches(reminders) {
+        for batch in self.due_in_batches(reminders) {
             let prepared = self.prepare(batch).await;
             let scheduler = self.clone();
             publishing.spawn(async move { scheduler.publish_prepared(prepared).await });
         }
     }
 
-    fn batches(&self, mut reminders: Vec<ReminderDoc>) -> Vec<Vec<ReminderDoc>> {
+    /// `reminders`, counted as due, in batches of at most the configured size.
+    fn due_in_batches(&self, mut reminders: Vec<ReminderDoc>) -> Vec<Vec<ReminderDoc>> {
         self.metrics.due.inc_by(reminders.len() as u64);
         let size = usize::try_from(self.config.batch.max(1)).unwrap_or(usize::MAX);
         let mut batches = Vec::new();
