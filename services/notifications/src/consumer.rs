@@ -13,6 +13,7 @@ use common::{
         self, EventDeletedV1, EventUpdatedV1, ReminderFailedV1, ReminderSentV1, UserDeletedV1,
         UserEmailRemovedV1,
     },
+    request_id::RequestId,
     store::StoreResult,
     topology::{Queue, Topology},
 };
@@ -112,6 +113,7 @@ impl Handler {
             id,
             message_id: message_id.to_owned(),
             transition,
+            pass: RequestId::current(),
         };
         Ok(self.results.write(result).await??)
     }

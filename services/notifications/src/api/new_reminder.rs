@@ -80,6 +80,7 @@ pub async fn parse(
         status: Status::Scheduled,
         attempts: 0,
         lease_until: None,
+        queued_in: None,
         sent_at: None,
         last_error: None,
         created_at: now,

@@ -4,19 +4,20 @@
 //! both move it.
 
 use chrono::{DateTime, Utc};
-use common::domain::EmailAddress;
+use common::{domain::EmailAddress, request_id::RequestId};
 
 use super::{Content, Status, Subject};
 
 /// A change of a reminder, as the store records it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
-    /// scheduled → queued: claimed and published as `attempt`; its result is awaited until
-    /// `result_due`. queued → queued: published again, its result overdue or its publisher
-    /// dead before the broker confirmed it.
+    /// scheduled → queued: claimed and published as `attempt` by the scheduling pass `pass`;
+    /// its result is awaited until `result_due`. queued → queued: published again, its result
+    /// overdue or its publisher dead before the broker confirmed it.
     Queue {
         attempt: i64,
         result_due: DateTime<Utc>,
+        pass: RequestId,
     },
     /// queued → sent, or failed → sent (a replayed dead letter was mailed).
     Sent { at: DateTime<Utc> },
@@ -95,6 +96,7 @@ mod tests {
         let queue = Transition::Queue {
             attempt: 1,
             result_due: Utc::now(),
+            pass: RequestId::generate(),
         };
         assert!(queue.allowed_from(Status::Scheduled));
         assert!(

@@ -3,14 +3,20 @@
 //! records the broker's confirms, so that a burst costs a few writes per batch rather than
 //! three per reminder. A batch prepared ahead of its time (claimed and queued) waits for each
 //! reminder's time before publishing it.
+//!
+//! Each batch is one scheduling pass with a request id of its own, in its log lines, on the
+//! reminders it queues and on its mail requests; the email-sender's results carry it back, so
+//! that they too are recorded a pass at a time.
 
 use chrono::Utc;
+use common::request_id::RequestId;
 use common::{
     domain::ReminderId,
     messages::{self, EmailContent, EmailRequestedV1},
 };
 use futures::StreamExt;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::{Pass, Scheduler};
 use crate::{
@@ -25,7 +31,7 @@ impl Scheduler {
         let mut published = 0;
         for batch in self.due_in_batches(reminders) {
             let prepared = self.prepare(batch).await;
-            published += self.publish_prepared(prepared).await;
+            published += prepared.publish(self).await;
         }
         Pass { due, published }
     }
@@ -41,7 +47,7 @@ impl Scheduler {
         for batch in self.due_in_batches(reminders) {
             let prepared = self.prepare(batch).await;
             let scheduler = self.clone();
-            publishing.spawn(async move { scheduler.publish_prepared(prepared).await });
+            publishing.spawn(async move { prepared.publish(&scheduler).await });
         }
     }
 
@@ -58,20 +64,28 @@ impl Scheduler {
         batches
     }
 
-    /// Claims `batch` and queues what it won; returns the attempts to publish, by due time.
-    async fn prepare(&self, batch: Vec<ReminderDoc>) -> Vec<(ReminderDoc, i64)> {
+    /// Claims `batch` and queues what it won, as a new scheduling pass.
+    async fn prepare(&self, batch: Vec<ReminderDoc>) -> Prepared {
+        let pass = RequestId::generate();
         let ids: Vec<ReminderId> = batch.iter().map(|reminder| reminder.id).collect();
-        let prepared = self.claim_and_queue(batch).await.unwrap_or_else(|err| {
-            tracing::warn!(error = ?err, "preparing due reminders failed; their claims' leases bring them back");
-            Vec::new()
-        });
+        let queueing = self.claim_and_queue(batch, &pass);
+        let reminders = pass
+            .clone()
+            .scope(queueing)
+            .instrument(pass_span(&pass))
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(request_id = %pass, error = ?err, "preparing due reminders failed; their claims' leases bring them back");
+                Vec::new()
+            });
         self.done_preparing(&ids);
-        prepared
+        Prepared { pass, reminders }
     }
 
     async fn claim_and_queue(
         &self,
         batch: Vec<ReminderDoc>,
+        pass: &RequestId,
     ) -> anyhow::Result<Vec<(ReminderDoc, i64)>> {
         let now = self.clock.now();
         let lease = chrono::Duration::from_std(self.config.lease)?;
@@ -86,7 +100,10 @@ impl Scheduler {
             }
         }
         self.metrics.claimed.inc_by(won.len() as u64);
-        let queued = self.store.queue_all(&won, now + result_timeout).await?;
+        let queued = self
+            .store
+            .queue_all(&won, now + result_timeout, pass)
+            .await?;
         let (to_publish, refused): (Vec<_>, Vec<_>) =
             won.into_iter().zip(queued).partition(|(_, queued)| *queued);
         // Changed since they were read (edited, cancelled, queued by another): these attempts
@@ -172,4 +189,25 @@ impl Scheduler {
         }
         Ok(())
     }
+}
+
+/// The attempts one scheduling pass claimed and queued, by due time.
+struct Prepared {
+    pass: RequestId,
+    reminders: Vec<(ReminderDoc, i64)>,
+}
+
+impl Prepared {
+    /// Publishes each at its time, in the pass's name; returns how many it published.
+    async fn publish(self, scheduler: &Scheduler) -> usize {
+        let span = pass_span(&self.pass);
+        self.pass
+            .scope(scheduler.publish_prepared(self.reminders))
+            .instrument(span)
+            .await
+    }
+}
+
+fn pass_span(pass: &RequestId) -> tracing::Span {
+    tracing::info_span!("scheduling_pass", request_id = %pass)
 }

@@ -47,6 +47,8 @@ impl Store {
                     doc! { "user_id": 1, "created_at": -1, "_id": -1 },
                 ),
                 mongo::index("by_event", doc! { "event_id": 1, "status": 1 }),
+                // The email-sender's results, recorded by the scheduling pass they answer.
+                mongo::index("by_pass", doc! { "queued_in": 1, "status": 1 }),
             ],
         )
         .await?;

@@ -43,6 +43,10 @@ pub struct ReminderDoc {
     pub attempts: i64,
     /// While queued: when to stop waiting for the email-sender's result and publish again.
     pub lease_until: Option<bson::DateTime>,
+    /// The request id of the scheduling pass that last queued it, which the email-sender's
+    /// result for that mail request carries back.
+    #[serde(default)]
+    pub queued_in: Option<String>,
     pub sent_at: Option<bson::DateTime>,
     pub last_error: Option<String>,
     pub created_at: bson::DateTime,

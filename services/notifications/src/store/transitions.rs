@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use common::{domain::ReminderId, messages::EventSummary, store::StoreResult};
+use common::{
+    domain::ReminderId, messages::EventSummary, request_id::RequestId, store::StoreResult,
+};
 use mongodb::bson::{self, Document, doc};
 
 use super::{ReminderDoc, Store, reminders::due_fields};
@@ -43,13 +45,16 @@ impl Store {
         &self,
         won: &[(ReminderDoc, i64)],
         result_due: DateTime<Utc>,
+        pass: &RequestId,
     ) -> StoreResult<Vec<bool>> {
+        let queue = |attempt: i64| Transition::Queue {
+            attempt,
+            result_due,
+            pass: pass.clone(),
+        };
         if won.len() < QUEUED_TOGETHER_FROM {
             let each = won.iter().map(|(reminder, attempt)| {
-                let queue = Transition::Queue {
-                    attempt: *attempt,
-                    result_due,
-                };
+                let queue = queue(*attempt);
                 async move { self.record(reminder, &queue).await }
             });
             return futures::future::try_join_all(each).await;
@@ -72,14 +77,10 @@ impl Store {
             let mut groups: BTreeMap<(i64, &'static str), Vec<usize>> = BTreeMap::new();
             for index in members {
                 let (copy, attempt) = &won[index];
-                let queue = Transition::Queue {
-                    attempt: *attempt,
-                    result_due,
-                };
                 let unchanged = current.get(&copy.id).is_some_and(|now| {
                     now.status == copy.status && now.updated_at == copy.updated_at
                 });
-                if unchanged && queue.allowed_from(copy.status) {
+                if unchanged && queue(*attempt).allowed_from(copy.status) {
                     groups
                         .entry((*attempt, copy.status.as_str()))
                         .or_default()
@@ -88,7 +89,7 @@ impl Store {
             }
             for ((attempt, status), group) in groups {
                 let ours = self
-                    .queue_group(won, &group, minute, attempt, status, result_due)
+                    .queue_group(won, &group, minute, status, &queue(attempt))
                     .await?;
                 for index in group {
                     queued[index] = ours.contains(&won[index].0.id);
@@ -98,23 +99,22 @@ impl Store {
         Ok(queued)
     }
 
-    /// Queues `group` of `won` (in `minute`, in `status`, as `attempt`) with one update;
-    /// returns those it queued.
+    /// Queues `group` of `won` (in `minute`, in `status`) with one update; returns those it
+    /// queued.
     async fn queue_group(
         &self,
         won: &[(ReminderDoc, i64)],
         group: &[usize],
         minute: i64,
-        attempt: i64,
         status: &'static str,
-        result_due: DateTime<Utc>,
+        queue: &Transition,
     ) -> StoreResult<HashSet<ReminderId>> {
+        let Transition::Queue { attempt, .. } = *queue else {
+            return Ok(HashSet::new());
+        };
         let ids: Vec<ReminderId> = group.iter().map(|&index| won[index].0.id).collect();
         let stamp = bson::DateTime::now();
-        let mut set = changes_of(&Transition::Queue {
-            attempt,
-            result_due,
-        });
+        let mut set = changes_of(queue);
         set.insert("updated_at", stamp);
         let filter = doc! { "due_minute": minute, "status": status, "_id": { "$in": ids.clone() } };
         let reminders = self.reminders.clone();
@@ -167,14 +167,14 @@ impl Store {
     /// Records each of `results` (the email-sender's, as [`Store::record_result`] does one) with
     /// one write per group recorded together, and returns for each whether it was recorded.
     ///
-    /// A group is the results for one due time, of one kind: sent within the same second (all
-    /// recorded as sent at the latest of them), or failed with the same error. Its filter is
-    /// an equality on the state and the time, which the local store applies inside
-    /// PostgreSQL, and the ids once over those; one write each would scan every reminder once
-    /// per mail.
+    /// A group is the results for one queueing (see [`Queueing`]), of one kind: sent within
+    /// the same second (all recorded as sent at the latest of them), or failed with the same
+    /// error. Its filter is an equality on the state and the queueing, which the local store
+    /// applies inside PostgreSQL, and the ids once over those; one write each would scan every
+    /// reminder once per mail.
     pub async fn record_results(&self, results: Vec<MailResult>) -> Vec<StoreResult<bool>> {
         let mut answers: Vec<StoreResult<bool>> = (0..results.len()).map(|_| Ok(false)).collect();
-        let mut groups: BTreeMap<(i64, Together), Vec<usize>> = BTreeMap::new();
+        let mut groups: BTreeMap<(Queueing, Together), Vec<usize>> = BTreeMap::new();
         for (index, result) in results.iter().enumerate() {
             let Some(send_at) = ReminderDoc::scheduled_at(&result.message_id) else {
                 continue;
@@ -184,20 +184,20 @@ impl Store {
                 Transition::Failed { error } => Together::Failed(error.clone()),
                 _ => continue,
             };
-            groups
-                .entry((send_at.timestamp_millis(), together))
-                .or_default()
-                .push(index);
+            let queueing = match &result.pass {
+                Some(pass) => Queueing::Pass(pass.as_str().to_owned()),
+                None => Queueing::DueAt(send_at.timestamp_millis()),
+            };
+            groups.entry((queueing, together)).or_default().push(index);
         }
-        for ((send_at, _), group) in groups {
+        for ((queueing, _), group) in groups {
             let recorded = if let [only] = group[..] {
                 let result = &results[only];
                 self.record_result(result.id, &result.message_id, &result.transition)
                     .await
                     .map(|recorded| recorded.then_some(result.id).into_iter().collect())
             } else {
-                self.record_group(&results, &group, bson::DateTime::from_millis(send_at))
-                    .await
+                self.record_group(&results, &group, &queueing).await
             };
             match recorded {
                 Ok(mut recorded) => {
@@ -216,13 +216,13 @@ impl Store {
         answers
     }
 
-    /// Records the results of `group` (for reminders due at `send_at`, of one kind) with one
-    /// update over those still queued for them; returns the reminders it recorded.
+    /// Records the results of `group` (for one queueing, of one kind) with one update over
+    /// those still queued by it; returns the reminders it recorded.
     async fn record_group(
         &self,
         results: &[MailResult],
         group: &[usize],
-        send_at: bson::DateTime,
+        queueing: &Queueing,
     ) -> StoreResult<HashSet<ReminderId>> {
         let latest = group
             .iter()
@@ -238,8 +238,9 @@ impl Store {
         let stamp = bson::DateTime::now();
         let mut set = changes_of(transition);
         set.insert("updated_at", stamp);
-        let queued = Status::Queued.as_str();
-        let filter = doc! { "status": queued, "send_at": send_at, "_id": { "$in": ids.clone() } };
+        let mut filter = queueing.filter();
+        filter.insert("status", Status::Queued.as_str());
+        filter.insert("_id", doc! { "$in": ids.clone() });
         let reminders = self.reminders.clone();
         let modified = self
             .deadline
@@ -255,7 +256,8 @@ impl Store {
         }
         // Some were not queued for these requests: those written by this update are recorded.
         let to = transition.to();
-        let filter = doc! { "send_at": send_at, "_id": { "$in": ids } };
+        let mut filter = queueing.filter();
+        filter.insert("_id", doc! { "$in": ids });
         Ok(self
             .all("reading recorded results back", &self.reminders, filter)
             .await?
@@ -291,6 +293,31 @@ pub struct MailResult {
     pub id: ReminderId,
     pub message_id: String,
     pub transition: Transition,
+    /// The request id the result came with: the email-sender answers with the mail request's,
+    /// the id of the scheduling pass that queued it.
+    pub pass: Option<RequestId>,
+}
+
+/// Which queueing of its reminder a result answers: the scheduling pass that queued it, which
+/// queued a batch of reminders at once (the local store finds those by an equality inside
+/// PostgreSQL), or, for a result that names none, the reminder's due time (a burst due within
+/// one second falls due at a thousand different milliseconds, so these groups are small).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Queueing {
+    Pass(String),
+    DueAt(i64),
+}
+
+impl Queueing {
+    /// The reminders queued this way. A pass queues each of its reminders at one time and a
+    /// later queueing is another pass, so a result naming the pass is about the time it
+    /// queued the reminder at.
+    fn filter(&self) -> Document {
+        match self {
+            Self::Pass(pass) => doc! { "queued_in": pass },
+            Self::DueAt(millis) => doc! { "send_at": bson::DateTime::from_millis(*millis) },
+        }
+    }
 }
 
 /// Results recorded with one write: sent within one second (by its Unix second), or failed
@@ -308,7 +335,12 @@ fn changes_of(transition: &Transition) -> Document {
         Transition::Queue {
             attempt,
             result_due,
-        } => doc! { "attempts": attempt, "lease_until": at(*result_due) },
+            pass,
+        } => doc! {
+            "attempts": attempt,
+            "lease_until": at(*result_due),
+            "queued_in": pass.as_str(),
+        },
         Transition::Sent { at: sent_at } | Transition::SentAfterCancelling { at: sent_at } => {
             doc! { "sent_at": at(*sent_at), "lease_until": null }
         }

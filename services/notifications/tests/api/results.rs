@@ -1,7 +1,9 @@
 //! The email-sender's results, many recorded with one write: each is recorded only over a
-//! reminder still queued for that mail request, and answers for itself.
+//! reminder still queued for that mail request, and answers for itself, whether the results
+//! name the scheduling pass that queued their reminders or only their due time.
 
 use chrono::{Duration, DurationRound, Utc};
+use common::request_id::RequestId;
 use mongodb::bson::{self, doc};
 use notifications::{
     domain::{Status, Transition},
@@ -16,6 +18,18 @@ use crate::{
 #[tokio::test]
 async fn results_handed_in_together_are_each_recorded_only_over_a_reminder_queued_for_them()
 -> anyhow::Result<()> {
+    results_recorded_together(None).await
+}
+
+#[tokio::test]
+async fn results_of_one_scheduling_pass_are_each_recorded_only_over_a_reminder_it_queued()
+-> anyhow::Result<()> {
+    results_recorded_together(Some(RequestId::generate())).await
+}
+
+/// Five reminders queued (by `pass`, if any), one of them cancelled since, and six results
+/// handed in at once: three good, one twice, one for the cancelled reminder, one stale.
+async fn results_recorded_together(pass: Option<RequestId>) -> anyhow::Result<()> {
     let platform = spawn_platform().await?;
     let ids = due_reminders(&platform, 5).await?;
     let reminders = platform
@@ -25,7 +39,11 @@ async fn results_handed_in_together_are_each_recorded_only_over_a_reminder_queue
     reminders
         .update_many(
             doc! {},
-            doc! { "$set": { "status": "queued", "attempts": 1 } },
+            doc! { "$set": {
+                "status": "queued",
+                "attempts": 1,
+                "queued_in": pass.as_ref().map(RequestId::as_str),
+            } },
         )
         .await?;
     let cancelled = ids[3];
@@ -52,9 +70,12 @@ async fn results_handed_in_together_are_each_recorded_only_over_a_reminder_queue
         transition: Transition::Sent {
             at: second + Duration::milliseconds(millis),
         },
+        pass: pass.clone(),
     };
+    // Of an earlier scheduling of the reminder: another time, queued by another pass.
     let stale = MailResult {
         message_id: format!("reminder-{}-{}", ids[4], second.timestamp_millis()),
+        pass: pass.as_ref().map(|_| RequestId::generate()),
         ..sent(4, 0)
     };
     let results = vec![

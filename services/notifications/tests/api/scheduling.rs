@@ -7,7 +7,9 @@ use chrono::{Duration, Utc};
 use common::{
     clock::ManualClock,
     domain::{EventId, ReminderId, TimeZone, UserId},
-    messages, testing,
+    messages,
+    request_id::RequestId,
+    testing,
     topology::{Queue, Topology},
 };
 use lapin::options::BasicGetOptions;
@@ -57,6 +59,7 @@ pub async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<
             status: Status::Scheduled,
             attempts: 0,
             lease_until: None,
+            queued_in: None,
             sent_at: None,
             last_error: None,
             created_at: bson::DateTime::now(),
@@ -314,6 +317,7 @@ async fn a_reminder_whose_scheduler_died_before_the_broker_confirmed_it_is_publi
     let queued = Transition::Queue {
         attempt,
         result_due: now + Duration::hours(6),
+        pass: RequestId::generate(),
     };
     assert!(store.record(&reminder, &queued).await?);
 

@@ -46,6 +46,7 @@ pub fn reminder(
         status: Status::Scheduled,
         attempts: 0,
         lease_until: None,
+        queued_in: None,
         sent_at: None,
         last_error: None,
         created_at: written,
