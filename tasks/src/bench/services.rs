@@ -33,16 +33,24 @@ pub async fn fresh_database(name: &str) -> anyhow::Result<mongodb::Database> {
     Ok(db)
 }
 
+/// Starts the release build of service `name` with `env`; its warnings and errors go to
+/// `.run/logs/bench-<name>.log`, each start's after the last's.
 pub fn start(name: &str, env: &[(&str, String)]) -> anyhow::Result<Child> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| workspace::root().join("target"));
+    let logs = workspace::run_dir().join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join(format!("bench-{name}.log")))?;
     let mut command = Command::new(target.join("release").join(name));
     command
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(log)
         .kill_on_drop(true);
     command.spawn().with_context(|| format!("starting {name}"))
 }

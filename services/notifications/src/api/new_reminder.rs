@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     domain::{Content, Minute, Status, Subject},
-    store::ReminderDoc,
+    store::{ReminderDoc, due_shard},
 };
 
 /// The reminder `body` asks for, owned by `user_id` whose access token is `token`.
@@ -65,8 +65,9 @@ pub async fn parse(
         return Err(anyhow::anyhow!("a parsed field went missing").into());
     };
     let now = bson::DateTime::now();
+    let id = ReminderId::new();
     let reminder = ReminderDoc {
-        id: ReminderId::new(),
+        id,
         user_id,
         event_id,
         event: event.summary(),
@@ -76,6 +77,7 @@ pub async fn parse(
         content: content.map(String::from),
         send_at: bson::DateTime::from_chrono(send_at),
         due_minute: Minute::to_look_in(send_at, now.to_chrono()).number(),
+        due_shard: Some(due_shard(id)),
         remind_before_minutes: timing.minutes(),
         status: Status::Scheduled,
         attempts: 0,

@@ -8,6 +8,8 @@
 //! reminders it queues and on its mail requests; the email-sender's results carry it back, so
 //! that they too are recorded a pass at a time.
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use common::request_id::RequestId;
 use common::{
@@ -51,15 +53,31 @@ impl Scheduler {
         }
     }
 
-    /// `reminders`, counted as due, in batches of at most the configured size.
-    fn due_in_batches(&self, mut reminders: Vec<ReminderDoc>) -> Vec<Vec<ReminderDoc>> {
+    /// `reminders`, counted as due, in batches of at most the configured size. More than one
+    /// batch's worth are batched a part of their due minute at a time (see
+    /// [`due_shard`](crate::store::due_shard)): the local store then reads and writes each
+    /// batch by an equality on its part rather than the whole crowded minute each time.
+    fn due_in_batches(&self, reminders: Vec<ReminderDoc>) -> Vec<Vec<ReminderDoc>> {
         self.metrics.due.inc_by(reminders.len() as u64);
         let size = usize::try_from(self.config.batch.max(1)).unwrap_or(usize::MAX);
+        if reminders.len() <= size {
+            return if reminders.is_empty() {
+                Vec::new()
+            } else {
+                vec![reminders]
+            };
+        }
+        let mut parts: BTreeMap<Option<i64>, Vec<ReminderDoc>> = BTreeMap::new();
+        for reminder in reminders {
+            parts.entry(reminder.due_shard).or_default().push(reminder);
+        }
         let mut batches = Vec::new();
-        while !reminders.is_empty() {
-            let rest = reminders.split_off(size.min(reminders.len()));
-            batches.push(reminders);
-            reminders = rest;
+        for mut part in parts.into_values() {
+            while !part.is_empty() {
+                let rest = part.split_off(size.min(part.len()));
+                batches.push(part);
+                part = rest;
+            }
         }
         batches
     }

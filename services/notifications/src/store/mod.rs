@@ -14,7 +14,7 @@ use common::{mongo, store::Deadline};
 use mongodb::{Collection, Database, bson::doc};
 
 pub use claims::{Claim, ClaimOutcome};
-pub use reminders::{ListCursor, ListFilter, ReminderDoc, due_fields};
+pub use reminders::{DUE_SHARDS, ListCursor, ListFilter, ReminderDoc, due_fields, due_shard};
 pub use transitions::MailResult;
 
 /// The notifications database.

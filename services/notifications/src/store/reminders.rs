@@ -36,6 +36,10 @@ pub struct ReminderDoc {
     /// `send_at` by [`due_fields`].
     #[serde(default)]
     pub due_minute: i64,
+    /// The part of its due minute it is queued with, when the minute is crowded: see
+    /// [`due_shard`]. None for reminders stored before there were parts.
+    #[serde(default)]
+    pub due_shard: Option<i64>,
     /// Set for reminders that follow their event's start.
     pub remind_before_minutes: Option<i64>,
     pub status: Status,
@@ -51,6 +55,15 @@ pub struct ReminderDoc {
     pub last_error: Option<String>,
     pub created_at: bson::DateTime,
     pub updated_at: bson::DateTime,
+}
+
+/// How many parts a crowded due minute is queued in.
+pub const DUE_SHARDS: u8 = 16;
+
+/// The part of its due minute reminder `id` is queued with: its id's last byte (the low byte
+/// of the ObjectId's counter, so consecutive ids take turns), modulo [`DUE_SHARDS`].
+pub fn due_shard(id: ReminderId) -> i64 {
+    i64::from(id.object_id().bytes()[11] % DUE_SHARDS)
 }
 
 /// The stored fields that say when a reminder goes out: its time and the minute the scheduler

@@ -40,7 +40,9 @@ impl Store {
     /// one update of those still as read: the local store filters the minute inside
     /// PostgreSQL and the ids once over that minute's reminders, where one update each would
     /// scan the whole collection each time. (A filter of one condition per reminder, `$or`,
-    /// costs the local store minutes for a thousand.)
+    /// costs the local store minutes for a thousand.) When all of a minute's are in one part
+    /// of it ([`due_shard`](super::due_shard)), as the scheduler batches a crowded minute,
+    /// the part is filtered inside PostgreSQL too, so that a burst is not read whole per batch.
     pub async fn queue_all(
         &self,
         won: &[(ReminderDoc, i64)],
@@ -65,8 +67,16 @@ impl Store {
             minutes.entry(reminder.due_minute).or_default().push(index);
         }
         for (minute, members) in minutes {
+            let mut within = doc! { "due_minute": minute };
+            let mut shards = members.iter().map(|&index| won[index].0.due_shard);
+            if let Some(Some(shard)) = shards.next()
+                && shards.all(|other| other == Some(shard))
+            {
+                within.insert("due_shard", shard);
+            }
             let ids: Vec<ReminderId> = members.iter().map(|&index| won[index].0.id).collect();
-            let in_minute = doc! { "due_minute": minute, "_id": { "$in": ids } };
+            let mut in_minute = within.clone();
+            in_minute.insert("_id", doc! { "$in": ids });
             let current: HashMap<ReminderId, ReminderDoc> = self
                 .all("reading reminders to queue", &self.reminders, in_minute)
                 .await?
@@ -89,7 +99,7 @@ impl Store {
             }
             for ((attempt, status), group) in groups {
                 let ours = self
-                    .queue_group(won, &group, minute, status, &queue(attempt))
+                    .queue_group(won, &group, &within, status, &queue(attempt))
                     .await?;
                 for index in group {
                     queued[index] = ours.contains(&won[index].0.id);
@@ -99,13 +109,13 @@ impl Store {
         Ok(queued)
     }
 
-    /// Queues `group` of `won` (in `minute`, in `status`) with one update; returns those it
-    /// queued.
+    /// Queues `group` of `won` (all `within` that part of a minute, in `status`) with one
+    /// update; returns those it queued.
     async fn queue_group(
         &self,
         won: &[(ReminderDoc, i64)],
         group: &[usize],
-        minute: i64,
+        within: &Document,
         status: &'static str,
         queue: &Transition,
     ) -> StoreResult<HashSet<ReminderId>> {
@@ -116,7 +126,9 @@ impl Store {
         let stamp = bson::DateTime::now();
         let mut set = changes_of(queue);
         set.insert("updated_at", stamp);
-        let filter = doc! { "due_minute": minute, "status": status, "_id": { "$in": ids.clone() } };
+        let mut filter = within.clone();
+        filter.insert("status", status);
+        filter.insert("_id", doc! { "$in": ids.clone() });
         let reminders = self.reminders.clone();
         let modified = self
             .deadline
@@ -131,7 +143,8 @@ impl Store {
             return Ok(ids.into_iter().collect());
         }
         // Some changed between the read and the update: those written by it are ours.
-        let filter = doc! { "due_minute": minute, "_id": { "$in": ids } };
+        let mut filter = within.clone();
+        filter.insert("_id", doc! { "$in": ids });
         Ok(self
             .all("reading queued reminders back", &self.reminders, filter)
             .await?

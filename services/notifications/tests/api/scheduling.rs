@@ -17,7 +17,7 @@ use mongodb::bson::{self, doc};
 use notifications::{
     config::SchedulerConfig,
     domain::{Minute, Status, Transition},
-    store::{ClaimOutcome, ReminderDoc},
+    store::{ClaimOutcome, ReminderDoc, due_shard},
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -37,33 +37,37 @@ pub async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<
     let reminders: Vec<ReminderDoc> = addresses
         .into_iter()
         .enumerate()
-        .map(|(i, to_email)| ReminderDoc {
-            id: ReminderId::new(),
-            user_id: UserId::new(),
-            event_id,
-            event: messages::EventSummary {
-                id: event_id,
-                title: format!("Burst {i}"),
-                starts_at: now + Duration::hours(1),
-                ends_at: None,
-                timezone: TimeZone::parse("Europe/Madrid").unwrap_or(TimeZone::UTC),
-                place: "Granada".into(),
-            },
-            event_version: 1,
-            to_email,
-            subject: None,
-            content: None,
-            send_at: bson::DateTime::from_chrono(now - Duration::minutes(1)),
-            due_minute: Minute::to_look_in(now - Duration::minutes(1), now).number(),
-            remind_before_minutes: None,
-            status: Status::Scheduled,
-            attempts: 0,
-            lease_until: None,
-            queued_in: None,
-            sent_at: None,
-            last_error: None,
-            created_at: bson::DateTime::now(),
-            updated_at: bson::DateTime::now(),
+        .map(|(i, to_email)| {
+            let id = ReminderId::new();
+            ReminderDoc {
+                id,
+                user_id: UserId::new(),
+                event_id,
+                event: messages::EventSummary {
+                    id: event_id,
+                    title: format!("Burst {i}"),
+                    starts_at: now + Duration::hours(1),
+                    ends_at: None,
+                    timezone: TimeZone::parse("Europe/Madrid").unwrap_or(TimeZone::UTC),
+                    place: "Granada".into(),
+                },
+                event_version: 1,
+                to_email,
+                subject: None,
+                content: None,
+                send_at: bson::DateTime::from_chrono(now - Duration::minutes(1)),
+                due_minute: Minute::to_look_in(now - Duration::minutes(1), now).number(),
+                due_shard: Some(due_shard(id)),
+                remind_before_minutes: None,
+                status: Status::Scheduled,
+                attempts: 0,
+                lease_until: None,
+                queued_in: None,
+                sent_at: None,
+                last_error: None,
+                created_at: bson::DateTime::now(),
+                updated_at: bson::DateTime::now(),
+            }
         })
         .collect();
     let ids = reminders.iter().map(|r| r.id).collect();

@@ -10,7 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 use mongodb::{Collection, Database, bson};
 use notifications::{
     domain::{Minute, Status},
-    store::ReminderDoc,
+    store::{self, ReminderDoc},
 };
 
 /// Reminders written per insert.
@@ -23,9 +23,10 @@ pub fn reminder(
     now: DateTime<Utc>,
 ) -> anyhow::Result<ReminderDoc> {
     let event_id = EventId::new();
+    let id = ReminderId::new();
     let written = bson::DateTime::from_chrono(now);
     Ok(ReminderDoc {
-        id: ReminderId::new(),
+        id,
         user_id: UserId::new(),
         event_id,
         event: EventSummary {
@@ -42,6 +43,7 @@ pub fn reminder(
         content: None,
         send_at: bson::DateTime::from_chrono(send_at),
         due_minute: Minute::to_look_in(send_at, now).number(),
+        due_shard: Some(store::due_shard(id)),
         remind_before_minutes: None,
         status: Status::Scheduled,
         attempts: 0,
