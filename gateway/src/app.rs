@@ -33,6 +33,7 @@ impl Application {
         let metrics = Metrics::new(SERVICE)?;
         let proxy = Proxy {
             upstreams: upstreams.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
             http: reqwest::Client::builder()
                 .pool_idle_timeout(std::time::Duration::from_secs(30))
                 .build()?,

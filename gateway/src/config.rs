@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use common::config::{self, AuthConfig, ConfigError, HttpConfig, TelemetryConfig};
+use common::{
+    client_address::TrustedProxies,
+    config::{self, AuthConfig, ConfigError, HttpConfig, TelemetryConfig},
+};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -23,6 +26,10 @@ pub struct Config {
     /// Origins allowed to call the API from a browser (CORS), e.g. `["https://eventpost.app"]`.
     /// Default none: cross-origin browser calls are refused.
     pub cors_origins: Vec<String>,
+    /// The proxies in front of the gateway (a load balancer, the web app) whose
+    /// `X-Forwarded-For` names the client, as address ranges, e.g. `["10.0.0.0/16"]`. Default
+    /// none: the connection's peer is the client, and what it forwards is not believed.
+    pub trusted_proxies: TrustedProxies,
     /// Log filter and format.
     pub telemetry: TelemetryConfig,
 }
@@ -82,6 +89,7 @@ impl Default for Config {
                 per_user_per_minute: 300,
             },
             cors_origins: Vec::new(),
+            trusted_proxies: TrustedProxies::none(),
             telemetry: TelemetryConfig::default(),
         }
     }

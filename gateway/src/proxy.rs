@@ -8,6 +8,7 @@ use std::{net::IpAddr, sync::Arc, time::Instant};
 use common::{
     ApiError,
     auth::JwksVerifier,
+    client_address::{self, TrustedProxies},
     request_id::RequestId,
     routes::{self as operations, Access},
 };
@@ -39,9 +40,10 @@ const HOP_BY_HOP: &[&str] = &[
     "host",
 ];
 
-/// Identity headers an earlier version of the gateway set. No service reads them, and a client
-/// must never seem to set them for one, so they are dropped from every request.
-pub const IDENTITY_HEADERS: [&str; 2] = ["x-user-id", "x-user-roles"];
+/// Headers that speak for the client: the identity headers an earlier version of the gateway
+/// set (no service reads them) and the client's address (which the gateway sets itself). A
+/// client must never seem to set them for a service, so they are dropped from every request.
+pub const IDENTITY_HEADERS: [&str; 3] = ["x-user-id", "x-user-roles", client_address::HEADER];
 
 /// Upstream traffic by service, instance and status, and upstream latency.
 #[derive(Clone)]
@@ -73,6 +75,8 @@ impl ProxyMetrics {
 /// The forwarding endpoint.
 pub struct Proxy {
     pub upstreams: Upstreams,
+    /// The proxies in front of the gateway whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     pub http: reqwest::Client,
     pub verifier: Arc<JwksVerifier>,
     pub limits: Arc<RateLimits>,
@@ -99,9 +103,10 @@ impl Proxy {
             });
         }
         let upstream = routes::upstream_for(&path).ok_or(ApiError::NotFound("route"))?;
-        let client = client_ip(&req);
-        if let Some(ip) = client {
-            self.limits.check_client(ip, path == "/api/v1/auth/token")?;
+        let origin = self.origin_of(&req);
+        if let Some(origin) = origin {
+            self.limits
+                .check_client(origin.client, path == "/api/v1/auth/token")?;
         }
         if operations::access(req.method(), &path) != Access::Public {
             let claims = self.authenticate(&req).await?;
@@ -112,7 +117,7 @@ impl Proxy {
         {
             return Err(ApiError::PayloadTooLarge);
         }
-        self.forward(upstream, req, client).await
+        self.forward(upstream, req, origin).await
     }
 
     async fn authenticate(&self, req: &Request) -> Result<common::auth::Claims, ApiError> {
@@ -129,14 +134,14 @@ impl Proxy {
         &self,
         upstream: Upstream,
         req: Request,
-        client: Option<IpAddr>,
+        origin: Option<Origin>,
     ) -> Result<Response, ApiError> {
         let pool = self.upstreams.pool(upstream);
         let unavailable = || ApiError::Unavailable {
             dependency: upstream.name(),
             source: anyhow::anyhow!("no healthy instance of {}", upstream.name()),
         };
-        let headers = outgoing_headers(req.headers(), client);
+        let headers = outgoing_headers(req.headers(), origin);
         let method = req.method().clone();
         let path_and_query = req
             .uri()
@@ -264,15 +269,42 @@ fn content_length(headers: &HeaderMap) -> Option<usize> {
         .ok()
 }
 
-fn client_ip(req: &Request) -> Option<IpAddr> {
-    match req.remote_addr() {
-        RemoteAddr(poem::Addr::SocketAddr(addr)) => Some(addr.ip()),
-        _ => None,
+/// Where a request came from.
+#[derive(Clone, Copy, Debug)]
+struct Origin {
+    /// The connection's other end.
+    peer: IpAddr,
+    /// The client, the peer unless it is a trusted proxy.
+    client: IpAddr,
+}
+
+impl Proxy {
+    fn origin_of(&self, req: &Request) -> Option<Origin> {
+        let RemoteAddr(poem::Addr::SocketAddr(peer)) = req.remote_addr() else {
+            return None;
+        };
+        let client = self
+            .trusted_proxies
+            .client_behind(peer.ip(), forwarded_for(req.headers()));
+        Some(Origin {
+            peer: peer.ip(),
+            client,
+        })
     }
 }
 
-/// The client's headers, less hop-by-hop and identity ones, plus forwarding.
-fn outgoing_headers(incoming: &HeaderMap, client: Option<IpAddr>) -> HeaderMap {
+/// Every `X-Forwarded-For` value, in order.
+fn forwarded_for(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+}
+
+/// The client's headers, less hop-by-hop and identity ones, plus forwarding: the peer added
+/// to `X-Forwarded-For`, and the client's address, for the services, in a header only the
+/// gateway sets.
+fn outgoing_headers(incoming: &HeaderMap, origin: Option<Origin>) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(incoming.len() + 4);
     for (name, value) in incoming {
         let name_str = name.as_str();
@@ -281,15 +313,13 @@ fn outgoing_headers(incoming: &HeaderMap, client: Option<IpAddr>) -> HeaderMap {
         }
         headers.append(name.clone(), value.clone());
     }
-    if let Some(ip) = client {
-        let forwarded = match incoming
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(earlier) => format!("{earlier}, {ip}"),
-            None => ip.to_string(),
-        };
-        insert(&mut headers, "x-forwarded-for", &forwarded);
+    if let Some(Origin { peer, client }) = origin {
+        let hops: Vec<String> = forwarded_for(incoming)
+            .map(str::to_owned)
+            .chain([peer.to_string()])
+            .collect();
+        insert(&mut headers, "x-forwarded-for", &hops.join(", "));
+        insert(&mut headers, client_address::HEADER, &client.to_string());
     }
     // A TLS terminator in front of the gateway says how the client came in; otherwise plain HTTP.
     if !incoming.contains_key("x-forwarded-proto") {

@@ -7,6 +7,7 @@
 )]
 
 mod auth;
+mod client_address;
 mod docs;
 mod helpers;
 mod limits;

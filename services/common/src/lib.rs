@@ -7,6 +7,7 @@
 pub mod amqp;
 pub mod auth;
 pub mod background;
+pub mod client_address;
 pub mod clock;
 pub mod config;
 pub mod domain;

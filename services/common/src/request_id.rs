@@ -57,6 +57,15 @@ impl RequestId {
     }
 }
 
+/// `request` with the current request id (if any) in [`HEADER`], so that a call to another
+/// service joins the request that caused it.
+pub fn propagate(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match RequestId::current() {
+        Some(id) => request.header(HEADER, id.as_str()),
+        None => request,
+    }
+}
+
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -125,6 +134,17 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_call_made_for_a_request_carries_its_id_and_one_made_for_none_carries_none() {
+        let client = reqwest::Client::new();
+        let call = || propagate(client.get("http://127.0.0.1:9/")).build();
+        let id = RequestId::parse("trace-me-7").expect("well-formed");
+        let within = id.scope(async { call() }).await.expect("a request builds");
+        assert_eq!(within.headers()[HEADER], "trace-me-7");
+        let outside = call().expect("a request builds");
+        assert!(outside.headers().get(HEADER).is_none());
+    }
 
     #[test]
     fn well_formed_ids_are_kept() {

@@ -387,9 +387,12 @@ impl RabbitAdmin {
             .await?)
     }
 
+    /// Deletes `name`; one gone already (an exclusive queue whose connection just closed) is
+    /// fine.
     async fn delete(&self, kind: &str, name: &str) -> anyhow::Result<()> {
         let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
-        self.http
+        let answer = self
+            .http
             .delete(format!(
                 "{}/api/{kind}/{}",
                 self.base,
@@ -397,8 +400,10 @@ impl RabbitAdmin {
             ))
             .basic_auth("guest", Some("guest"))
             .send()
-            .await?
-            .error_for_status()?;
+            .await?;
+        if answer.status() != reqwest::StatusCode::NOT_FOUND {
+            answer.error_for_status()?;
+        }
         Ok(())
     }
 }

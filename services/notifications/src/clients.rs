@@ -8,6 +8,7 @@ use common::{
     ApiError,
     domain::{EventId, TimeZone, ids::hex},
     messages::EventSummary,
+    request_id,
     time::Timestamp,
 };
 use reqwest::StatusCode;
@@ -88,9 +89,7 @@ impl Services {
             .users
             .join("/api/v1/users/me")
             .map_err(anyhow::Error::from)?;
-        let response = self
-            .http
-            .get(url)
+        let response = request_id::propagate(self.http.get(url))
             .bearer_auth(token)
             .send()
             .await
@@ -116,9 +115,7 @@ impl Services {
             .events
             .join(&format!("/api/v1/events/{id}"))
             .map_err(anyhow::Error::from)?;
-        let response = self
-            .http
-            .get(url)
+        let response = request_id::propagate(self.http.get(url))
             .send()
             .await
             .map_err(|err| unavailable("events service", err))?;

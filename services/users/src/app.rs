@@ -64,6 +64,7 @@ impl Application {
             )),
             admin_emails: config.admin_emails.clone().into(),
             refresh_ttl: config.tokens.refresh_ttl,
+            trusted_proxies: config.trusted_proxies.clone(),
         };
         let checks: Vec<Box<dyn Check>> = vec![
             Box::new(MongoCheck(db.clone())),

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use common::{
+    client_address::TrustedProxies,
     config::{self, AmqpConfig, ConfigError, HttpConfig, MongoConfig, TelemetryConfig},
     domain::EmailAddress,
 };
@@ -32,6 +33,10 @@ pub struct Config {
     pub login_attempts_per_account: u32,
     /// Login attempts allowed per minute from one client address. Default `30`.
     pub login_attempts_per_client: u32,
+    /// The gateway's addresses, as ranges: only from these is its `X-Client-Address` (the
+    /// client the login limits count) believed. Default `["127.0.0.0/8", "::1/128"]`, a
+    /// gateway on the same machine.
+    pub trusted_proxies: TrustedProxies,
     /// How often the outbox relay looks for messages a failed publish left behind. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub outbox_interval: Duration,
@@ -49,6 +54,7 @@ impl Default for Config {
             admin_emails: Vec::new(),
             login_attempts_per_account: 10,
             login_attempts_per_client: 30,
+            trusted_proxies: TrustedProxies::loopback(),
             outbox_interval: Duration::from_secs(5),
             telemetry: TelemetryConfig::default(),
         }

@@ -1,5 +1,11 @@
 use chrono::Utc;
-use common::{ApiError, ApiResult, auth::BearerAuth, domain::EmailAddress, json::JsonBody};
+use common::{
+    ApiError, ApiResult,
+    auth::BearerAuth,
+    client_address::{self, TrustedProxies},
+    domain::EmailAddress,
+    json::JsonBody,
+};
 use mongodb::bson;
 use std::net::IpAddr;
 
@@ -27,19 +33,17 @@ enum LoggedOut {
     Done,
 }
 
-/// The client's address: the last `X-Forwarded-For` entry (the one the gateway appended, so
-/// a client cannot forge it; services are reachable only through the gateway) or the peer.
-fn client_address(req: &Request) -> Option<IpAddr> {
-    let forwarded = req
+/// The client's address: the gateway's word for it when the peer is the gateway (a trusted
+/// proxy), the peer otherwise.
+fn client_address(req: &Request, trusted: &TrustedProxies) -> Option<IpAddr> {
+    let RemoteAddr(poem::Addr::SocketAddr(peer)) = req.remote_addr() else {
+        return None;
+    };
+    let claimed = req
         .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|last| last.trim().parse().ok());
-    forwarded.or_else(|| match req.remote_addr() {
-        RemoteAddr(poem::Addr::SocketAddr(addr)) => Some(addr.ip()),
-        _ => None,
-    })
+        .get(client_address::HEADER)
+        .and_then(|v| v.to_str().ok());
+    Some(trusted.client_from(peer.ip(), claimed))
 }
 
 /// The one answer to every failed login, so it reveals nothing about which part was wrong.
@@ -66,7 +70,7 @@ impl AuthApi {
         else {
             return Err(bad_credentials());
         };
-        let client = client_address(req);
+        let client = client_address(req, &self.ctx.trusted_proxies);
         self.ctx.limits.check(&email, client)?;
         let user = self.ctx.store.find_by_email(&email).await?;
         let stored = user.as_ref().map(|u| u.password_hash.clone());

@@ -9,7 +9,7 @@ mod views;
 
 use std::{sync::Arc, time::Duration};
 
-use common::{auth::JwksVerifier, domain::EmailAddress};
+use common::{auth::JwksVerifier, client_address::TrustedProxies, domain::EmailAddress};
 use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
@@ -37,6 +37,8 @@ pub struct Ctx {
     pub limits: Arc<LoginLimits>,
     pub admin_emails: Arc<[EmailAddress]>,
     pub refresh_ttl: Duration,
+    /// The peers whose word for the client's address is taken: the gateway.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The service's routes: the API, its OpenAPI document at `/openapi.json`.

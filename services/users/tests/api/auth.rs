@@ -1,3 +1,4 @@
+use common::client_address::TrustedProxies;
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, Tokens, problem, spawn_app, spawn_with, unique_email};
@@ -137,13 +138,14 @@ async fn too_many_login_attempts_for_one_account_are_refused_with_retry_after() 
 }
 
 #[tokio::test]
-async fn behind_the_gateway_the_login_limit_counts_the_forwarded_client_address()
+async fn behind_the_gateway_the_login_limit_counts_the_client_address_it_names()
 -> anyhow::Result<()> {
     let app = spawn_with(|config| config.login_attempts_per_client = 2).await?;
     let attempt = |client: &'static str| {
         app.client
             .post(app.url("/api/v1/auth/token"))
-            // What the gateway sends: whatever the client claimed, then the address it saw.
+            // What the gateway (on loopback, trusted by default) sends: the client it found.
+            .header("x-client-address", client)
             .header("x-forwarded-for", format!("203.0.113.9, {client}"))
             .json(&json!({ "email": unique_email("x"), "password": "wrong password" }))
             .send()
@@ -157,5 +159,33 @@ async fn behind_the_gateway_the_login_limit_counts_the_forwarded_client_address(
         401,
         "another client is not limited"
     );
+    app.cleanup().await
+}
+
+#[tokio::test]
+async fn a_client_address_claimed_by_an_untrusted_peer_is_not_believed() -> anyhow::Result<()> {
+    let app = spawn_with(|config| {
+        config.login_attempts_per_client = 2;
+        config.trusted_proxies = TrustedProxies::none();
+    })
+    .await?;
+    // A client reaching the service directly names a new address each time to dodge the
+    // limit; every attempt still counts against its own (loopback) address.
+    let statuses = {
+        let mut statuses = Vec::new();
+        for client in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+            let response = app
+                .client
+                .post(app.url("/api/v1/auth/token"))
+                .header("x-client-address", client)
+                .header("x-forwarded-for", client)
+                .json(&json!({ "email": unique_email("x"), "password": "wrong password" }))
+                .send()
+                .await?;
+            statuses.push(response.status().as_u16());
+        }
+        statuses
+    };
+    assert_eq!(statuses, [401, 401, 429]);
     app.cleanup().await
 }
