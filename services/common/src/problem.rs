@@ -403,9 +403,14 @@ pub fn problem_from_poem_error(err: poem::Error) -> Response {
 
 fn classify(err: &poem::Error) -> ApiError {
     if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        let field = field_named_in(&e.reason);
+        let reason = field
+            .as_deref()
+            .and_then(|field| rule_in_words(field, &e.reason))
+            .unwrap_or_else(|| e.reason.clone());
         return ApiError::BadRequest {
-            field: field_named_in(&e.reason),
-            detail: format!("the request body could not be read: {}", e.reason),
+            field,
+            detail: format!("the request body could not be read: {reason}"),
         };
     }
     if let Some(e) = err.downcast_ref::<ParseParamError>() {
@@ -446,8 +451,31 @@ fn classify(err: &poem::Error) -> ApiError {
 fn bad_parameter(name: &str, reason: &str) -> ApiError {
     ApiError::BadRequest {
         field: Some(name.to_owned()),
-        detail: reason.to_owned(),
+        detail: rule_in_words(name, reason).unwrap_or_else(|| reason.to_owned()),
     }
+}
+
+/// A poem-openapi validator's message (`verification failed. maximum(100, exclusive: false)`)
+/// as a rule a client can act on (`` `limit` must be at most 100 ``), for the rules our
+/// documents declare; `None` for any other message.
+fn rule_in_words(name: &str, reason: &str) -> Option<String> {
+    let (_, rule) = reason.split_once("verification failed. ")?;
+    let (kind, arguments) = rule.trim_end_matches(')').split_once('(')?;
+    let bound = arguments.split(',').next()?.trim();
+    let exclusive = arguments.contains("exclusive: true");
+    let must = match (kind, exclusive) {
+        ("maximum", false) => format!("be at most {bound}"),
+        ("maximum", true) => format!("be less than {bound}"),
+        ("minimum", false) => format!("be at least {bound}"),
+        ("minimum", true) => format!("be more than {bound}"),
+        ("maxLength", _) => format!("be at most {bound} characters long"),
+        ("minLength", _) => format!("be at least {bound} characters long"),
+        ("maxItems", _) => format!("have at most {bound} items"),
+        ("minItems", _) => format!("have at least {bound} items"),
+        ("pattern", _) => format!("match the pattern {arguments}"),
+        _ => return None,
+    };
+    Some(format!("`{name}` must {must}"))
 }
 
 /// poem-openapi names the field in validator and unknown-field messages (``field `x` …``).
@@ -559,6 +587,25 @@ mod tests {
         let (status, _, problem) = body(problem_from_poem_error(err));
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(problem.errors.unwrap()[0].field, "limit");
+    }
+
+    #[test]
+    fn a_validator_rule_is_put_in_words_that_name_the_field() {
+        let rule = |reason| rule_in_words("limit", reason);
+        assert_eq!(
+            rule("verification failed. maximum(100, exclusive: false)").as_deref(),
+            Some("`limit` must be at most 100")
+        );
+        assert_eq!(
+            rule("verification failed. minimum(0, exclusive: true)").as_deref(),
+            Some("`limit` must be more than 0")
+        );
+        assert_eq!(
+            rule("failed to parse \"EventIn\": field `limit` verification failed. maxItems(20)")
+                .as_deref(),
+            Some("`limit` must have at most 20 items")
+        );
+        assert_eq!(rule("expected an integer"), None);
     }
 
     #[test]

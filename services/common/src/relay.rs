@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     amqp::{PublishError, Publisher},
     background,
+    request_id::RequestId,
     store::StoreResult,
     topology::Exchange,
 };
@@ -41,6 +42,8 @@ pub struct Outgoing {
     pub message_id: String,
     /// The JSON body.
     pub body: serde_json::Value,
+    /// The request that caused it, which it carries (a fresh id when none is known).
+    pub request_id: Option<RequestId>,
 }
 
 /// What to do with an entry now.
@@ -173,8 +176,12 @@ impl<S: Source> Relay<S> {
                 .find(|(exchange, _)| *exchange == message.exchange)
                 .map(|(_, publisher)| publisher)
                 .ok_or_else(|| PublishError::Unroutable(format!("{:?}", message.exchange)))?;
-            publisher
-                .publish(&message.routing_key, &message.message_id, &message.body)
+            let request_id = message
+                .request_id
+                .clone()
+                .unwrap_or_else(RequestId::generate);
+            request_id
+                .scope(publisher.publish(&message.routing_key, &message.message_id, &message.body))
                 .await?;
         }
         Ok(())

@@ -54,6 +54,7 @@ pub fn announcement(version: &VersionDoc) -> serde_json::Result<Outgoing> {
         routing_key: routing_key.to_owned(),
         message_id: format!("event-{}-v{}.v2", version.event_id, version.version),
         body,
+        request_id: version.request_id(),
     })
 }
 

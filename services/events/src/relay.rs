@@ -119,6 +119,7 @@ fn announcement(version: &VersionDoc) -> anyhow::Result<Option<Outgoing>> {
         routing_key: routing_key.to_owned(),
         message_id,
         body,
+        request_id: version.request_id(),
     }))
 }
 

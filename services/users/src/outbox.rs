@@ -18,6 +18,7 @@ use common::{
     domain::UserId,
     messages::{self, EmailRequestedV1, UserDeletedV1},
     relay::{self, Outgoing, Pending, Source, Step},
+    request_id::RequestId,
     store::{StoreError, StoreResult},
     topology,
 };
@@ -69,6 +70,7 @@ fn entry_for(user_id: UserId) -> OutboxMessage {
         created_at: bson::DateTime::now(),
         parked: false,
         park_reason: None,
+        request_id: RequestId::current().map(|id| id.as_str().to_owned()),
     }
 }
 
@@ -133,6 +135,8 @@ impl Source for Outbox {
                     routing_key: messages::USER_DELETED_V1.to_owned(),
                     message_id: format!("user-deleted-{user_id}"),
                     body: serde_json::to_value(deleted).map_err(|e| StoreError::Other(e.into()))?,
+                    // The deletion is a flag on the account: no request is remembered.
+                    request_id: None,
                 }]))
             }
         }
@@ -179,6 +183,7 @@ impl Outbox {
             routing_key: message.routing_key.clone(),
             message_id: message.id.clone(),
             body,
+            request_id: message.request_id.as_deref().and_then(RequestId::parse),
         }]))
     }
 }

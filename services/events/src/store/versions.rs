@@ -2,7 +2,7 @@
 //! applied to `events`, marked `relayed` once announced (or `parked` if it could not be).
 
 use chrono::{DateTime, Utc};
-use common::{domain::EventId, relay::Pending, store::StoreResult};
+use common::{domain::EventId, relay::Pending, request_id::RequestId, store::StoreResult};
 use futures::TryStreamExt;
 use mongodb::bson::{self, doc};
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,9 @@ pub struct VersionDoc {
     /// Why, when parked.
     #[serde(default)]
     pub park_reason: Option<String>,
+    /// The id of the request that made the change, which its announcements carry.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 impl VersionDoc {
@@ -67,7 +70,13 @@ impl VersionDoc {
             relayed_at: None,
             parked: false,
             park_reason: None,
+            request_id: RequestId::current().map(|id| id.as_str().to_owned()),
         }
+    }
+
+    /// The request that made the change, if it was known.
+    pub fn request_id(&self) -> Option<RequestId> {
+        self.request_id.as_deref().and_then(RequestId::parse)
     }
 }
 

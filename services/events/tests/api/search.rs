@@ -240,6 +240,9 @@ async fn bad_parameters_are_400_naming_each() -> anyhow::Result<()> {
         let refused = problem(app.search(query).await?, StatusCode::BAD_REQUEST).await?;
         assert_eq!(fields(&refused), expected, "{query}");
     }
+    // The rule broken, in words, not the validator's notation.
+    let huge = problem(app.search("limit=1000000").await?, StatusCode::BAD_REQUEST).await?;
+    assert_eq!(huge["detail"], "`limit` must be at most 100", "{huge}");
     let backwards = format!("from={}&to={}", days_from_now(5), days_from_now(1));
     let refused = problem(app.search(&backwards).await?, StatusCode::BAD_REQUEST).await?;
     assert_eq!(fields(&refused), ["to"]);

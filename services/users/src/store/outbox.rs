@@ -27,6 +27,9 @@ pub struct OutboxMessage {
     /// Why, when parked.
     #[serde(default)]
     pub park_reason: Option<String>,
+    /// The id of the request that queued it, which the message carries.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// The exchanges the users service publishes to.

@@ -155,7 +155,7 @@ impl TestApp {
         .await
     }
 
-    fn topology(&self) -> Topology {
+    pub fn topology(&self) -> Topology {
         Topology::new(&self.prefix)
     }
 
@@ -199,6 +199,11 @@ impl TestApp {
 
     /// Waits for the next message on `queue` and acknowledges it.
     pub async fn next_message(&self, queue: &str) -> anyhow::Result<Vec<u8>> {
+        Ok(self.next_delivery(queue).await?.data)
+    }
+
+    /// Waits for the next message on `queue`, properties and all, and acknowledges it.
+    pub async fn next_delivery(&self, queue: &str) -> anyhow::Result<lapin::message::Delivery> {
         let channel = self.amqp.create_channel().await?;
         testing::eventually(Duration::from_secs(10), "a message", || async {
             let message = channel
@@ -207,7 +212,7 @@ impl TestApp {
             match message {
                 Some(message) => {
                     message.delivery.ack(BasicAckOptions::default()).await?;
-                    Ok(Some(message.delivery.data))
+                    Ok(Some(message.delivery))
                 }
                 None => Ok(None),
             }

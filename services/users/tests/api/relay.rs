@@ -27,6 +27,38 @@ impl TestApp {
 }
 
 #[tokio::test]
+async fn a_mail_the_relay_publishes_carries_the_id_of_the_request_that_queued_it()
+-> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let email = unique_email("traced");
+    let registered = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .header("x-request-id", "trace-registration-1")
+        .json(&serde_json::json!({ "email": email, "password": crate::helpers::PASSWORD }))
+        .send()
+        .await?;
+    assert_eq!(registered.status(), 201);
+
+    let queue = app.topology().queue(common::topology::Queue::Emails);
+    let delivery = app.next_delivery(&queue).await?;
+    let mail: common::messages::EmailRequestedV1 = serde_json::from_slice(&delivery.data)?;
+    assert_eq!(mail.to.as_str(), email);
+    let request_id = delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get("x-request-id").cloned());
+    assert_eq!(
+        request_id,
+        Some(lapin::types::AMQPValue::LongString(
+            "trace-registration-1".into()
+        ))
+    );
+    app.cleanup().await
+}
+
+#[tokio::test]
 async fn a_message_that_cannot_be_published_is_parked_counted_and_replayable() -> anyhow::Result<()>
 {
     let app = spawn_app().await?;
