@@ -7,10 +7,13 @@
 
 use std::{fmt, sync::Arc, time::Instant};
 
-use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, http::HeaderValue};
+use poem::{
+    Endpoint, IntoResponse, Middleware, PathPattern, Request, Response,
+    http::{HeaderValue, StatusCode, header},
+};
 use tracing::Instrument;
 
-use crate::problem::problem_from_poem_error;
+use crate::{problem::problem_from_poem_error, routes};
 
 /// The header that carries the id, in and out.
 pub const HEADER: &str = "x-request-id";
@@ -104,6 +107,7 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             path = %req.uri().path(),
         );
         let started = Instant::now();
+        let path = req.uri().path().to_owned();
         let handled = async {
             let mut response = match self.next.call(req).await {
                 Ok(output) => output.into_response(),
@@ -124,6 +128,13 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             );
             if let Ok(value) = HeaderValue::from_str(id.as_str()) {
                 response.headers_mut().insert(HEADER, value);
+            }
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED
+                && !response.headers().contains_key(header::ALLOW)
+                && let Some(allow) = routes::allowed(&path)
+                && let Ok(value) = HeaderValue::from_str(&allow)
+            {
+                response.headers_mut().insert(header::ALLOW, value);
             }
             response
         };

@@ -98,6 +98,28 @@ pub fn operation(method: &Method, path: &str) -> Option<&'static Operation> {
         .min_by_key(|op| op.path.matches('{').count())
 }
 
+/// What every service serves besides its operations, to `GET` (and `HEAD`) only.
+const SERVICE_PATHS: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/openapi.json"];
+
+/// The `Allow` header's value for `path`: every method some operation serves on it (`HEAD`
+/// with `GET`), or `None` for a path nothing is served on.
+pub fn allowed(path: &str) -> Option<String> {
+    let mut methods: Vec<&str> = OPERATIONS
+        .iter()
+        .filter(|op| matches(op.path, path))
+        .map(|op| op.method)
+        .collect();
+    if SERVICE_PATHS.contains(&path.trim_end_matches('/')) {
+        methods.push("GET");
+    }
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods.sort_unstable();
+    methods.dedup();
+    (!methods.is_empty()).then(|| methods.join(", "))
+}
+
 /// Who may call `method path`; an unknown operation needs a token (its service then says 404).
 pub fn access(method: &Method, path: &str) -> Access {
     operation(method, path).map_or(Access::User, |op| op.access)
@@ -127,6 +149,17 @@ fn matches(template: &str, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_is_allowed_the_methods_its_operations_serve() {
+        assert_eq!(
+            allowed("/api/v1/users/me").as_deref(),
+            Some("DELETE, GET, HEAD, PATCH")
+        );
+        assert_eq!(allowed("/api/v1/auth/token").as_deref(), Some("POST"));
+        assert_eq!(allowed("/healthz").as_deref(), Some("GET, HEAD"));
+        assert_eq!(allowed("/api/v1/nothing-here"), None);
+    }
 
     #[test]
     fn literal_segments_win_over_parameters() {

@@ -15,7 +15,8 @@ pub fn problem_fields(problem: &serde_json::Value) -> Vec<String> {
 
 /// Asserts what every service serves at `base` (`http://127.0.0.1:<port>`): `/healthz`;
 /// `/readyz` ready with exactly the named checks passing; an unknown path as a 404 problem with
-/// the request id; and `/metrics` counting answered requests under the service's name.
+/// the request id; a method a path does not serve as a 405 problem with `Allow`; and
+/// `/metrics` counting answered requests under the service's name.
 pub async fn assert_serves_health(
     base: &str,
     service: &str,
@@ -53,6 +54,23 @@ pub async fn assert_serves_health(
     let request_id = unknown.headers()["x-request-id"].to_str()?.to_owned();
     let problem: crate::problem::Problem = unknown.json().await?;
     anyhow::ensure!(problem.request_id.as_deref() == Some(request_id.as_str()));
+
+    // A method a path does not serve is a 405 problem that says which it does.
+    let wrong_method = http.delete(format!("{base}/healthz")).send().await?;
+    anyhow::ensure!(
+        wrong_method.status() == 405,
+        "DELETE /healthz is {}",
+        wrong_method.status()
+    );
+    anyhow::ensure!(
+        wrong_method
+            .headers()
+            .get("allow")
+            .is_some_and(|allow| allow == "GET, HEAD"),
+        "a 405 without the right Allow: {:?}",
+        wrong_method.headers()
+    );
+    anyhow::ensure!(wrong_method.headers()["content-type"] == crate::problem::PROBLEM_JSON);
 
     let metrics = get("/metrics").await?.text().await?;
     let counted = metrics.lines().any(|line| {
