@@ -11,10 +11,10 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use common::request_id::RequestId;
 use common::{
     domain::ReminderId,
     messages::{self, EmailContent, EmailRequestedV1},
+    request_id::RequestId,
 };
 use futures::StreamExt;
 use tokio_util::task::TaskTracker;
@@ -71,15 +71,16 @@ impl Scheduler {
         for reminder in reminders {
             parts.entry(reminder.due_shard).or_default().push(reminder);
         }
-        let mut batches = Vec::new();
-        for mut part in parts.into_values() {
-            while !part.is_empty() {
-                let rest = part.split_off(size.min(part.len()));
-                batches.push(part);
-                part = rest;
-            }
-        }
-        batches
+        parts
+            .into_values()
+            .flat_map(|part| {
+                let mut part = part.into_iter().peekable();
+                std::iter::from_fn(move || {
+                    part.peek()?;
+                    Some(part.by_ref().take(size).collect())
+                })
+            })
+            .collect()
     }
 
     /// Claims `batch` and queues what it won, as a new scheduling pass.
