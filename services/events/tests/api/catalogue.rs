@@ -343,3 +343,30 @@ async fn pruning_announced_versions_keeps_concurrent_replaces_apart() -> anyhow:
     assert_eq!(now["version"], 3);
     app.cleanup().await
 }
+
+#[tokio::test]
+async fn a_change_the_relay_announces_carries_the_id_of_the_request_that_made_it()
+-> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let observer = app.observe_changes().await?;
+    let event = app
+        .create_event(&event_at("Traced", 3, GRANADA, &[]))
+        .await?;
+    let id = event["id"].as_str().unwrap_or_default();
+    let deleted = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/events/{id}"),
+            Some(&app.admin),
+            None,
+            &[("x-request-id", "trace-deletion-1")],
+        )
+        .await?;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    let (key, body, request_id) = observer.next_traced().await?;
+    assert_eq!(key, "event.deleted.v1");
+    assert_eq!(body["event_id"], id);
+    assert_eq!(request_id.as_deref(), Some("trace-deletion-1"));
+    app.cleanup().await
+}

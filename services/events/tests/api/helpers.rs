@@ -314,6 +314,12 @@ pub struct Observer {
 impl Observer {
     /// The next message's routing key and body, waiting for it.
     pub async fn next(&self) -> anyhow::Result<(String, Value)> {
+        let (key, body, _) = self.next_traced().await?;
+        Ok((key, body))
+    }
+
+    /// The next message's routing key, body and `x-request-id` header, waiting for it.
+    pub async fn next_traced(&self) -> anyhow::Result<(String, Value, Option<String>)> {
         testing::eventually(Duration::from_secs(10), "an announced change", || async {
             match self
                 .channel
@@ -323,7 +329,21 @@ impl Observer {
                 Some(message) => {
                     message.delivery.ack(BasicAckOptions::default()).await?;
                     let body: Value = serde_json::from_slice(&message.delivery.data)?;
-                    Ok(Some((message.delivery.routing_key.to_string(), body)))
+                    let request_id = message
+                        .delivery
+                        .properties
+                        .headers()
+                        .as_ref()
+                        .and_then(|headers| headers.inner().get("x-request-id").cloned())
+                        .and_then(|value| match value {
+                            lapin::types::AMQPValue::LongString(id) => Some(id.to_string()),
+                            _ => None,
+                        });
+                    Ok(Some((
+                        message.delivery.routing_key.to_string(),
+                        body,
+                        request_id,
+                    )))
                 }
                 None => Ok(None),
             }

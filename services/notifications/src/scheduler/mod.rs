@@ -51,6 +51,11 @@ const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
 /// How long past its lease a confirmed claim is kept: far longer than any held copy is old.
 const CLAIM_RETENTION: chrono::Duration = chrono::Duration::hours(1);
 
+/// How often the checks look for results overdue. The result timeout is hours, and the look
+/// is an equality on `queued` that the local store answers by scanning every reminder: every
+/// check (5 s) made it most of the idle cost with a million waiting.
+const RESULTS_CHECKED_EVERY: chrono::Duration = chrono::Duration::minutes(1);
+
 /// How long to wait before trying a failed start-up step again.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -69,8 +74,9 @@ pub struct Scheduler {
     /// Taken from the window and not yet queued: a read-ahead meanwhile finds them still
     /// scheduled, and must not hold them again (a burst takes longer than a minute).
     preparing: Arc<Mutex<HashSet<ReminderId>>>,
-    /// Held while the periodic checks run, so that they never overlap.
-    checking: Arc<tokio::sync::Mutex<()>>,
+    /// Held while the periodic checks run, so that they never overlap; holds when they last
+    /// looked for overdue results.
+    checking: Arc<tokio::sync::Mutex<Option<DateTime<Utc>>>>,
     /// Whether [`Scheduler::run`] has subscribed, caught up and read ahead.
     started: Arc<watch::Sender<bool>>,
 }
@@ -97,7 +103,7 @@ impl Scheduler {
             window: Agenda::new(clock.clone()),
             horizon: Arc::new(Mutex::new(horizon)),
             preparing: Arc::default(),
-            checking: Arc::new(tokio::sync::Mutex::new(())),
+            checking: Arc::new(tokio::sync::Mutex::new(None)),
             started: Arc::new(watch::Sender::new(false)),
             store,
             email,
@@ -168,15 +174,19 @@ impl Scheduler {
         }
     }
 
-    /// Publishes again what a dead scheduler claimed but never got confirmed, and what waited
-    /// for its result past `result_timeout`. `None` if a check is still running.
+    /// Publishes again what a dead scheduler claimed but never got confirmed, and (once a
+    /// minute) what waited for its result past `result_timeout`. `None` if a check is still
+    /// running.
     pub async fn check_leases(&self) -> anyhow::Result<Option<Pass>> {
-        let Ok(_checking) = self.checking.try_lock() else {
+        let Ok(mut results_checked) = self.checking.try_lock() else {
             return Ok(None);
         };
         let now = self.clock.now();
         let mut stuck = self.store.orphaned(now).await?;
-        stuck.extend(self.store.results_overdue(now).await?);
+        if results_checked.is_none_or(|at| now - at >= RESULTS_CHECKED_EVERY) {
+            stuck.extend(self.store.results_overdue(now).await?);
+            *results_checked = Some(now);
+        }
         Ok(Some(self.publish_all(stuck).await))
     }
 
