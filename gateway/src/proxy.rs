@@ -294,7 +294,7 @@ impl Proxy {
 }
 
 /// Every `X-Forwarded-For` value, in order.
-fn forwarded_for(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+fn forwarded_for(headers: &HeaderMap) -> impl DoubleEndedIterator<Item = &str> {
     headers
         .get_all("x-forwarded-for")
         .iter()

@@ -50,14 +50,17 @@ impl TrustedProxies {
     pub fn client_behind<'a>(
         &self,
         peer: IpAddr,
-        forwarded_for: impl IntoIterator<Item = &'a str>,
+        forwarded_for: impl IntoIterator<Item = &'a str, IntoIter: DoubleEndedIterator>,
     ) -> IpAddr {
         let mut client = peer.to_canonical();
         if !self.trusts(client) {
             return client;
         }
-        let values: Vec<&str> = forwarded_for.into_iter().collect();
-        for hop in values.iter().rev().flat_map(|value| value.rsplit(',')) {
+        for hop in forwarded_for
+            .into_iter()
+            .rev()
+            .flat_map(|value| value.rsplit(','))
+        {
             let Ok(hop) = hop.trim().parse::<IpAddr>() else {
                 return client;
             };

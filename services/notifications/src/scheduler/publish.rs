@@ -60,12 +60,11 @@ impl Scheduler {
     fn due_in_batches(&self, reminders: Vec<ReminderDoc>) -> Vec<Vec<ReminderDoc>> {
         self.metrics.due.inc_by(reminders.len() as u64);
         let size = usize::try_from(self.config.batch.max(1)).unwrap_or(usize::MAX);
+        if reminders.is_empty() {
+            return Vec::new();
+        }
         if reminders.len() <= size {
-            return if reminders.is_empty() {
-                Vec::new()
-            } else {
-                vec![reminders]
-            };
+            return vec![reminders];
         }
         let mut parts: BTreeMap<Option<i64>, Vec<ReminderDoc>> = BTreeMap::new();
         for reminder in reminders {
@@ -87,11 +86,7 @@ impl Scheduler {
     async fn prepare(&self, batch: Vec<ReminderDoc>) -> Prepared {
         let pass = RequestId::generate();
         let ids: Vec<ReminderId> = batch.iter().map(|reminder| reminder.id).collect();
-        let queueing = self.claim_and_queue(batch, &pass);
-        let reminders = pass
-            .clone()
-            .scope(queueing)
-            .instrument(pass_span(&pass))
+        let reminders = in_pass(&pass, self.claim_and_queue(batch, &pass))
             .await
             .unwrap_or_else(|err| {
                 tracing::warn!(request_id = %pass, error = ?err, "preparing due reminders failed; their claims' leases bring them back");
@@ -219,14 +214,13 @@ struct Prepared {
 impl Prepared {
     /// Publishes each at its time, in the pass's name; returns how many it published.
     async fn publish(self, scheduler: &Scheduler) -> usize {
-        let span = pass_span(&self.pass);
-        self.pass
-            .scope(scheduler.publish_prepared(self.reminders))
-            .instrument(span)
-            .await
+        in_pass(&self.pass, scheduler.publish_prepared(self.reminders)).await
     }
 }
 
-fn pass_span(pass: &RequestId) -> tracing::Span {
-    tracing::info_span!("scheduling_pass", request_id = %pass)
+/// `work` done as scheduling pass `pass`: its id current (for the messages it publishes) and
+/// on its log lines.
+async fn in_pass<F: Future>(pass: &RequestId, work: F) -> F::Output {
+    let span = tracing::info_span!("scheduling_pass", request_id = %pass);
+    pass.clone().scope(work).instrument(span).await
 }
