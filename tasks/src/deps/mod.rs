@@ -12,7 +12,7 @@ pub mod chromium;
 pub mod ferretdb;
 mod go;
 mod mailpit;
-mod postgres;
+pub mod postgres;
 pub mod rabbitmq;
 pub mod signing_key;
 

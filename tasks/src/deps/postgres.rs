@@ -96,28 +96,39 @@ fn init(bin: &Path, dir: &Path, data: &Path) -> anyhow::Result<()> {
 }
 
 fn create_database(bin: &Path) -> anyhow::Result<()> {
-    let psql = |sql: &str| {
-        process::run_quiet(
-            "psql",
-            Command::new(bin.join("psql")).args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &PORT.to_string(),
-                "-U",
-                "postgres",
-                "-tAc",
-                sql,
-            ]),
-        )
-    };
-    let exists = psql(&format!(
-        "SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"
-    ))?;
+    let exists = psql(
+        bin,
+        "postgres",
+        &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
+    )?;
     if exists.trim() != "1" {
-        psql(&format!("CREATE DATABASE {DATABASE}"))?;
+        psql(bin, "postgres", &format!("CREATE DATABASE {DATABASE}"))?;
     }
     Ok(())
+}
+
+/// Vacuums and analyses what FerretDB stores, so that a measurement taken after a large write
+/// does not share its window with autovacuum catching up on it (MongoDB has no such step).
+pub fn vacuum() -> anyhow::Result<()> {
+    psql(&bin_dir()?, DATABASE, "VACUUM (ANALYZE)").map(drop)
+}
+
+fn psql(bin: &Path, database: &str, sql: &str) -> anyhow::Result<String> {
+    process::run_quiet(
+        "psql",
+        Command::new(bin.join("psql")).args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &PORT.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-tAc",
+            sql,
+        ]),
+    )
 }
 
 /// `.run/postgres`, unless the `postgres` user cannot reach it (a clone under a private home
