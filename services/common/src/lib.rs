@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod group_commit;
 pub mod health;
+pub mod idempotency;
 pub mod json;
 pub mod messages;
 pub mod metrics;

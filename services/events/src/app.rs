@@ -7,6 +7,7 @@ use common::{
     amqp::{self, Publisher},
     auth::JwksVerifier,
     health::{AmqpCheck, Check, OptionalMongoCheck},
+    idempotency::IdempotencyKeys,
     metrics::Metrics,
     mongo,
     server::Service,
@@ -79,7 +80,8 @@ impl Application {
             Box::new(OptionalMongoCheck(db.clone())),
             Box::new(AmqpCheck(amqp.clone())),
         ];
-        let routes = api::routes(ctx, verifier);
+        let keys = IdempotencyKeys::new(&db, config.mongo.deadline());
+        let routes = api::routes(ctx, verifier, keys);
         let service = Service::bind_with_metrics(&config.http, routes, checks, metrics).await?;
         Ok(Self {
             service,

@@ -8,6 +8,7 @@ use common::{
     auth::JwksVerifier,
     clock::SystemClock,
     health::{AmqpCheck, Check, MongoCheck},
+    idempotency::IdempotencyKeys,
     metrics::Metrics,
     mongo,
     server::Service,
@@ -89,7 +90,12 @@ impl Application {
                 notices,
                 services: Services::new(config.users_url.clone(), config.events_url.clone())?,
             };
-            api::routes(ctx, Arc::new(JwksVerifier::new(config.auth.clone())))
+            let verifier = Arc::new(JwksVerifier::new(config.auth.clone()));
+            api::routes(
+                ctx,
+                verifier,
+                IdempotencyKeys::new(&db, config.mongo.deadline()),
+            )
         } else {
             Route::new()
         };

@@ -7,6 +7,7 @@ use common::{
     auth::JwksVerifier,
     config::{AmqpConfig, AuthConfig},
     health::{AmqpCheck, Check, MongoCheck},
+    idempotency::IdempotencyKeys,
     metrics::Metrics,
     mongo,
     server::Service,
@@ -70,7 +71,8 @@ impl Application {
             Box::new(MongoCheck(db.clone())),
             Box::new(AmqpCheck(amqp.clone())),
         ];
-        let routes = api::routes(ctx, verifier);
+        let keys = IdempotencyKeys::new(&db, config.mongo.deadline());
+        let routes = api::routes(ctx, verifier, keys);
         let service = Service::bind_with_metrics(&config.http, routes, checks, metrics).await?;
         Ok(Self {
             service,

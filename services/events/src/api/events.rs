@@ -1,15 +1,16 @@
 //! The catalogue: search, read, and (administrators) create, replace, delete.
 
 use chrono::Utc;
-use common::domain::EventId;
 use common::{
     ApiError, ApiResult,
     auth::BearerAuth,
+    idempotency::{NewId, idempotent},
     json::{JsonBody, JsonOut},
     routes::Access,
     time::Timestamp,
 };
 use mongodb::bson;
+use poem::Request;
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Header, Path, Query},
@@ -26,6 +27,16 @@ use crate::store::{EventDoc, WriteError};
 
 pub struct EventsApi {
     pub ctx: Ctx,
+}
+
+impl Created {
+    fn of(event: &EventDoc) -> Self {
+        Self::Created(
+            JsonOut(EventOut::from(event)),
+            format!("/api/v1/events/{}", event.id),
+            etag(event),
+        )
+    }
 }
 
 #[derive(ApiResponse)]
@@ -150,19 +161,36 @@ impl EventsApi {
     }
 
     /// Add an event (administrators).
-    #[oai(path = "/", method = "post", operation_id = "events.create")]
-    async fn create_event(&self, auth: BearerAuth, body: JsonBody<EventIn>) -> ApiResult<Created> {
+    ///
+    /// Send an `Idempotency-Key` to retry safely: the same key and body within 24 h answer as
+    /// the first request did, and add nothing more.
+    #[oai(
+        path = "/",
+        method = "post",
+        operation_id = "events.create",
+        transform = "idempotent"
+    )]
+    async fn create_event(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: Header<Option<String>>,
+        body: JsonBody<EventIn>,
+    ) -> ApiResult<Created> {
         auth.require(Access::Admin)?;
+        let new_id = NewId::of(request);
+        if new_id.retried()
+            && let Some(earlier) = self.ctx.store.event(new_id.id()).await?
+        {
+            return Ok(Created::of(&earlier));
+        }
         let draft = body.0.parse()?;
-        let event = draft.into_doc(EventId::new(), 1, bson::DateTime::now());
+        let event = draft.into_doc(new_id.id(), 1, bson::DateTime::now());
         let version = self.ctx.store.create(&event).await?;
         self.ctx.announce(&version).await;
         tracing::info!(event_id = %event.id, "event created");
-        Ok(Created::Created(
-            JsonOut(EventOut::from(&event)),
-            format!("/api/v1/events/{}", event.id),
-            etag(&event),
-        ))
+        Ok(Created::of(&event))
     }
 
     /// Replace an event (administrators). Send the `ETag` you read in `If-Match`: if the event

@@ -8,7 +8,10 @@ mod views;
 
 use std::sync::Arc;
 
-use common::{ApiError, ApiResult, amqp::Publisher, auth::JwksVerifier, domain::EventId};
+use common::{
+    ApiError, ApiResult, amqp::Publisher, auth::JwksVerifier, domain::EventId,
+    idempotency::IdempotencyKeys,
+};
 use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
@@ -63,7 +66,7 @@ impl Ctx {
 }
 
 /// The service's routes: the API and its OpenAPI document at `/openapi.json`.
-pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>) -> Route {
+pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>, keys: IdempotencyKeys) -> Route {
     let api = OpenApiService::new(
         (
             saved::SavedApi { ctx: ctx.clone() },
@@ -75,7 +78,7 @@ pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>) -> Route {
     let spec = api.spec_endpoint();
     Route::new()
         .at("/openapi.json", spec)
-        .nest("/", api.data(verifier))
+        .nest("/", api.data(verifier).data(keys))
 }
 
 /// An event id from a path: 24 hex digits, or 404 (an id that cannot exist is not found).

@@ -370,3 +370,36 @@ async fn a_change_the_relay_announces_carries_the_id_of_the_request_that_made_it
     assert_eq!(request_id.as_deref(), Some("trace-deletion-1"));
     app.cleanup().await
 }
+
+#[tokio::test]
+async fn an_event_created_again_with_its_idempotency_key_is_the_first_one() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let body = event_at("Once only", 3, GRANADA, &[]);
+    let key = [("Idempotency-Key", "event-1")];
+    let post = || {
+        app.send(
+            Method::POST,
+            "/api/v1/events",
+            Some(&app.admin),
+            Some(&body),
+            &key,
+        )
+    };
+    let first: serde_json::Value = post().await?.json().await?;
+    let replayed = post().await?;
+    assert_eq!(replayed.status(), StatusCode::CREATED);
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(replayed.headers()["etag"], "\"1\"");
+    assert_eq!(replayed.json::<serde_json::Value>().await?, first);
+
+    // The first answer lost to a 503 after the event was stored: the key keeps its reserved id
+    // and no answer, and the retry finds the event rather than adding a second.
+    common::idempotency::forget_answers(&app.db, chrono::Utc::now()).await?;
+    let rerun = post().await?;
+    assert_eq!(rerun.status(), StatusCode::CREATED);
+    assert!(rerun.headers().get("idempotent-replayed").is_none());
+    assert_eq!(rerun.json::<serde_json::Value>().await?["id"], first["id"]);
+    let (titles, _) = app.search_titles("").await?;
+    assert_eq!(titles, ["Once only"]);
+    app.cleanup().await
+}

@@ -9,7 +9,7 @@ mod views;
 
 use std::sync::Arc;
 
-use common::auth::JwksVerifier;
+use common::{auth::JwksVerifier, idempotency::IdempotencyKeys};
 use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
@@ -34,7 +34,7 @@ pub struct Ctx {
 }
 
 /// The service's routes: the API and its OpenAPI document at `/openapi.json`.
-pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>) -> Route {
+pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>, keys: IdempotencyKeys) -> Route {
     let api = OpenApiService::new(
         reminders::RemindersApi { ctx },
         "eventpost notifications",
@@ -43,5 +43,5 @@ pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>) -> Route {
     let spec = api.spec_endpoint();
     Route::new()
         .at("/openapi.json", spec)
-        .nest("/", api.data(verifier))
+        .nest("/", api.data(verifier).data(keys))
 }

@@ -20,9 +20,11 @@ use crate::{
     store::{ReminderDoc, due_shard},
 };
 
-/// The reminder `body` asks for, owned by `user_id` whose access token is `token`.
+/// The reminder `body` asks for, to be stored as `id`, owned by `user_id` whose access token
+/// is `token`.
 pub async fn parse(
     ctx: &Ctx,
+    id: ReminderId,
     user_id: UserId,
     token: &str,
     body: ReminderIn,
@@ -65,7 +67,6 @@ pub async fn parse(
         return Err(anyhow::anyhow!("a parsed field went missing").into());
     };
     let now = bson::DateTime::now();
-    let id = ReminderId::new();
     let reminder = ReminderDoc {
         id,
         user_id,

@@ -5,6 +5,7 @@ use common::{
     ApiError, ApiResult,
     auth::BearerAuth,
     domain::{EventId, ReminderId},
+    idempotency::{NewId, idempotent},
     json::JsonBody,
     page::DEFAULT_LIMIT,
     problem::FieldErrors,
@@ -13,7 +14,7 @@ use mongodb::bson;
 use poem::Request;
 use poem_openapi::{
     ApiResponse, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
 };
 
@@ -50,6 +51,15 @@ enum Created {
     ),
 }
 
+impl Created {
+    fn of(reminder: &ReminderDoc) -> Self {
+        Self::Created(
+            Json(ReminderOut::from(reminder)),
+            format!("/api/v1/notifications/{}", reminder.id),
+        )
+    }
+}
+
 #[derive(ApiResponse)]
 enum Cancelled {
     /// Cancelled (or already was).
@@ -62,22 +72,36 @@ impl RemindersApi {
     /// Schedule an email reminder of an event, at a fixed time (`send_at`) or a number of
     /// minutes before the event starts (`remind_before_minutes`, which follows the event when
     /// it moves). It goes to a verified address of the account, the primary one by default.
-    #[oai(path = "/", method = "post", operation_id = "notifications.create")]
+    ///
+    /// Send an `Idempotency-Key` to retry safely: the same key and body within 24 h answer as
+    /// the first request did, and schedule nothing more.
+    #[oai(
+        path = "/",
+        method = "post",
+        operation_id = "notifications.create",
+        transform = "idempotent"
+    )]
     async fn create_reminder(
         &self,
         auth: BearerAuth,
         request: &Request,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: Header<Option<String>>,
         body: JsonBody<ReminderIn>,
     ) -> ApiResult<Created> {
+        let new_id = NewId::of(request);
+        if new_id.retried()
+            && let Some(earlier) = self.ctx.store.owned(auth.user_id(), new_id.id()).await?
+        {
+            return Ok(Created::of(&earlier));
+        }
         let token = caller::bearer_token(request)?;
-        let reminder = new_reminder::parse(&self.ctx, auth.user_id(), token, body.0).await?;
+        let reminder =
+            new_reminder::parse(&self.ctx, new_id.id(), auth.user_id(), token, body.0).await?;
         self.ctx.store.insert(&reminder).await?;
         self.ctx.notices.tell(ReminderChanged::of(&reminder)).await;
         tracing::info!(reminder_id = %reminder.id, event_id = %reminder.event_id, "reminder scheduled");
-        Ok(Created::Created(
-            Json(ReminderOut::from(&reminder)),
-            format!("/api/v1/notifications/{}", reminder.id),
-        ))
+        Ok(Created::of(&reminder))
     }
 
     /// My reminders, newest first, optionally only those with `status` or of `event_id`.

@@ -4,6 +4,7 @@
 mod end_to_end;
 mod health;
 mod helpers;
+mod idempotency;
 mod lookahead;
 mod outage;
 mod reminders;

@@ -3,11 +3,17 @@ use common::{
     ApiError, ApiResult,
     auth::BearerAuth,
     domain::{EmailAddress, UserId},
+    idempotency::{NewId, idempotent},
     json::JsonBody,
     messages::{self, EmailContent, EmailRequestedV1, UserEmailRemovedV1},
 };
 use mongodb::bson;
-use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
+use poem::Request;
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::{Header, Path},
+    payload::Json,
+};
 
 use super::{
     Ctx, Tag,
@@ -80,10 +86,30 @@ fn parse_email(raw: &str) -> ApiResult<EmailAddress> {
 impl EmailsApi {
     /// Add a secondary address. It starts unverified; a verification email with a single-use
     /// token valid for 24 hours is sent to it. 409 if any account holds it.
-    #[oai(path = "/", method = "post", operation_id = "users.add_email")]
-    async fn add_email(&self, auth: BearerAuth, body: JsonBody<EmailIn>) -> ApiResult<Added> {
+    ///
+    /// Send an `Idempotency-Key` to retry safely: the same key and body within 24 h answer as
+    /// the first request did.
+    #[oai(
+        path = "/",
+        method = "post",
+        operation_id = "users.add_email",
+        transform = "idempotent"
+    )]
+    async fn add_email(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: Header<Option<String>>,
+        body: JsonBody<EmailIn>,
+    ) -> ApiResult<Added> {
         let address = parse_email(&body.email)?;
         let user = current_user(&self.ctx, &auth).await?;
+        if NewId::of(request).retried()
+            && let Some(earlier) = user.emails.iter().find(|email| email.address == address)
+        {
+            return Ok(Added::Created(Json(EmailOut::from(earlier))));
+        }
         if user.emails.len() >= MAX_EMAILS {
             return Err(ApiError::Conflict(format!(
                 "an account holds at most {MAX_EMAILS} addresses"

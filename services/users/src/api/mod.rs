@@ -9,7 +9,10 @@ mod views;
 
 use std::{sync::Arc, time::Duration};
 
-use common::{auth::JwksVerifier, client_address::TrustedProxies, domain::EmailAddress};
+use common::{
+    auth::JwksVerifier, client_address::TrustedProxies, domain::EmailAddress,
+    idempotency::IdempotencyKeys,
+};
 use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
@@ -42,7 +45,7 @@ pub struct Ctx {
 }
 
 /// The service's routes: the API, its OpenAPI document at `/openapi.json`.
-pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>) -> Route {
+pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>, keys: IdempotencyKeys) -> Route {
     let api = OpenApiService::new(
         (
             users::UsersApi { ctx: ctx.clone() },
@@ -57,5 +60,5 @@ pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>) -> Route {
     let spec = api.spec_endpoint();
     Route::new()
         .at("/openapi.json", spec)
-        .nest("/", api.data(verifier))
+        .nest("/", api.data(verifier).data(keys))
 }

@@ -3,13 +3,19 @@ use common::{
     ApiError, ApiResult,
     auth::{BearerAuth, Role},
     domain::{EmailAddress, Topic, UserId},
+    idempotency::{NewId, idempotent},
     json::JsonBody,
     messages::{EmailContent, EmailRequestedV1},
     problem::FieldErrors,
     routes::Access,
 };
 use mongodb::bson;
-use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
+use poem::Request;
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::{Header, Path},
+    payload::Json,
+};
 
 use super::{
     Ctx, Tag,
@@ -45,12 +51,43 @@ enum Registered {
     ),
 }
 
+impl Registered {
+    fn of(user: &User) -> Self {
+        Self::Created(Json(ProfileOut::from(user)), "/api/v1/users/me".into())
+    }
+}
+
 #[OpenApi(prefix_path = "/api/v1/users", tag = "Tag::Users")]
 impl UsersApi {
     /// Register an account. The address must not belong to another account (case-insensitive);
     /// a welcome email and a verification email (for reminders to be sent to it) are sent to it.
-    #[oai(path = "/", method = "post", operation_id = "users.register")]
-    async fn register(&self, body: JsonBody<RegisterIn>) -> ApiResult<Registered> {
+    ///
+    /// Send an `Idempotency-Key` to retry safely: the same key and body within 24 h answer as
+    /// the first request did, and register nothing more.
+    #[oai(
+        path = "/",
+        method = "post",
+        operation_id = "users.register",
+        transform = "idempotent"
+    )]
+    async fn register(
+        &self,
+        request: &Request,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: Header<Option<String>>,
+        body: JsonBody<RegisterIn>,
+    ) -> ApiResult<Registered> {
+        let new_id = NewId::of(request);
+        if new_id.retried()
+            && let Some(earlier) = self.ctx.store.find(new_id.id()).await?
+        {
+            return Ok(Registered::of(&earlier));
+        }
+        if new_id.retried() {
+            // The earlier attempt (over: its key was released) may have queued mail for the
+            // account it did not store; this attempt queues its own.
+            self.ctx.store.drop_queued_for(new_id.id()).await?;
+        }
         let RegisterIn {
             email,
             password,
@@ -83,7 +120,7 @@ impl UsersApi {
             },
             requested_at: Utc::now(),
         };
-        let id = UserId::new();
+        let id = new_id.id();
         // Queued in this order (the relay sends oldest first): welcome, then the verification.
         let welcome_message = outbox::email(id, &welcome)?;
         let (verification, verify_message) = emails::verification(id, &email)?;
@@ -117,10 +154,7 @@ impl UsersApi {
         }
         self.ctx.relay.nudge();
         tracing::info!(user_id = %user.id, "account registered");
-        Ok(Registered::Created(
-            Json(ProfileOut::from(&user)),
-            "/api/v1/users/me".into(),
-        ))
+        Ok(Registered::of(&user))
     }
 
     /// Grant or revoke `admin` (administrators only). `user` is always kept.

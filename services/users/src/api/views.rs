@@ -3,7 +3,7 @@
 use common::{auth::Role, domain::Topic, time::Timestamp};
 use poem_openapi::Object;
 
-use crate::store::User;
+use crate::store::{Email, User};
 
 /// A token pair.
 #[derive(Debug, Object)]
@@ -27,6 +27,16 @@ pub struct EmailOut {
     pub verified: bool,
     /// Whether it is the account's primary address (exactly one is).
     pub primary: bool,
+}
+
+impl From<&Email> for EmailOut {
+    fn from(email: &Email) -> Self {
+        Self {
+            email: email.address.to_string(),
+            verified: email.verified,
+            primary: email.primary,
+        }
+    }
 }
 
 /// The account as its owner sees it.
@@ -57,15 +67,7 @@ impl From<&User> for ProfileOut {
                 .map(ToString::to_string)
                 .unwrap_or_default(),
             display_name: user.display_name.as_ref().map(|n| n.as_str().to_owned()),
-            emails: user
-                .emails
-                .iter()
-                .map(|e| EmailOut {
-                    email: e.address.to_string(),
-                    verified: e.verified,
-                    primary: e.primary,
-                })
-                .collect(),
+            emails: user.emails.iter().map(EmailOut::from).collect(),
             interests: user.interests.iter().map(Topic::to_string).collect(),
             roles: user.roles.clone(),
             created_at: user.created_at.to_chrono().into(),

@@ -41,6 +41,23 @@ pub enum Exchange {
 }
 
 impl Store {
+    /// Deletes what is queued about `user_id`: the mail an attempt at registering queued before
+    /// it failed, which would otherwise go out beside its retry's once the account exists.
+    pub async fn drop_queued_for(&self, user_id: UserId) -> StoreResult<u64> {
+        self.deadline
+            .on(
+                "dropping queued messages",
+                &self.outbox,
+                |outbox| async move {
+                    outbox
+                        .delete_many(doc! { "user_id": user_id })
+                        .await
+                        .map(|deleted| deleted.deleted_count)
+                },
+            )
+            .await
+    }
+
     /// Queues messages for the relay.
     pub async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()> {
         if messages.is_empty() {

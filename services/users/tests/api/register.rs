@@ -115,3 +115,33 @@ async fn a_configured_admin_address_registers_as_admin() -> anyhow::Result<()> {
     assert_eq!(profile["roles"], json!(["user", "admin"]));
     app.cleanup().await
 }
+
+#[tokio::test]
+async fn a_registration_retried_with_its_key_answers_the_account_it_made() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let body = json!({ "email": unique_email("retry"), "password": PASSWORD });
+    let client = reqwest::Client::new();
+    let register = |key: Option<&str>| {
+        let mut request = client.post(app.url("/api/v1/users")).json(&body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send()
+    };
+    let first = register(Some("signup-1")).await?;
+    assert_eq!(first.status(), 201);
+    let first: serde_json::Value = first.json().await?;
+    let replayed = register(Some("signup-1")).await?;
+    assert_eq!(replayed.status(), 201);
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(replayed.json::<serde_json::Value>().await?, first);
+
+    // The first answer lost to a 503 after the account was stored: the retry answers with it
+    // where a request without the key is told the address is taken.
+    common::idempotency::forget_answers(&app.db, chrono::Utc::now()).await?;
+    let rerun = register(Some("signup-1")).await?;
+    assert_eq!(rerun.status(), 201);
+    assert_eq!(rerun.json::<serde_json::Value>().await?["id"], first["id"]);
+    problem(register(None).await?, 409).await?;
+    app.cleanup().await
+}
