@@ -10,7 +10,7 @@ mod topic;
 
 pub use email::EmailAddress;
 pub use ids::{EventId, ReminderId, UserId};
-pub use text::bounded;
+pub use text::{bounded, bounded_line};
 pub use timezone::{TimeZone, unparsable_counter};
 pub use topic::Topic;
 

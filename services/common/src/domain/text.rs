@@ -19,11 +19,30 @@ pub fn bounded(raw: &str, min: usize, max: usize) -> Result<String, DomainError>
     Ok(trimmed.to_owned())
 }
 
+/// [`bounded`] text on one line: no line break or other control character, so it can go into
+/// a mail header (a subject made from it) as it is.
+pub fn bounded_line(raw: &str, min: usize, max: usize) -> Result<String, DomainError> {
+    let text = bounded(raw, min, max)?;
+    if text.chars().any(char::is_control) {
+        return Err(DomainError::Malformed {
+            expected: "one line without control characters",
+        });
+    }
+    Ok(text)
+}
+
 /// Declares a text newtype that only [`bounded`] text can become, stored and sent as a string:
-/// `bounded_text!(/// doc, Title, min = 1, max = 120);`.
+/// `bounded_text!(/// doc, Title, min = 1, max = 120);`, or [`bounded_line`] text with
+/// `…, max = 120, one_line);`.
 #[macro_export]
 macro_rules! bounded_text {
+    ($(#[$doc:meta])* $name:ident, min = $min:expr, max = $max:expr, one_line) => {
+        $crate::bounded_text!(@ $(#[$doc])* $name, $min, $max, $crate::domain::bounded_line);
+    };
     ($(#[$doc:meta])* $name:ident, min = $min:expr, max = $max:expr) => {
+        $crate::bounded_text!(@ $(#[$doc])* $name, $min, $max, $crate::domain::bounded);
+    };
+    (@ $(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $parse:path) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -37,7 +56,7 @@ macro_rules! bounded_text {
 
             /// Trims surrounding whitespace, then checks the length.
             pub fn parse(raw: &str) -> Result<Self, $crate::domain::DomainError> {
-                $crate::domain::bounded(raw, Self::MIN_LEN, Self::MAX_LEN).map(Self)
+                $parse(raw, Self::MIN_LEN, Self::MAX_LEN).map(Self)
             }
 
             /// The text.
@@ -78,5 +97,13 @@ mod tests {
         assert_eq!(Note::parse("a"), Err(DomainError::TooShort { min: 2 }));
         assert_eq!(Note::parse("abcdef"), Err(DomainError::TooLong { max: 5 }));
         assert_eq!(bounded("", 0, 3).unwrap(), "");
+    }
+
+    #[test]
+    fn a_line_holds_no_line_break_or_other_control_character() {
+        assert_eq!(bounded_line(" Jazz night ", 1, 20).unwrap(), "Jazz night");
+        for broken in ["Jazz\r\nBcc: x@example.com", "Jazz\nnight", "Jazz\tnight"] {
+            assert!(bounded_line(broken, 1, 40).is_err(), "{broken:?}");
+        }
     }
 }

@@ -4,16 +4,16 @@ use common::domain::{DomainError, Topic};
 use serde::{Deserialize, Serialize};
 
 common::bounded_text!(
-    /// What the event is called: 1 to 120 characters.
-    Title, min = 1, max = 120
+    /// What the event is called: 1 to 120 characters on one line (it goes into mail subjects).
+    Title, min = 1, max = 120, one_line
 );
 common::bounded_text!(
     /// What happens there: up to 4,000 characters, may be empty.
     Description, min = 0, max = 4000
 );
 common::bounded_text!(
-    /// Who runs it: 1 to 120 characters.
-    Organizer, min = 1, max = 120
+    /// Who runs it: 1 to 120 characters on one line.
+    Organizer, min = 1, max = 120, one_line
 );
 
 /// The topics an event is listed under: at most [`Topics::MAX`], each once, in the given order.

@@ -1,11 +1,11 @@
 //! What a reminder says: the owner's words, or words made from its event.
 
 use common::{
-    domain::{DomainError, bounded},
+    domain::{DomainError, bounded_line},
     messages::EventSummary,
 };
 
-/// A mail subject chosen by the owner: 1 to 200 characters, one line.
+/// A mail subject chosen by the owner: 1 to 200 characters on one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject(String);
 
@@ -13,13 +13,7 @@ impl Subject {
     pub const MAX_LEN: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let text = bounded(raw, 1, Self::MAX_LEN)?;
-        if text.contains(['\r', '\n']) {
-            return Err(DomainError::Malformed {
-                expected: "a single line",
-            });
-        }
-        Ok(Self(text))
+        bounded_line(raw, 1, Self::MAX_LEN).map(Self)
     }
 
     pub fn into_inner(self) -> String {

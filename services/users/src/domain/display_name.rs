@@ -1,6 +1,6 @@
 use std::fmt;
 
-use common::domain::{DomainError, bounded};
+use common::domain::{DomainError, bounded_line};
 use serde::{Deserialize, Serialize};
 
 /// How a user is shown to others: 1 to 60 characters after trimming, no control characters.
@@ -14,13 +14,7 @@ impl DisplayName {
 
     /// Trims and checks.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let trimmed = bounded(raw, 1, Self::MAX_LEN)?;
-        if trimmed.chars().any(char::is_control) {
-            return Err(DomainError::Malformed {
-                expected: "text without control characters",
-            });
-        }
-        Ok(Self(trimmed))
+        bounded_line(raw, 1, Self::MAX_LEN).map(Self)
     }
 
     /// The name.
