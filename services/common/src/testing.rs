@@ -22,8 +22,9 @@ use crate::{
 };
 
 pub use assertions::{
-    assert_database_unavailable, assert_routes_match_the_table, assert_serves_health,
-    assert_written_as_documented, problem_fields,
+    assert_database_unavailable, assert_optional_fields_are_nullable,
+    assert_routes_match_the_table, assert_serves_health, assert_written_as_documented,
+    problem_fields,
 };
 pub use issuer::TokenIssuer;
 pub use mailpit_process::PrivateMailpit;

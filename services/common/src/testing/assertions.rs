@@ -146,6 +146,44 @@ pub async fn assert_routes_match_the_table(base: &str, service: &str) -> anyhow:
     Ok(())
 }
 
+/// Asserts that the document of the service at `base` lets every optional field be `null`: an
+/// `Option` field is written as `null` when empty and read as empty from `null`, so a client
+/// generated from a document that did not say so breaks on the first one. Fields with a default
+/// (absent means the default) and the problem document (which omits what it lacks) are exempt.
+pub async fn assert_optional_fields_are_nullable(base: &str) -> anyhow::Result<()> {
+    let doc: serde_json::Value = reqwest::get(format!("{base}/openapi.json"))
+        .await?
+        .json()
+        .await?;
+    let mut not_nullable = Vec::new();
+    for (name, schema) in doc["components"]["schemas"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        if name == "Problem" {
+            continue;
+        }
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        for (field, property) in schema["properties"].as_object().into_iter().flatten() {
+            let optional = !required.contains(&field.as_str()) && property.get("default").is_none();
+            if optional && property["nullable"] != true {
+                not_nullable.push(format!("{name}.{field}"));
+            }
+        }
+    }
+    anyhow::ensure!(
+        not_nullable.is_empty(),
+        "optional but not nullable: {not_nullable:?}"
+    );
+    Ok(())
+}
+
 /// Checks that `value` comes out of [`crate::json::JsonOut`] (serde) exactly as poem-openapi's
 /// `Json` would write it (its `Object` derive), so the document and the body cannot drift.
 pub fn assert_written_as_documented<T>(value: &T) -> anyhow::Result<()>

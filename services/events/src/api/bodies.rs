@@ -30,6 +30,7 @@ pub struct EventIn {
     /// When it starts (any offset; stored in UTC).
     pub starts_at: Timestamp,
     /// When it ends, after `starts_at`.
+    #[oai(nullable)]
     pub ends_at: Option<Timestamp>,
     /// IANA time zone its local times are in, e.g. `Europe/Madrid`.
     pub timezone: String,
@@ -37,6 +38,7 @@ pub struct EventIn {
     pub place: PlaceIn,
     /// Who runs it; 1 to 120 characters.
     #[oai(validator(max_length = 120))]
+    #[oai(nullable)]
     pub organizer: Option<String>,
     /// Up to 10 topic slugs (lowercase, like `live-music`); repeats are dropped.
     #[serde(default)]
@@ -54,10 +56,13 @@ pub struct PlaceIn {
     pub name: String,
     /// Up to 200 characters.
     #[oai(validator(max_length = 200))]
+    #[oai(nullable)]
     pub address: Option<String>,
     /// Latitude in degrees, −90 to 90.
+    #[oai(nullable)]
     pub lat: Option<f64>,
     /// Longitude in degrees, −180 to 180.
+    #[oai(nullable)]
     pub lon: Option<f64>,
 }
 

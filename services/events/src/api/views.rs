@@ -21,10 +21,12 @@ pub struct EventOut {
     pub title: String,
     pub description: String,
     pub starts_at: Timestamp,
+    #[oai(nullable)]
     pub ends_at: Option<Timestamp>,
     /// IANA time zone its local times are in.
     pub timezone: String,
     pub place: PlaceOut,
+    #[oai(nullable)]
     pub organizer: Option<String>,
     /// Topic slugs.
     pub topics: Vec<String>,
@@ -33,6 +35,7 @@ pub struct EventOut {
     /// 1 when created, one more on every change; the `ETag` is this number in quotes.
     pub version: i64,
     /// Great-circle distance from `near`, in kilometres (searches with `near` only).
+    #[oai(nullable)]
     pub distance_km: Option<f64>,
 }
 
@@ -40,8 +43,11 @@ pub struct EventOut {
 #[derive(Debug, Object, Serialize)]
 pub struct PlaceOut {
     pub name: String,
+    #[oai(nullable)]
     pub address: Option<String>,
+    #[oai(nullable)]
     pub lat: Option<f64>,
+    #[oai(nullable)]
     pub lon: Option<f64>,
 }
 
@@ -90,6 +96,7 @@ impl From<&Found> for EventOut {
 pub struct SearchPage {
     pub items: Vec<EventOut>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
     pub facets: Facets,
 }
@@ -120,6 +127,7 @@ impl SearchPage {
 pub struct EventPage {
     pub items: Vec<EventOut>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -15,12 +15,15 @@ pub struct ReminderOut {
     pub content: String,
     pub send_at: Timestamp,
     /// Set when the reminder follows its event's start.
+    #[oai(nullable)]
     pub remind_before_minutes: Option<i64>,
     pub status: Status,
     /// How many times it was handed to the email queue.
     pub attempts: i64,
+    #[oai(nullable)]
     pub sent_at: Option<Timestamp>,
     /// Why it failed, when it did.
+    #[oai(nullable)]
     pub last_error: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -51,6 +54,7 @@ impl From<&ReminderDoc> for ReminderOut {
 pub struct ReminderPage {
     pub items: Vec<ReminderOut>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -20,6 +20,7 @@ pub struct RegisterIn {
     pub password: String,
     /// How others see the user; 1 to 60 characters.
     #[oai(validator(max_length = 60))]
+    #[oai(nullable)]
     pub display_name: Option<String>,
 }
 
@@ -50,9 +51,11 @@ pub struct RefreshIn {
 pub struct ProfilePatch {
     /// 1 to 60 characters.
     #[oai(validator(max_length = 60))]
+    #[oai(nullable)]
     pub display_name: Option<String>,
     /// Topic slugs the user likes (at most 20), replacing the current ones.
     #[oai(validator(max_items = 20))]
+    #[oai(nullable)]
     pub interests: Option<Vec<String>>,
 }
 

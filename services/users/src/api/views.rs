@@ -47,6 +47,7 @@ pub struct ProfileOut {
     /// The primary address.
     pub email: String,
     /// How others see the user, if set.
+    #[oai(nullable)]
     pub display_name: Option<String>,
     /// Every address of the account.
     pub emails: Vec<EmailOut>,
