@@ -392,20 +392,37 @@ impl RabbitAdmin {
     /// fine.
     async fn delete(&self, kind: &str, name: &str) -> anyhow::Result<()> {
         let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        let url = format!("{}/api/{kind}/{}", self.base, encoded.replace('+', "%20"));
         let answer = self
             .http
-            .delete(format!(
-                "{}/api/{kind}/{}",
-                self.base,
-                encoded.replace('+', "%20")
-            ))
+            .delete(&url)
             .basic_auth("guest", Some("guest"))
             .send()
             .await?;
-        if answer.status() != reqwest::StatusCode::NOT_FOUND {
-            answer.error_for_status()?;
+        match answer.status() {
+            reqwest::StatusCode::NOT_FOUND => Ok(()),
+            // An exclusive queue whose connection is closing refuses deletion; it goes with
+            // the connection.
+            reqwest::StatusCode::BAD_REQUEST => {
+                let refusal = answer.text().await.unwrap_or_default();
+                eventually(
+                    Duration::from_secs(10),
+                    &format!("{name} gone ({refusal})"),
+                    || async {
+                        let status = self
+                            .http
+                            .get(&url)
+                            .basic_auth("guest", Some("guest"))
+                            .send()
+                            .await?
+                            .status();
+                        Ok((status == reqwest::StatusCode::NOT_FOUND).then_some(()))
+                    },
+                )
+                .await
+            }
+            _ => answer.error_for_status().map(drop).map_err(Into::into),
         }
-        Ok(())
     }
 }
 
