@@ -407,6 +407,22 @@ impl Platform {
         Ok(created.json().await?)
     }
 
+    /// The ids on the first page of the owner of `token`'s reminders, `query` (`?event_id=…`)
+    /// narrowing them.
+    pub async fn reminder_ids(&self, token: &str, query: &str) -> anyhow::Result<Vec<String>> {
+        let page: Value = self
+            .reminders(Method::GET, query, token, None)
+            .await?
+            .json()
+            .await?;
+        Ok(page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["id"].as_str().map(str::to_owned))
+            .collect())
+    }
+
     /// The reminder `id` as its owner sees it.
     pub async fn reminder(&self, token: &str, id: &str) -> anyhow::Result<Value> {
         Ok(self

@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 use common::idempotency;
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{Platform, spawn_platform};
@@ -22,24 +22,6 @@ async fn create(
         .json(body)
         .send()
         .await?)
-}
-
-async fn ids_of_event(
-    platform: &Platform,
-    token: &str,
-    event: &str,
-) -> anyhow::Result<Vec<String>> {
-    let page: Value = platform
-        .reminders(Method::GET, &format!("?event_id={event}"), token, None)
-        .await?
-        .json()
-        .await?;
-    Ok(page["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["id"].as_str().map(str::to_owned))
-        .collect())
 }
 
 #[tokio::test]
@@ -73,7 +55,9 @@ async fn the_same_key_and_body_answer_the_first_reminder_and_another_body_is_ref
         "{problem}"
     );
     assert_eq!(
-        ids_of_event(&platform, &me, &event).await?,
+        platform
+            .reminder_ids(&me, &format!("?event_id={event}"))
+            .await?,
         [first["id"].as_str().unwrap()]
     );
 
@@ -83,7 +67,13 @@ async fn the_same_key_and_body_answer_the_first_reminder_and_another_body_is_ref
         .json()
         .await?;
     assert_ne!(theirs["id"], first["id"]);
-    assert_eq!(ids_of_event(&platform, &someone, &event).await?.len(), 1);
+    assert_eq!(
+        platform
+            .reminder_ids(&someone, &format!("?event_id={event}"))
+            .await?
+            .len(),
+        1
+    );
 
     let too_long = create(&platform, &me, &"k".repeat(256), &body).await?;
     assert_eq!(too_long.status(), StatusCode::BAD_REQUEST);
@@ -92,7 +82,13 @@ async fn the_same_key_and_body_answer_the_first_reminder_and_another_body_is_ref
         problem["errors"][0]["field"], "Idempotency-Key",
         "{problem}"
     );
-    assert_eq!(ids_of_event(&platform, &me, &event).await?.len(), 1);
+    assert_eq!(
+        platform
+            .reminder_ids(&me, &format!("?event_id={event}"))
+            .await?
+            .len(),
+        1
+    );
     platform.cleanup().await
 }
 
@@ -120,7 +116,9 @@ async fn a_retry_after_an_unknown_outcome_answers_what_the_first_attempt_created
     let retried: Value = retried.json().await?;
     assert_eq!(retried["id"], first["id"]);
     assert_eq!(
-        ids_of_event(&platform, &me, &event).await?,
+        platform
+            .reminder_ids(&me, &format!("?event_id={event}"))
+            .await?,
         [first["id"].as_str().unwrap()]
     );
 
@@ -129,6 +127,12 @@ async fn a_retry_after_an_unknown_outcome_answers_what_the_first_attempt_created
     let busy = create(&platform, &me, "unknown-1", &body).await?;
     assert_eq!(busy.status(), StatusCode::CONFLICT);
     assert_eq!(busy.headers()["retry-after"], "1");
-    assert_eq!(ids_of_event(&platform, &me, &event).await?.len(), 1);
+    assert_eq!(
+        platform
+            .reminder_ids(&me, &format!("?event_id={event}"))
+            .await?
+            .len(),
+        1
+    );
     platform.cleanup().await
 }
