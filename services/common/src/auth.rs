@@ -20,7 +20,7 @@ use poem_openapi::{SecurityScheme, auth::Bearer};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-use crate::{config::AuthConfig, domain::UserId, problem::ApiError};
+use crate::{config::AuthConfig, domain::UserId, problem::ApiError, revocation::RevokedAccounts};
 
 /// Shortest time between two fetches of the key set caused by unknown key ids.
 pub const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(2);
@@ -91,6 +91,9 @@ pub enum AuthError {
     /// Bad signature, expired, wrong audience or issuer, missing claim.
     #[error("the token is invalid: {0}")]
     Invalid(#[source] jsonwebtoken::errors::Error),
+    /// Its account was deleted after it was issued.
+    #[error("the token's account is deleted")]
+    AccountDeleted,
     /// The key set could not be fetched.
     #[error("the signing keys could not be fetched")]
     KeysUnavailable(#[source] anyhow::Error),
@@ -127,6 +130,7 @@ pub struct JwksVerifier {
     http: reqwest::Client,
     cache: RwLock<Option<CachedKeys>>,
     fixed: Option<JwkSet>,
+    revoked: Arc<RevokedAccounts>,
 }
 
 impl JwksVerifier {
@@ -140,7 +144,13 @@ impl JwksVerifier {
                 .unwrap_or_default(),
             cache: RwLock::new(None),
             fixed: None,
+            revoked: Arc::default(),
         }
+    }
+
+    /// The same verifier, also refusing the tokens of the accounts in `revoked`.
+    pub fn refusing(self, revoked: Arc<RevokedAccounts>) -> Self {
+        Self { revoked, ..self }
     }
 
     /// A verifier that trusts exactly `keys` and never fetches: for the users service, which
@@ -164,9 +174,13 @@ impl JwksVerifier {
         validation.set_audience(&[&self.cfg.audience]);
         validation.set_issuer(&[&self.cfg.issuer]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        decode::<Claims>(token, &key, &validation)
-            .map(|data| data.claims)
-            .map_err(AuthError::Invalid)
+        let claims = decode::<Claims>(token, &key, &validation)
+            .map_err(AuthError::Invalid)?
+            .claims;
+        if self.revoked.contains(claims.sub) {
+            return Err(AuthError::AccountDeleted);
+        }
+        Ok(claims)
     }
 
     async fn key(&self, kid: &str) -> Result<Jwk, AuthError> {

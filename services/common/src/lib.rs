@@ -22,6 +22,7 @@ pub mod page;
 pub mod problem;
 pub mod relay;
 pub mod request_id;
+pub mod revocation;
 pub mod routes;
 pub mod server;
 pub mod store;

@@ -53,6 +53,11 @@ pub enum Queue {
     NotificationsDomain,
     /// One scheduler's own queue of reminder change notices (private to its connection).
     NotificationsScheduler(uuid::Uuid),
+    /// One instance's own queue of deleted accounts (private to its connection).
+    AccountDeletions {
+        service: &'static str,
+        instance: uuid::Uuid,
+    },
 }
 
 /// The names of one deployment (or one test).
@@ -86,6 +91,9 @@ impl Topology {
             Queue::NotificationsDomain => "notifications.domain".to_owned(),
             Queue::NotificationsScheduler(instance) => {
                 format!("notifications.scheduler.{}", instance.simple())
+            }
+            Queue::AccountDeletions { service, instance } => {
+                format!("{service}.account-deletions.{}", instance.simple())
             }
         };
         format!("{}{name}", self.prefix)

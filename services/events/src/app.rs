@@ -10,6 +10,7 @@ use common::{
     idempotency::IdempotencyKeys,
     metrics::Metrics,
     mongo,
+    revocation::{self, Revocations},
     server::Service,
     topology::Exchange,
 };
@@ -34,6 +35,8 @@ pub struct Application {
     store: Store,
     catalogue: Catalogue,
     follower: Follower,
+    deletions: revocation::Follower,
+    tombstones: revocation::Tombstones,
     amqp: Arc<Connection>,
     relay: Relay,
     config: Config,
@@ -62,9 +65,13 @@ impl Application {
             vec![(Exchange::Domain, domain.clone())],
             metrics.registry(),
         )?;
-        let verifier = Arc::new(JwksVerifier::new(config.auth.clone()));
         // Subscribed, then loaded, before the port is bound: an instance is never ready with
-        // an empty catalogue, and misses nothing written while it loads.
+        // an empty catalogue or unaware of a deletion, and misses nothing written while it loads.
+        let revocations = Revocations::new(&db, config.mongo.deadline());
+        let tombstones = revocations.tombstones.clone();
+        let verifier =
+            Arc::new(JwksVerifier::new(config.auth.clone()).refusing(revocations.revoked.clone()));
+        let deletions = revocations.subscribe(&amqp, &topology, SERVICE).await?;
         let follower = Follower::subscribe(&amqp, &topology, metrics.registry()).await?;
         let catalogue = Catalogue::default();
         catalogue::load(&catalogue, &store).await?;
@@ -89,6 +96,8 @@ impl Application {
             store,
             catalogue,
             follower,
+            deletions,
+            tombstones,
             amqp,
             relay,
             config,
@@ -139,12 +148,15 @@ impl Application {
             self.config.amqp.topology(),
             self.config.amqp.prefetch,
             self.store.clone(),
+            self.tombstones,
             shutdown.clone(),
         ));
+        let deletions = tokio::spawn(self.deletions.run(shutdown.clone()));
         self.service.run_until_stopped(shutdown).await?;
         relay.await?;
         consumer.await??;
         following.await??;
+        deletions.await??;
         Ok(())
     }
 }

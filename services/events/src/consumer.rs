@@ -1,10 +1,12 @@
-//! What the events service consumes: `user.deleted`, to forget that user's saved events.
+//! What the events service consumes: `user.deleted`, to record the deletion (its instances
+//! refuse the account's tokens) and forget that user's saved events.
 
 use std::sync::Arc;
 
 use common::{
     amqp::{self, Outcome},
     messages::{self, UserDeletedV1},
+    revocation::Tombstones,
     topology::{Queue, Topology},
 };
 use lapin::{Connection, message::Delivery};
@@ -31,17 +33,18 @@ pub async fn consume_user_deletions(
     topology: Topology,
     prefetch: u16,
     store: Store,
+    tombstones: Tombstones,
     shutdown: CancellationToken,
 ) -> lapin::Result<()> {
     let queue = topology.queue(Queue::EventsUserDeletions);
     amqp::consume(&connection, &queue, prefetch, shutdown, move |delivery| {
-        let store = store.clone();
-        async move { forget_user(&store, &delivery).await }
+        let (store, tombstones) = (store.clone(), tombstones.clone());
+        async move { forget_user(&store, &tombstones, &delivery).await }
     })
     .await
 }
 
-async fn forget_user(store: &Store, delivery: &Delivery) -> Outcome {
+async fn forget_user(store: &Store, tombstones: &Tombstones, delivery: &Delivery) -> Outcome {
     let deleted: UserDeletedV1 = match serde_json::from_slice(&delivery.data) {
         Ok(message) => message,
         Err(err) => {
@@ -49,6 +52,10 @@ async fn forget_user(store: &Store, delivery: &Delivery) -> Outcome {
             return Outcome::Reject;
         }
     };
+    if let Err(err) = tombstones.record(deleted.user_id, deleted.deleted_at).await {
+        tracing::warn!(error = ?err, "recording a deleted user failed; will retry");
+        return Outcome::Requeue;
+    }
     match store.forget_user(deleted.user_id).await {
         Ok(count) => {
             tracing::info!(user_id = %deleted.user_id, saves = count, "forgot a deleted user's saves");

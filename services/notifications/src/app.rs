@@ -11,6 +11,7 @@ use common::{
     idempotency::IdempotencyKeys,
     metrics::Metrics,
     mongo,
+    revocation::{self, Revocations},
     server::Service,
     topology::Exchange,
 };
@@ -38,6 +39,7 @@ pub struct Application {
     amqp: Arc<Connection>,
     handler: Handler,
     scheduler: Scheduler,
+    deletions: Option<revocation::Follower>,
     config: Config,
 }
 
@@ -77,12 +79,16 @@ impl Application {
             store: store.clone(),
             domain,
         };
+        let revocations = Revocations::new(&db, config.mongo.deadline());
         let handler = Handler::new(
             store.clone(),
+            revocations.tombstones.clone(),
             canceller.clone(),
             notices.clone(),
             scheduler_metrics,
         );
+        // Subscribed before the port is bound, so no request is served unaware of a deletion.
+        let mut deletions = None;
         let route = if config.role.runs_api() {
             let ctx = Ctx {
                 store,
@@ -90,7 +96,10 @@ impl Application {
                 notices,
                 services: Services::new(config.users_url.clone(), config.events_url.clone())?,
             };
-            let verifier = Arc::new(JwksVerifier::new(config.auth.clone()));
+            let verifier = Arc::new(
+                JwksVerifier::new(config.auth.clone()).refusing(revocations.revoked.clone()),
+            );
+            deletions = Some(revocations.subscribe(&amqp, &topology, SERVICE).await?);
             api::routes(
                 ctx,
                 verifier,
@@ -110,6 +119,7 @@ impl Application {
             amqp,
             handler,
             scheduler,
+            deletions,
             config,
         })
     }
@@ -149,7 +159,13 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        let deletions = self
+            .deletions
+            .map(|deletions| tokio::spawn(deletions.run(shutdown.clone())));
         self.service.run_until_stopped(shutdown).await?;
+        if let Some(deletions) = deletions {
+            deletions.await??;
+        }
         if let Some(consumer) = consumer {
             consumer.await??;
         }

@@ -14,6 +14,7 @@ use common::{
         UserEmailRemovedV1,
     },
     request_id::RequestId,
+    revocation::Tombstones,
     store::StoreResult,
     topology::{Queue, Topology},
 };
@@ -74,6 +75,7 @@ const RESULTS_TOGETHER: usize = 256;
 #[derive(Clone)]
 pub struct Handler {
     store: Store,
+    tombstones: Tombstones,
     canceller: Canceller,
     notices: Notices,
     metrics: SchedulerMetrics,
@@ -84,6 +86,7 @@ pub struct Handler {
 impl Handler {
     pub fn new(
         store: Store,
+        tombstones: Tombstones,
         canceller: Canceller,
         notices: Notices,
         metrics: SchedulerMetrics,
@@ -95,6 +98,7 @@ impl Handler {
         });
         Self {
             store,
+            tombstones,
             canceller,
             notices,
             metrics,
@@ -248,6 +252,10 @@ impl Handler {
     }
 
     async fn user_deleted(&self, deleted: UserDeletedV1) -> anyhow::Result<()> {
+        // Recorded first, so that an instance started later refuses the account's tokens too.
+        self.tombstones
+            .record(deleted.user_id, deleted.deleted_at)
+            .await?;
         let removed = self.store.forget_user(deleted.user_id).await?;
         tracing::info!(user_id = %deleted.user_id, removed, "user deleted; their reminders removed");
         Ok(())

@@ -10,6 +10,7 @@ use common::{
     idempotency::IdempotencyKeys,
     metrics::Metrics,
     mongo,
+    revocation::{self, Revocations},
     server::Service,
     topology::Exchange,
 };
@@ -34,6 +35,7 @@ pub struct Application {
     db: Database,
     amqp: Arc<Connection>,
     relay: Relay,
+    deletions: revocation::Follower,
     config: Config,
 }
 
@@ -45,15 +47,31 @@ impl Application {
         let store = Store::open(&db, config.mongo.deadline()).await?;
         let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
         let metrics = Metrics::new(SERVICE)?;
-        let relay = relay(&amqp, &config.amqp, store.clone(), &metrics).await?;
-        let verifier = Arc::new(JwksVerifier::with_keys(
+        let revocations = Revocations::new(&db, config.mongo.deadline());
+        let relay = relay(
+            &amqp,
+            &config.amqp,
+            Outbox {
+                store: store.clone(),
+                tombstones: revocations.tombstones.clone(),
+            },
+            &metrics,
+        )
+        .await?;
+        let verifier = JwksVerifier::with_keys(
             AuthConfig {
                 issuer: config.tokens.issuer.clone(),
                 audience: config.tokens.audience.clone(),
                 ..AuthConfig::default()
             },
             signer.jwks().clone(),
-        ));
+        );
+        let verifier = Arc::new(verifier.refusing(revocations.revoked.clone()));
+        let revoked = revocations.revoked.clone();
+        // Before the port is bound, so no request is served unaware of a deletion.
+        let deletions = revocations
+            .subscribe(&amqp, &config.amqp.topology(), SERVICE)
+            .await?;
         let ctx = Ctx {
             store,
             passwords: Passwords::new().await?,
@@ -66,6 +84,7 @@ impl Application {
             admin_emails: config.admin_emails.clone().into(),
             refresh_ttl: config.tokens.refresh_ttl,
             trusted_proxies: config.trusted_proxies.clone(),
+            revoked,
         };
         let checks: Vec<Box<dyn Check>> = vec![
             Box::new(MongoCheck(db.clone())),
@@ -79,6 +98,7 @@ impl Application {
             db,
             amqp,
             relay,
+            deletions,
             config,
         })
     }
@@ -107,8 +127,10 @@ impl Application {
             outbox::PARKED_RETRY_EVERY,
             shutdown.clone(),
         ));
+        let deletions = tokio::spawn(self.deletions.run(shutdown.clone()));
         self.service.run_until_stopped(shutdown).await?;
         relay.await?;
+        deletions.await??;
         Ok(())
     }
 }
@@ -116,7 +138,7 @@ impl Application {
 async fn relay(
     amqp: &Connection,
     config: &AmqpConfig,
-    store: Store,
+    outbox: Outbox,
     metrics: &Metrics,
 ) -> anyhow::Result<Relay> {
     let topology = config.topology();
@@ -130,7 +152,7 @@ async fn relay(
         .await?
         .broadcast();
     Ok(Relay::new(
-        Outbox { store },
+        outbox,
         vec![(Exchange::Email, email), (Exchange::Domain, domain)],
         metrics.registry(),
     )?)

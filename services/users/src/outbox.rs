@@ -19,6 +19,7 @@ use common::{
     messages::{self, EmailRequestedV1, UserDeletedV1},
     relay::{self, Outgoing, Pending, Source, Step},
     request_id::RequestId,
+    revocation::Tombstones,
     store::{StoreError, StoreResult},
     topology,
 };
@@ -87,6 +88,8 @@ pub enum Entry {
 #[derive(Clone)]
 pub struct Outbox {
     pub store: Store,
+    /// Where a deletion is recorded before it is announced.
+    pub tombstones: Tombstones,
 }
 
 impl Source for Outbox {
@@ -125,7 +128,10 @@ impl Source for Outbox {
     async fn prepare(&self, entry: &Entry) -> StoreResult<Step> {
         match entry {
             Entry::Message(message) => self.prepare_message(message).await,
-            Entry::Deletion(user_id, _) => {
+            Entry::Deletion(user_id, marked_at) => {
+                // Recorded before it is announced: an instance that starts between the two
+                // still refuses the account's tokens.
+                self.tombstones.record(*user_id, *marked_at).await?;
                 let deleted = UserDeletedV1 {
                     user_id: *user_id,
                     deleted_at: Utc::now(),

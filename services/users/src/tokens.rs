@@ -71,6 +71,12 @@ pub struct AccessToken {
 impl Signer {
     /// Loads the key named by the configuration; the key id is its RFC 7638 thumbprint.
     pub fn from_config(cfg: &TokenConfig) -> anyhow::Result<Self> {
+        // The services forget a deleted account after `KEPT_FOR`: a token must be dead by then.
+        anyhow::ensure!(
+            cfg.access_ttl <= common::revocation::KEPT_FOR,
+            "tokens.access_ttl must be at most {} hours",
+            common::revocation::KEPT_FOR.as_secs() / 3600
+        );
         let pem = match (&cfg.signing_key, &cfg.signing_key_file) {
             (Some(pem), _) => pem.expose().to_owned(),
             (None, Some(path)) => std::fs::read_to_string(path)

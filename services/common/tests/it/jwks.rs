@@ -7,6 +7,7 @@ use common::{
     ApiError,
     auth::{AuthError, Claims, JwksVerifier, Role},
     config::AuthConfig,
+    revocation::RevokedAccounts,
     testing,
 };
 use jsonwebtoken::{
@@ -131,6 +132,47 @@ async fn expired_foreign_and_malformed_tokens_are_refused() -> anyhow::Result<()
     assert!(
         matches!(unknown_key, Err(AuthError::UnknownKey)),
         "{unknown_key:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_foreign_issuer_a_public_key_used_as_a_secret_and_a_deleted_account_are_refused()
+-> anyhow::Result<()> {
+    testing::init();
+    let signer = Signer::new(KEY, "k1");
+    let revoked = Arc::new(RevokedAccounts::default());
+    let verifier = jwks_server(published(&[&signer]))
+        .await?
+        .refusing(revoked.clone());
+    let genuine = claims("eventpost-api", 300);
+
+    let foreign_issuer = Claims {
+        iss: "someone-else".into(),
+        ..genuine.clone()
+    };
+    let foreign_issuer = verifier.verify(&signer.sign(&foreign_issuer)).await;
+    // The classic confusion: HS256 with the published key as the shared secret.
+    let mut hs256 = Header::new(Algorithm::HS256);
+    hs256.kid = Some("k1".into());
+    let public = serde_json::to_vec(&signer.public_jwk())?;
+    let confused = encode(&hs256, &genuine, &EncodingKey::from_secret(&public))?;
+    let confused = verifier.verify(&confused).await;
+    revoked.revoke(genuine.sub, chrono::Utc::now());
+    let deleted = verifier.verify(&signer.sign(&genuine)).await;
+
+    assert!(
+        matches!(foreign_issuer, Err(AuthError::Invalid(_))),
+        "{foreign_issuer:?}"
+    );
+    assert!(
+        matches!(confused, Err(AuthError::Invalid(_))),
+        "{confused:?}"
+    );
+    let deleted = ApiError::from(deleted.expect_err("deleted"));
+    assert!(
+        matches!(&deleted, ApiError::Unauthorized(why) if why.contains("deleted")),
+        "{deleted:?}"
     );
     Ok(())
 }

@@ -1,13 +1,15 @@
 //! Attacks on the platform's services, each refused with the right status and leaving the data
 //! as it was (read back): tokens changed or unsigned, operator objects where strings go, line
-//! breaks headed for mail headers, JSON nested past reason.
+//! breaks headed for mail headers, JSON nested past reason, a deleted account's tokens.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{Duration, Utc};
+use common::testing;
+use notifications::config::Role;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Platform, fields, spawn_platform};
+use crate::helpers::{PASSWORD, Platform, fields, spawn_platform};
 
 async fn problem(response: Response, status: StatusCode) -> anyhow::Result<Value> {
     assert_eq!(response.status(), status);
@@ -220,5 +222,75 @@ async fn json_nested_past_reason_is_a_400() -> anyhow::Result<()> {
         .await?;
     problem(response, StatusCode::BAD_REQUEST).await?;
     assert!(platform.reminder_ids(&me, "").await?.is_empty());
+    platform.cleanup().await
+}
+
+#[tokio::test]
+async fn a_deleted_accounts_token_is_refused_by_every_service_within_five_seconds()
+-> anyhow::Result<()> {
+    let platform = spawn_platform().await?;
+    let (doomed, bystander) = (platform.user().await?, platform.user().await?);
+    let me = format!("{}/api/v1/users/me", platform.users.address);
+    let password = json!({ "password": PASSWORD });
+
+    let deleted = platform
+        .send(Method::DELETE, &me, Some(&doomed), Some(&password))
+        .await?;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    let reads = protected_reads(&platform);
+    testing::eventually(
+        std::time::Duration::from_secs(5),
+        "every service to refuse the deleted account's token",
+        || async {
+            for url in &reads {
+                let read = platform.send(Method::GET, url, Some(&doomed), None).await?;
+                if read.status() != StatusCode::UNAUTHORIZED {
+                    return Ok(None);
+                }
+                let problem: Value = read.json().await?;
+                assert!(
+                    problem["detail"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("deleted"),
+                    "{url}: {problem}"
+                );
+            }
+            Ok(Some(()))
+        },
+    )
+    .await?;
+    for url in &reads {
+        let read = platform
+            .send(Method::GET, url, Some(&bystander), None)
+            .await?;
+        assert_eq!(read.status(), StatusCode::OK, "{url}");
+    }
+
+    // An instance started after the deletion knows it from the service's own record.
+    let tombstones = platform
+        .notifications
+        .db
+        .collection::<Value>("deleted_accounts");
+    testing::eventually(
+        std::time::Duration::from_secs(5),
+        "the deletion to be recorded",
+        || async {
+            Ok((tombstones.count_documents(mongodb::bson::doc! {}).await? == 1).then_some(()))
+        },
+    )
+    .await?;
+    let later = platform.start_process(Role::Api).await?;
+    let url = format!("{}/api/v1/notifications", later.address);
+    let refused = platform
+        .send(Method::GET, &url, Some(&doomed), None)
+        .await?;
+    problem(refused, StatusCode::UNAUTHORIZED).await?;
+    let served = platform
+        .send(Method::GET, &url, Some(&bystander), None)
+        .await?;
+    assert_eq!(served.status(), StatusCode::OK);
+    later.stop().await?;
     platform.cleanup().await
 }

@@ -517,8 +517,13 @@ impl Platform {
     /// A scheduler process of its own on the platform's database and broker, as a replica
     /// (or a restarted one) would be.
     pub async fn start_scheduler_process(&self) -> anyhow::Result<Running> {
+        self.start_process(Role::Scheduler).await
+    }
+
+    /// Another notifications process in `role` on the platform's database and broker.
+    pub async fn start_process(&self, role: Role) -> anyhow::Result<Running> {
         let config = Config {
-            role: Role::Scheduler,
+            role,
             http: HttpConfig::local(0),
             ..self.config.clone()
         };

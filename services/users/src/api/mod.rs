@@ -11,7 +11,7 @@ use std::{sync::Arc, time::Duration};
 
 use common::{
     auth::JwksVerifier, client_address::TrustedProxies, domain::EmailAddress,
-    idempotency::IdempotencyKeys,
+    idempotency::IdempotencyKeys, revocation::RevokedAccounts,
 };
 use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
@@ -42,6 +42,8 @@ pub struct Ctx {
     pub refresh_ttl: Duration,
     /// The peers whose word for the client's address is taken: the gateway.
     pub trusted_proxies: TrustedProxies,
+    /// The deleted accounts whose tokens this instance refuses.
+    pub revoked: Arc<RevokedAccounts>,
 }
 
 /// The service's routes: the API, its OpenAPI document at `/openapi.json`.

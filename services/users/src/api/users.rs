@@ -210,6 +210,8 @@ impl AccountApi {
             return Err(ApiError::Forbidden("the password is wrong".into()));
         }
         self.ctx.store.delete_account(user.id).await?;
+        // This instance refuses the account's tokens at once; the others when they hear of it.
+        self.ctx.revoked.revoke(user.id, chrono::Utc::now());
         self.ctx.relay.nudge();
         tracing::info!(user_id = %user.id, "account deleted");
         Ok(Deleted::NoContent)

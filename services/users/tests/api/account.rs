@@ -40,12 +40,13 @@ async fn deleting_the_account_ends_its_logins_frees_its_address_and_announces_it
         me["id"].as_str().expect("an id")
     );
     problem(app.refresh(&tokens.refresh_token).await?, 401).await?;
-    problem(
+    let refused = problem(
         app.get("/api/v1/users/me", Some(&tokens.access_token))
             .await?,
-        404,
+        401,
     )
     .await?;
+    assert_eq!(refused["detail"], "the token's account is deleted");
     problem(app.login(&email, PASSWORD).await?, 401).await?;
     assert_eq!(
         app.register(&email).await?.status(),
