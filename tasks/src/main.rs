@@ -4,6 +4,7 @@
 //! Go and (for what is installed from Debian's packages) root.
 
 mod bench;
+mod chaos;
 mod deps;
 mod dlq;
 mod lint;
@@ -74,6 +75,13 @@ enum Command {
     /// Make every message the relays parked (see the README) fresh again, to be published on
     /// their next pass.
     RelayReplay,
+    /// Inject faults into the whole platform (broker and database outages, killed and
+    /// terminated services, an SMTP outage) and check nothing is lost.
+    Chaos {
+        /// Run one scenario only.
+        #[arg(long, value_enum)]
+        only: Option<chaos::Scenario>,
+    },
     /// Grant `admin` to the account with this address (for the first administrator).
     MakeAdmin {
         /// The account's address.
@@ -108,6 +116,7 @@ async fn main() -> ExitCode {
             DlqAction::Replay => dlq::replay().await,
         },
         Command::RelayReplay => relay::replay().await,
+        Command::Chaos { only } => chaos::run(only).await,
         Command::MakeAdmin { email } => make_admin::run(&email).await,
     };
     match result {

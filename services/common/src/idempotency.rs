@@ -118,8 +118,11 @@ impl NewId {
 
 /// What a request with a key does.
 enum Begun {
-    /// Run the handler with this id.
-    Run(NewId),
+    /// Run the handler with this id, holding the key until `held_until`.
+    Run {
+        new_id: NewId,
+        held_until: bson::DateTime,
+    },
     /// Answer what the first attempt answered.
     Replay(Answer),
     /// The key was sent with another body.
@@ -157,9 +160,14 @@ impl IdempotencyKeys {
             })
             .await;
         match inserted {
-            Ok(()) => return Ok(Begun::Run(fresh.new_id(false))),
+            Ok(()) => return Ok(fresh.run(false)),
             Err(err) if err.is_duplicate() => {}
-            Err(err) => return Err(err),
+            Err(err) => {
+                // The insert may still be applied once the database answers again; the retry
+                // this request's 503 asks for must not then find the key held by nobody.
+                self.settle_in_background(fresh.id.clone(), fresh.held_until, release());
+                return Err(err);
+            }
         }
         let existing = self
             .deadline
@@ -208,28 +216,71 @@ impl IdempotencyKeys {
             })
             .await?;
         Ok(if replaced.matched_count == 1 {
-            Begun::Run(next.new_id(retried))
+            next.run(retried)
         } else {
             Begun::InProgress
         })
     }
 
     /// Keeps `answer` for replay, or, without one (a 5xx), lets the next attempt run at once.
-    async fn finish(&self, id: String, answer: Option<Answer>) -> StoreResult<()> {
+    /// If the database does not take it now, it is tried again in the background.
+    async fn finish(
+        &self,
+        id: String,
+        held_until: bson::DateTime,
+        answer: Option<Answer>,
+    ) -> StoreResult<()> {
         let update = match answer {
             Some(answer) => {
                 let answer = bson::to_bson(&answer).map_err(|err| StoreError::Other(err.into()))?;
                 doc! { "$set": { "answer": answer } }
             }
-            None => doc! { "$set": { "held_until": bson::DateTime::now() } },
+            None => release(),
         };
-        self.deadline
+        let outcome = self.settle(&id, held_until, update.clone()).await;
+        if outcome.is_err() {
+            self.settle_in_background(id, held_until, update);
+        }
+        outcome.map(drop)
+    }
+
+    /// Applies `update` to key `id` as long as the attempt that holds it until `held_until`
+    /// does (not to a later attempt's takeover); whether it matched.
+    async fn settle(
+        &self,
+        id: &str,
+        held_until: bson::DateTime,
+        update: bson::Document,
+    ) -> StoreResult<bool> {
+        let mine = doc! { "_id": id, "held_until": held_until };
+        let updated = self
+            .deadline
             .on(
-                "recording an idempotency key's answer",
+                "settling an idempotency key",
                 &self.keys,
-                |keys| async move { keys.update_one(doc! { "_id": id }, update).await.map(drop) },
+                |keys| async move { keys.update_one(mine, update).await },
             )
-            .await
+            .await?;
+        Ok(updated.matched_count == 1)
+    }
+
+    /// Tries [`Self::settle`] every half second until it matches or the hold has passed anyway
+    /// (after which a retry takes the key over by itself).
+    fn settle_in_background(&self, id: String, held_until: bson::DateTime, update: bson::Document) {
+        let keys = self.clone();
+        tokio::spawn(async move {
+            let give_up = Instant::now() + HELD_FOR.to_std().unwrap_or_default();
+            while Instant::now() < give_up {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if keys
+                    .settle(&id, held_until, update.clone())
+                    .await
+                    .unwrap_or(false)
+                {
+                    return;
+                }
+            }
+        });
     }
 
     /// Deletes the keys past [`KEPT_FOR`], at most once per [`PRUNED_EVERY`] on this instance,
@@ -255,11 +306,19 @@ impl IdempotencyKeys {
     }
 }
 
+/// Ends an attempt's hold on its key, leaving no answer: the next attempt runs at once.
+fn release() -> bson::Document {
+    doc! { "$set": { "held_until": bson::DateTime::now() } }
+}
+
 impl KeyDoc {
-    fn new_id(&self, retried: bool) -> NewId {
-        NewId {
-            id: self.reserved_id,
-            retried,
+    fn run(&self, retried: bool) -> Begun {
+        Begun::Run {
+            new_id: NewId {
+                id: self.reserved_id,
+                retried,
+            },
+            held_until: self.held_until,
         }
     }
 }
@@ -303,8 +362,8 @@ impl<E: Endpoint> Endpoint for Idempotent<E> {
             key.as_bytes(),
         ]);
         let began = keys.begin(id.clone(), digest(&[&body])).await;
-        let new_id = match began {
-            Ok(Begun::Run(new_id)) => new_id,
+        let (new_id, held_until) = match began {
+            Ok(Begun::Run { new_id, held_until }) => (new_id, held_until),
             Ok(Begun::Replay(answer)) => return Ok(answer.replayed()),
             Ok(Begun::OtherBody) => {
                 let reused = "was already used with another body; use a new key for a new request";
@@ -316,8 +375,8 @@ impl<E: Endpoint> Endpoint for Idempotent<E> {
         req.extensions_mut().insert(new_id);
         req.set_body(body);
         let (answer, response) = keep(run(&self.0, req).await).await;
-        if let Err(err) = keys.finish(id, answer).await {
-            // The answer still goes out; the key stays held until HELD_FOR passes.
+        if let Err(err) = keys.finish(id, held_until, answer).await {
+            // The answer still goes out; recording it is tried again in the background.
             tracing::warn!(error = ?err, "recording an idempotency key's answer failed");
         }
         Ok(response)

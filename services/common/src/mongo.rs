@@ -4,6 +4,8 @@
 //! Everything here works the same on MongoDB 7 and on FerretDB 1.x (see tech-notes §1–2): index
 //! options FerretDB lacks (TTL, partial, sparse, text, 2dsphere) are not offered.
 
+use std::time::Duration;
+
 use mongodb::{
     Client, Collection, Database, IndexModel,
     bson::{Document, doc},
@@ -59,20 +61,39 @@ pub async fn ensure_indexes<T: Send + Sync>(
     collection: &Collection<T>,
     indexes: impl IntoIterator<Item = IndexModel>,
 ) -> anyhow::Result<()> {
+    let indexes: Vec<IndexModel> = indexes.into_iter().collect();
+    // Two instances starting together on a fresh database both find the indexes missing, and
+    // FerretDB 1.24 drops one's connection (a panic in its handler) when the other's are made
+    // meanwhile: the one that lost looks again and finds them made.
+    let mut tries = 3;
+    loop {
+        tries -= 1;
+        match create_missing_indexes(collection, &indexes).await {
+            Err(_) if tries > 0 => tokio::time::sleep(Duration::from_millis(200)).await,
+            outcome => return outcome,
+        }
+    }
+}
+
+async fn create_missing_indexes<T: Send + Sync>(
+    collection: &Collection<T>,
+    indexes: &[IndexModel],
+) -> anyhow::Result<()> {
     // Only the missing ones are sent: FerretDB 1.24 drops the connection (a panic in its
     // handler) when asked again for an existing index on a dotted field such as `place.lat`.
     let existing = collection.list_index_names().await.unwrap_or_default();
-    let indexes: Vec<_> = indexes
-        .into_iter()
+    let missing: Vec<_> = indexes
+        .iter()
         .filter(|index| {
             let name = index.options.as_ref().and_then(|o| o.name.as_ref());
             name.is_none_or(|name| !existing.contains(name))
         })
+        .cloned()
         .collect();
-    if indexes.is_empty() {
+    if missing.is_empty() {
         return Ok(());
     }
-    collection.create_indexes(indexes).await.map_err(|err| {
+    collection.create_indexes(missing).await.map_err(|err| {
         anyhow::Error::new(err).context(format!("creating indexes on {}", collection.name()))
     })?;
     Ok(())

@@ -40,6 +40,15 @@ pub fn stop() -> anyhow::Result<()> {
     process::stop_recorded("FerretDB", &pid_file())
 }
 
+/// The pid of the FerretDB this runner started, if it did.
+pub fn pid() -> Option<u32> {
+    std::fs::read_to_string(pid_file())
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Drops every database named like a test's (`test_…`).
 pub async fn drop_test_databases() -> anyhow::Result<()> {
     let db = local("admin").await?;

@@ -65,6 +65,25 @@ pub fn stop() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The pids of our cluster's server processes, the postmaster first; empty if it does not run.
+pub fn pids() -> Vec<u32> {
+    let recorded = std::fs::read_to_string(cluster_dir().join("data").join("postmaster.pid"));
+    let Some(postmaster) = recorded
+        .ok()
+        .and_then(|pid_file| pid_file.lines().next()?.trim().parse::<u32>().ok())
+    else {
+        return Vec::new();
+    };
+    let children = Command::new("pgrep")
+        .args(["-P", &postmaster.to_string()])
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default();
+    std::iter::once(postmaster)
+        .chain(children.lines().filter_map(|pid| pid.trim().parse().ok()))
+        .collect()
+}
+
 fn init(bin: &Path, dir: &Path, data: &Path) -> anyhow::Result<()> {
     eprintln!("==> creating a PostgreSQL cluster in {}", data.display());
     std::fs::create_dir_all(data)?;

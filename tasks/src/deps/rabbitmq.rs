@@ -46,6 +46,23 @@ pub fn stop() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Stops the broker's application (an outage: every connection closes, the port stops
+/// answering) and leaves the node running, so [`start_app`] brings back the durable queues
+/// and what they held.
+pub fn stop_app() -> anyhow::Result<()> {
+    process::run_quiet("rabbitmqctl stop_app", sbin("rabbitmqctl").arg("stop_app")).map(drop)
+}
+
+/// Starts the application [`stop_app`] stopped and waits until the broker answers.
+pub async fn start_app() -> anyhow::Result<()> {
+    process::run_quiet(
+        "rabbitmqctl start_app",
+        sbin("rabbitmqctl").arg("start_app"),
+    )?;
+    let log = std::path::PathBuf::from("/var/log/rabbitmq");
+    process::wait_until("RabbitMQ", Duration::from_secs(90), &log, answers).await
+}
+
 /// RabbitMQ 3.10 gives up dead-lettering for the whole broker once two of its dead-letter
 /// workers crash within five seconds (`rabbit_fifo_dlx_sup` stops for good, and every later
 /// declaration of a queue that dead-letters fails with INTERNAL_ERROR). Deleting queues that a
@@ -59,13 +76,8 @@ pub async fn heal_dead_lettering() -> anyhow::Result<()> {
         return Ok(());
     }
     eprintln!("==> RabbitMQ stopped dead-lettering; restarting its application");
-    process::run_quiet("rabbitmqctl stop_app", sbin("rabbitmqctl").arg("stop_app"))?;
-    process::run_quiet(
-        "rabbitmqctl start_app",
-        sbin("rabbitmqctl").arg("start_app"),
-    )?;
-    let log = std::path::PathBuf::from("/var/log/rabbitmq");
-    process::wait_until("RabbitMQ", Duration::from_secs(90), &log, answers).await?;
+    stop_app()?;
+    start_app().await?;
     anyhow::ensure!(
         dead_lettering_runs()?,
         "RabbitMQ still cannot dead-letter after a restart; see /var/log/rabbitmq"

@@ -72,7 +72,7 @@ pub struct Platform {
     pub admin: String,
     /// The notifications database's proxy, when [`Options::pausable_db`] asked for one.
     pub database: Option<PausableProxy>,
-    client: reqwest::Client,
+    pub client: reqwest::Client,
     admin_email: String,
     config: Config,
 }

@@ -42,3 +42,52 @@ async fn requests_while_the_database_is_paused_are_503s_and_served_again_after()
     .await?;
     platform.cleanup().await
 }
+
+#[tokio::test]
+async fn a_creation_refused_while_the_database_hangs_can_be_retried_with_its_key_at_once()
+-> anyhow::Result<()> {
+    let platform = Platform::start(Options {
+        pausable_db: true,
+        ..Options::default()
+    })
+    .await?;
+    let token = platform.user().await?;
+    let event_id = platform
+        .event("Paused", Utc::now() + chrono::Duration::days(2))
+        .await?;
+    let body = json!({ "event_id": event_id, "remind_before_minutes": 60 });
+    let create = || {
+        platform
+            .client
+            .post(format!(
+                "{}/api/v1/notifications",
+                platform.notifications.address
+            ))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "hung-1")
+            .json(&body)
+            .send()
+    };
+    let database = platform.database.as_ref().expect("asked for a proxy");
+
+    // The key's reservation reaches the database only after the request gave up on it.
+    database.pause();
+    testing::assert_database_unavailable(tokio::time::timeout(ANSWER_WITHIN, create()).await??)
+        .await?;
+    database.resume();
+
+    // Not held for a minute by an attempt that ended: the retry creates the reminder, once.
+    let created = testing::eventually(ANSWER_WITHIN, "the retry to create", || async {
+        let answer = create().await?;
+        Ok((answer.status() == 201).then_some(answer))
+    })
+    .await?;
+    let created: serde_json::Value = created.json().await?;
+    assert_eq!(
+        platform
+            .reminder_ids(&token, &format!("?event_id={event_id}"))
+            .await?,
+        [created["id"].as_str().unwrap_or_default()]
+    );
+    platform.cleanup().await
+}

@@ -1,0 +1,108 @@
+//! `cargo task chaos`: faults injected into the real platform (every service as its own
+//! process on the local servers), one scenario at a time, since each stops or pauses a server
+//! every test shares. After each scenario, failed or not, every fault is undone.
+
+mod faults;
+mod scenarios;
+mod stack;
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use crate::{deps, process, workspace};
+
+/// One scenario, by the name `--only` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    Broker,
+    Database,
+    Smtp,
+    Kill,
+    Catchup,
+    Sigterm,
+}
+
+type Run = Pin<Box<dyn Future<Output = anyhow::Result<()>>>>;
+
+impl Scenario {
+    const ALL: [Self; 6] = [
+        Self::Broker,
+        Self::Database,
+        Self::Smtp,
+        Self::Kill,
+        Self::Catchup,
+        Self::Sigterm,
+    ];
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Broker => "RabbitMQ stopped for 30 s during creations and due reminders",
+            Self::Database => "the database paused (FerretDB, then PostgreSQL), then stopped",
+            Self::Smtp => "the SMTP server stopped for 60 s",
+            Self::Kill => "each service SIGKILLed and restarted under load",
+            Self::Catchup => "reminders due while everything was down",
+            Self::Sigterm => "SIGTERM with requests and deliveries in flight",
+        }
+    }
+
+    /// Past this the scenario has failed, whatever it was waiting for.
+    fn limit(self) -> Duration {
+        Duration::from_secs(match self {
+            Self::Broker | Self::Database | Self::Smtp => 240,
+            Self::Kill => 300,
+            Self::Catchup | Self::Sigterm => 180,
+        })
+    }
+
+    fn run(self) -> Run {
+        match self {
+            Self::Broker => Box::pin(scenarios::broker_outage()),
+            Self::Database => Box::pin(scenarios::database_outage()),
+            Self::Smtp => Box::pin(scenarios::smtp_outage()),
+            Self::Kill => Box::pin(scenarios::killed_services()),
+            Self::Catchup => Box::pin(scenarios::catch_up_after_downtime()),
+            Self::Sigterm => Box::pin(scenarios::terminated_under_load()),
+        }
+    }
+}
+
+pub async fn run(only: Option<Scenario>) -> anyhow::Result<()> {
+    deps::ensure_all().await?;
+    let mut build = vec!["build"];
+    for name in [
+        "users",
+        "events",
+        "notifications",
+        "email-sender",
+        "gateway",
+    ] {
+        build.extend(["-p", name]);
+    }
+    process::run_step("cargo build", workspace::cargo(), &build)?;
+
+    let mut failed = Vec::new();
+    for scenario in Scenario::ALL
+        .into_iter()
+        .filter(|s| only.is_none_or(|o| o == *s))
+    {
+        eprintln!("==> chaos: {}", scenario.describe());
+        let started = std::time::Instant::now();
+        let outcome = match tokio::time::timeout(scenario.limit(), scenario.run()).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(anyhow::anyhow!("not done within {:?}", scenario.limit())),
+        };
+        faults::heal().await?;
+        let took = started.elapsed().as_secs_f64();
+        match outcome {
+            Ok(()) => eprintln!("    ok ({took:.0} s)"),
+            Err(err) => {
+                eprintln!("    FAILED ({took:.0} s): {err:#}");
+                failed.push(scenario);
+            }
+        }
+    }
+    anyhow::ensure!(
+        failed.is_empty(),
+        "chaos scenarios failed: {failed:?} (the services' logs are in .run/logs/chaos-*.log)"
+    );
+    Ok(())
+}

@@ -1,0 +1,465 @@
+//! The faults, one scenario each, every one asserting what users see and that nothing is lost.
+//! The scenarios unit-tested elsewhere in one service (the email-sender's SMTP outage and killed
+//! worker, the events and notifications services' paused database, a killed scheduler) are
+//! taken here to the whole platform in its own processes.
+
+use std::{collections::HashMap, time::Duration};
+
+use anyhow::ensure;
+use chrono::Utc;
+use common::testing;
+use futures::{StreamExt, stream::FuturesUnordered};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::time::{Instant, sleep};
+
+use super::{
+    faults::{self, DatabasePart},
+    stack::{Service, Stack},
+};
+
+/// The services that hold connections to the broker and the database.
+const BACKENDS: [Service; 5] = [
+    Service::Users,
+    Service::Events,
+    Service::NotificationsApi,
+    Service::Scheduler,
+    Service::EmailSender,
+];
+
+/// The store's deadline (5 s) and some slack for a loaded machine.
+const ANSWER_WITHIN: Duration = Duration::from_secs(8);
+
+/// The reminders a stream of creations had confirmed (201), and how many it never got
+/// confirmed within its retries.
+struct Created {
+    confirmed: Vec<String>,
+    unconfirmed: usize,
+}
+
+/// A reminder created every `every` for `lasting`, each due `due_in` after it is asked for,
+/// each retried with its idempotency key until the platform confirms it.
+async fn reminder_stream(
+    stack: &Stack,
+    event: &str,
+    lasting: Duration,
+    every: Duration,
+    due_in: Duration,
+) -> anyhow::Result<Created> {
+    let stop_at = Instant::now() + lasting;
+    let mut pending = FuturesUnordered::new();
+    let mut created = Created {
+        confirmed: Vec::new(),
+        unconfirmed: 0,
+    };
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if Instant::now() < stop_at => {
+                let send_at = Utc::now() + chrono::Duration::from_std(due_in)?;
+                pending.push(stack.reminder(event, send_at, Duration::from_secs(90)));
+            }
+            Some(outcome) = pending.next() => match outcome? {
+                Some(id) => created.confirmed.push(id),
+                None => created.unconfirmed += 1,
+            },
+            else => break,
+        }
+        if Instant::now() >= stop_at && pending.is_empty() {
+            break;
+        }
+    }
+    Ok(created)
+}
+
+/// Every reminder mailed exactly once.
+fn each_once(counts: &HashMap<String, usize>, ids: &[String]) -> anyhow::Result<()> {
+    let doubled: Vec<_> = ids
+        .iter()
+        .filter(|id| counts.get(*id).copied().unwrap_or(0) != 1)
+        .collect();
+    ensure!(doubled.is_empty(), "mailed other than once: {doubled:?}");
+    Ok(())
+}
+
+/// Waits until `service`'s readiness answers `status`.
+async fn readiness_becomes(
+    stack: &Stack,
+    service: Service,
+    status: StatusCode,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    testing::eventually(
+        limit,
+        &format!("{service:?} readiness {status}"),
+        || async { Ok((stack.readiness(service).await == Some(status)).then_some(())) },
+    )
+    .await
+}
+
+/// RabbitMQ stopped for 30 s during a stream of creations and due reminders.
+pub async fn broker_outage() -> anyhow::Result<()> {
+    let stack = Stack::start("broker").await?;
+    let event = stack.event("Broker outage").await?;
+    let outage = async {
+        sleep(Duration::from_secs(5)).await;
+        faults::stop_broker()?;
+        let down = Instant::now();
+        for service in BACKENDS {
+            readiness_becomes(
+                &stack,
+                service,
+                StatusCode::SERVICE_UNAVAILABLE,
+                ANSWER_WITHIN,
+            )
+            .await?;
+        }
+        sleep(Duration::from_secs(30).saturating_sub(down.elapsed())).await;
+        faults::start_broker().await?;
+        // Every service reconnects by itself: none is restarted.
+        stack.wait_all_ready(Duration::from_secs(60)).await
+    };
+    let (created, outage) = tokio::join!(
+        reminder_stream(
+            &stack,
+            &event,
+            Duration::from_secs(45),
+            Duration::from_millis(500),
+            Duration::from_secs(3),
+        ),
+        outage
+    );
+    outage?;
+    let created = created?;
+    ensure!(
+        created.unconfirmed == 0,
+        "{} creations never confirmed after the broker came back",
+        created.unconfirmed
+    );
+    let counts = stack
+        .wait_until_sent(&created.confirmed, Duration::from_secs(120))
+        .await?;
+    each_once(&counts, &created.confirmed)?;
+    eprintln!(
+        "    {} reminders created across the outage, each mailed once",
+        created.confirmed.len()
+    );
+    stack.cleanup().await
+}
+
+/// The database paused (FerretDB, then PostgreSQL) and resumed, then stopped and restarted.
+pub async fn database_outage() -> anyhow::Result<()> {
+    if !faults::database_is_ours() {
+        eprintln!("    skipped: the database server is not one this runner started");
+        return Ok(());
+    }
+    let stack = Stack::start("database").await?;
+    let event = stack.event("Database outage").await?;
+    let mut reminders = Vec::new();
+    for _ in 0..3 {
+        let send_at = Utc::now() + chrono::Duration::seconds(10);
+        reminders.extend(stack.reminder(&event, send_at, ANSWER_WITHIN).await?);
+    }
+    for part in [DatabasePart::Front, DatabasePart::Storage] {
+        faults::pause_database(part)?;
+        let outcome = while_database_is_away(&stack, &event, part).await;
+        faults::resume_database()?;
+        let refused = outcome?;
+        reminders.push(created_once_retried(&stack, &refused).await?);
+    }
+    faults::stop_database()?;
+    let outcome = while_database_is_away(&stack, &event, DatabasePart::Front).await;
+    faults::start_database().await?;
+    let refused = outcome?;
+    reminders.push(created_once_retried(&stack, &refused).await?);
+    // Recovered without a restart.
+    stack.wait_all_ready(Duration::from_secs(60)).await?;
+    let counts = stack
+        .wait_until_sent(&reminders, Duration::from_secs(120))
+        .await?;
+    each_once(&counts, &reminders)?;
+    stack.cleanup().await
+}
+
+/// What users see with the database away: catalogue reads answer from memory, reminder reads
+/// and writes are 503 problem+json within the deadline. Returns the idempotency key and body of
+/// a creation that was refused, for the retry after.
+async fn while_database_is_away(
+    stack: &Stack,
+    event: &str,
+    part: DatabasePart,
+) -> anyhow::Result<(String, Value)> {
+    let search = stack
+        .call(Method::GET, "/api/v1/events?limit=5", None, None)
+        .await?;
+    ensure!(
+        search.status() == StatusCode::OK,
+        "the catalogue with the {part:?} away: {}",
+        search.status()
+    );
+    let started = Instant::now();
+    let list = stack
+        .call(
+            Method::GET,
+            "/api/v1/notifications",
+            Some(&stack.user),
+            None,
+        )
+        .await?;
+    expect_unavailable(list, started, "listing reminders").await?;
+    let key = testing::unique_name("chaos_retry");
+    let started = Instant::now();
+    let body = json!({ "event_id": event, "send_at": (Utc::now() + chrono::Duration::seconds(15)).to_rfc3339() });
+    let create = stack
+        .call_at(
+            &stack.gateway(),
+            Method::POST,
+            "/api/v1/notifications",
+            Some(&stack.user),
+            Some(&body),
+            Some(&key),
+        )
+        .await?;
+    expect_unavailable(create, started, "creating a reminder").await?;
+    Ok((key, body))
+}
+
+async fn expect_unavailable(
+    answer: reqwest::Response,
+    started: Instant,
+    what: &str,
+) -> anyhow::Result<()> {
+    let took = started.elapsed();
+    let status = answer.status();
+    let kind = answer
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    ensure!(
+        status == StatusCode::SERVICE_UNAVAILABLE && kind.starts_with("application/problem+json"),
+        "{what} with the database away: {status} {kind} {}",
+        answer.text().await?
+    );
+    ensure!(took <= ANSWER_WITHIN, "{what} answered after {took:?}");
+    Ok(())
+}
+
+/// A creation refused with the database away, retried with its key once it is back: nothing
+/// half-written stays, exactly one reminder results.
+async fn created_once_retried(
+    stack: &Stack,
+    (key, body): &(String, Value),
+) -> anyhow::Result<String> {
+    let before = stack.reminder_ids().await?;
+    let id = testing::eventually(Duration::from_secs(30), "the retried creation", || async {
+        let answer = stack
+            .call_at(
+                &stack.gateway(),
+                Method::POST,
+                "/api/v1/notifications",
+                Some(&stack.user),
+                Some(body),
+                Some(key),
+            )
+            .await?;
+        if answer.status() != StatusCode::CREATED {
+            return Ok(None);
+        }
+        let created: Value = answer.json().await?;
+        Ok(created["id"].as_str().map(str::to_owned))
+    })
+    .await?;
+    let after = stack.reminder_ids().await?;
+    let new: Vec<_> = after.iter().filter(|id| !before.contains(id)).collect();
+    ensure!(
+        new == [&id],
+        "one reminder from the retried key, not {new:?}"
+    );
+    Ok(id)
+}
+
+/// Mailpit stopped for 60 s: reminders wait, then arrive once.
+pub async fn smtp_outage() -> anyhow::Result<()> {
+    let mut stack = Stack::start("smtp").await?;
+    let event = stack.event("SMTP outage").await?;
+    stack.mailpit.stop().await?;
+    let down = Instant::now();
+    let mut reminders = Vec::new();
+    for n in 0..5 {
+        let send_at = Utc::now() + chrono::Duration::seconds(2 + n);
+        reminders.extend(stack.reminder(&event, send_at, ANSWER_WITHIN).await?);
+    }
+    readiness_becomes(
+        &stack,
+        Service::EmailSender,
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(30),
+    )
+    .await?;
+    // The outage lasts its minute whatever the checks above took.
+    sleep(Duration::from_secs(60).saturating_sub(down.elapsed())).await;
+    for id in &reminders {
+        let status = stack.reminder_status(id).await?;
+        ensure!(status == "queued", "{id} is {status} during the outage");
+    }
+    stack.mailpit.resume().await?;
+    let counts = stack
+        .wait_until_sent(&reminders, Duration::from_secs(60))
+        .await?;
+    each_once(&counts, &reminders)?;
+    stack.cleanup().await
+}
+
+/// Each service killed with SIGKILL and restarted in the middle of load.
+pub async fn killed_services() -> anyhow::Result<()> {
+    let stack = Stack::start("kill").await?;
+    let event = stack.event("Killed services").await?;
+    let kills = async {
+        for service in Service::ALL {
+            sleep(Duration::from_secs(2)).await;
+            stack.kill(service).await?;
+            sleep(Duration::from_millis(500)).await;
+            stack.restart(service).await?;
+        }
+        anyhow::Ok(())
+    };
+    let (created, kills) = tokio::join!(
+        reminder_stream(
+            &stack,
+            &event,
+            Duration::from_secs(40),
+            Duration::from_millis(250),
+            Duration::from_secs(2),
+        ),
+        kills
+    );
+    kills?;
+    let created = created?;
+    ensure!(
+        created.unconfirmed == 0,
+        "{} creations never confirmed",
+        created.unconfirmed
+    );
+    // None stays queued: the leases pass a killed scheduler's or worker's claims on.
+    let counts = stack
+        .wait_until_sent(&created.confirmed, Duration::from_secs(150))
+        .await?;
+    let doubles: usize = created
+        .confirmed
+        .iter()
+        .map(|id| counts[id].saturating_sub(1))
+        .sum();
+    // Only what the killed email-sender had handed to the SMTP server may go again: at most
+    // its connection pool's worth.
+    ensure!(doubles <= 20, "{doubles} mails went twice");
+    eprintln!(
+        "    {} reminders through six kills, {doubles} mailed twice",
+        created.confirmed.len()
+    );
+    stack.cleanup().await
+}
+
+/// Reminders whose time passed while everything was down are sent on start-up.
+pub async fn catch_up_after_downtime() -> anyhow::Result<()> {
+    let stack = Stack::start("catchup").await?;
+    let event = stack.event("Everything down").await?;
+    let mut reminders = Vec::new();
+    for n in 0..5 {
+        let send_at = Utc::now() + chrono::Duration::seconds(8 + n);
+        reminders.extend(stack.reminder(&event, send_at, ANSWER_WITHIN).await?);
+    }
+    for service in Service::ALL.into_iter().rev() {
+        stack.kill(service).await?;
+    }
+    // Down until well after the last one's time.
+    sleep(Duration::from_secs(16)).await;
+    ensure!(
+        stack.mails_per_reminder().await?.is_empty(),
+        "mailed while everything was down"
+    );
+    for service in Service::ALL {
+        stack.restart(service).await?;
+    }
+    let counts = stack
+        .wait_until_sent(&reminders, Duration::from_secs(60))
+        .await?;
+    each_once(&counts, &reminders)?;
+    stack.cleanup().await
+}
+
+/// SIGTERM during load: requests in flight complete, deliveries in flight are acked or
+/// redelivered, none is lost or doubled.
+pub async fn terminated_under_load() -> anyhow::Result<()> {
+    let stack = Stack::start("sigterm").await?;
+    let event = stack.event("Terminated").await?;
+    for service in [Service::NotificationsApi, Service::Events] {
+        requests_in_flight_complete(&stack, service).await?;
+        stack.restart(service).await?;
+    }
+
+    let send_at = Utc::now() + chrono::Duration::seconds(4);
+    let mut reminders = Vec::new();
+    for _ in 0..30 {
+        reminders.extend(stack.reminder(&event, send_at, ANSWER_WITHIN).await?);
+    }
+    testing::eventually(Duration::from_secs(30), "the first mails", || async {
+        Ok((!stack.mails_per_reminder().await?.is_empty()).then_some(()))
+    })
+    .await?;
+    stack
+        .terminate(Service::EmailSender, Duration::from_secs(20))
+        .await?;
+    stack.restart(Service::EmailSender).await?;
+    let counts = stack
+        .wait_until_sent(&reminders, Duration::from_secs(60))
+        .await?;
+    each_once(&counts, &reminders)?;
+    stack.cleanup().await
+}
+
+/// Fifty requests straight to `service`, SIGTERM while they run: each either completes with
+/// success or was never taken (its connection refused); none is cut off.
+async fn requests_in_flight_complete(stack: &Stack, service: Service) -> anyhow::Result<()> {
+    let path = match service {
+        Service::Events => "/api/v1/events?q=music&limit=50",
+        _ => "/api/v1/notifications?limit=50",
+    };
+    let base = stack.url(service);
+    let requests: FuturesUnordered<_> = (0..50)
+        .map(|_| stack.call_at(&base, Method::GET, path, Some(&stack.user), None, None))
+        .collect();
+    let (answers, stopped) = tokio::join!(requests.collect::<Vec<_>>(), async {
+        sleep(Duration::from_millis(20)).await;
+        stack.terminate(service, Duration::from_secs(20)).await
+    });
+    stopped?;
+    let mut completed = 0;
+    for answer in answers {
+        match answer {
+            Ok(answer) => {
+                ensure!(
+                    answer.status().is_success(),
+                    "{service:?} answered {} while stopping",
+                    answer.status()
+                );
+                answer.bytes().await?;
+                completed += 1;
+            }
+            Err(refused)
+                if refused
+                    .downcast_ref::<reqwest::Error>()
+                    .is_some_and(reqwest::Error::is_connect) => {}
+            Err(cut) => anyhow::bail!("a request to {service:?} was cut off: {cut:#}"),
+        }
+    }
+    ensure!(
+        completed > 0,
+        "no request reached {service:?} before it stopped"
+    );
+    eprintln!(
+        "    {service:?}: {completed} of 50 requests completed while it stopped, none cut off"
+    );
+    Ok(())
+}
