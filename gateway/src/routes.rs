@@ -30,6 +30,7 @@ const TABLE: &[(&str, Upstream)] = &[
     ("/.well-known/jwks.json", Upstream::Users),
     ("/api/v1/events", Upstream::Events),
     ("/api/v1/notifications", Upstream::Notifications),
+    ("/feeds", Upstream::Notifications),
 ];
 
 /// The service for `path`: the one whose prefix matches whole segments.
@@ -66,6 +67,10 @@ mod tests {
         assert_eq!(upstream_for("/api/v1/events"), Some(Upstream::Events));
         assert_eq!(
             upstream_for("/api/v1/notifications/1"),
+            Some(Upstream::Notifications)
+        );
+        assert_eq!(
+            upstream_for("/feeds/abc.ics"),
             Some(Upstream::Notifications)
         );
         assert_eq!(upstream_for("/api/v1/usersx"), None);

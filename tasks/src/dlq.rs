@@ -3,14 +3,14 @@
 
 #![expect(clippy::print_stdout, reason = "the listing is the command's output")]
 
-use common::{amqp, messages::EmailContent};
+use common::{amqp::Broker, messages::EmailContent};
 use email_sender::{config::Config, dlq};
 
 /// Prints what is parked.
 pub async fn list() -> anyhow::Result<()> {
     let config = Config::load()?;
-    let connection = amqp::connect(&config.amqp, "cargo-task-dlq").await?;
-    let parked = dlq::list(&connection, &config.amqp.topology()).await?;
+    let broker = Broker::connect(&config.amqp, "cargo-task-dlq").await?;
+    let parked = dlq::list(&broker, &config.amqp.topology()).await?;
     for mail in &parked {
         let id = mail.message_id.as_deref().unwrap_or("(no id)");
         match &mail.request {
@@ -25,8 +25,8 @@ pub async fn list() -> anyhow::Result<()> {
 /// Sends everything parked back to the work queue.
 pub async fn replay() -> anyhow::Result<()> {
     let config = Config::load()?;
-    let connection = amqp::connect(&config.amqp, "cargo-task-dlq").await?;
-    let replayed = dlq::replay(&connection, &config.amqp.topology()).await?;
+    let broker = Broker::connect(&config.amqp, "cargo-task-dlq").await?;
+    let replayed = dlq::replay(&broker, &config.amqp.topology()).await?;
     eprintln!("replayed {replayed} parked mail(s)");
     Ok(())
 }
@@ -35,6 +35,8 @@ fn kind(content: &EmailContent) -> &'static str {
     match content {
         EmailContent::Welcome { .. } => "welcome",
         EmailContent::VerifyAddress { .. } => "verify-address",
+        EmailContent::ResetPassword { .. } => "reset-password",
         EmailContent::Reminder { .. } => "reminder",
+        EmailContent::EventChanged { .. } => "event-changed",
     }
 }

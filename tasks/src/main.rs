@@ -7,9 +7,11 @@ mod bench;
 mod chaos;
 mod deps;
 mod dlq;
+mod fuzz;
 mod lint;
 mod make_admin;
 mod perf;
+mod platform;
 mod process;
 mod provision;
 mod python;
@@ -82,6 +84,13 @@ enum Command {
         #[arg(long, value_enum)]
         only: Option<chaos::Scenario>,
     },
+    /// Fuzz the gateway's merged OpenAPI document with schemathesis (every check), as a user
+    /// and as an administrator, on a platform of its own; any failure fails.
+    Fuzz {
+        /// Seconds schemathesis spends on each of the two runs.
+        #[arg(long, default_value_t = 180)]
+        seconds: u64,
+    },
     /// Grant `admin` to the account with this address (for the first administrator).
     MakeAdmin {
         /// The account's address.
@@ -117,6 +126,7 @@ async fn main() -> ExitCode {
         },
         Command::RelayReplay => relay::replay().await,
         Command::Chaos { only } => chaos::run(only).await,
+        Command::Fuzz { seconds } => fuzz::run(std::time::Duration::from_secs(seconds)).await,
         Command::MakeAdmin { email } => make_admin::run(&email).await,
     };
     match result {

@@ -143,3 +143,25 @@ async fn an_expired_token_or_one_signed_by_another_key_is_a_401() -> anyhow::Res
     gateway.stop();
     users.cleanup().await
 }
+
+#[tokio::test]
+async fn a_calendar_feed_is_read_without_a_token_and_its_address_is_managed_with_one()
+-> anyhow::Result<()> {
+    let users = Users::start().await?;
+    let notifications = Echo::start("notifications").await?;
+    let gateway = spawn_gateway(|c| {
+        trust(c, &users);
+        c.upstreams.notifications = vec![notifications.url.clone()];
+    })
+    .await?;
+
+    // Calendar apps send no token: the address is the key.
+    let feed = gateway.get("/feeds/some-token.ics").await?;
+    assert_eq!(feed.status(), 200);
+    let seen: Value = feed.json().await?;
+    assert_eq!(seen["path"], "/feeds/some-token.ics");
+    problem(gateway.get("/api/v1/notifications/feed").await?, 401).await?;
+    assert_eq!(notifications.hits(), 1, "only the feed reached the service");
+    gateway.stop();
+    users.cleanup().await
+}

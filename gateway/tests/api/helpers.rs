@@ -96,7 +96,7 @@ pub struct Users {
 impl Users {
     pub async fn start() -> anyhow::Result<Self> {
         let config = users::config::Config {
-            http: HttpConfig::local(0),
+            http: HttpConfig::ephemeral(),
             mongo: testing::mongo_config("gateway"),
             amqp: testing::amqp_config("gateway"),
             tokens: users::tokens::TokenConfig {
@@ -135,7 +135,7 @@ pub fn unreachable() -> Url {
 pub async fn spawn_gateway(change: impl FnOnce(&mut Config)) -> anyhow::Result<TestGateway> {
     testing::init();
     let mut config = Config {
-        http: HttpConfig::local(0),
+        http: HttpConfig::ephemeral(),
         ..Config::default()
     };
     config.upstreams.users = vec![unreachable()];

@@ -24,7 +24,12 @@ pub type ConfigError = Box<figment::Error>;
 /// The variable that names an optional TOML configuration file.
 pub const CONFIG_FILE_VAR: &str = "EVENTPOST_CONFIG";
 
-/// Loads `T` from its defaults, the optional config file and `EVENTPOST_<SERVICE>__…` variables.
+/// The variable naming the web app's public address, which every service that links to it reads
+/// as its `public_url` (its own `EVENTPOST_<SERVICE>__PUBLIC_URL` wins).
+pub const PUBLIC_URL_VAR: &str = "EVENTPOST_PUBLIC_URL";
+
+/// Loads `T` from its defaults, the optional config file, `EVENTPOST_PUBLIC_URL` and
+/// `EVENTPOST_<SERVICE>__…` variables.
 pub fn load<T>(service: &str) -> Result<T, ConfigError>
 where
     T: Serialize + DeserializeOwned + Default,
@@ -38,7 +43,13 @@ pub fn figment<T: Serialize + Default>(service: &str) -> Figment {
     if let Ok(path) = std::env::var(CONFIG_FILE_VAR) {
         figment = figment.merge(Figment::from(Toml::file_exact(path)).focus(service));
     }
-    figment.merge(Env::prefixed(&env_prefix(service)).split("__"))
+    figment
+        .merge(
+            Env::raw()
+                .only(&[PUBLIC_URL_VAR])
+                .map(|_| "public_url".into()),
+        )
+        .merge(Env::prefixed(&env_prefix(service)).split("__"))
 }
 
 /// `EVENTPOST_EMAIL_SENDER__` for `email-sender`.
@@ -53,18 +64,33 @@ pub struct HttpConfig {
     pub host: String,
     /// TCP port; `0` picks a free one (tests). Defaults differ per service.
     pub port: u16,
-    /// How long in-flight requests may run after SIGTERM/SIGINT. Default `10s`.
+    /// How long a stopping instance keeps serving while `/readyz` says it is stopping, so the
+    /// gateway and load balancers send it nothing more before it closes its connections.
+    /// Longer than the gateway's health interval. Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_drain: Duration,
+    /// How long in-flight requests may run after the drain. Default `10s`.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
 }
 
 impl HttpConfig {
-    /// Loopback on `port`, 10 s of grace.
+    /// Loopback on `port`, 5 s of drain and 10 s of grace.
     pub fn local(port: u16) -> Self {
         Self {
             host: "127.0.0.1".into(),
             port,
+            shutdown_drain: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
+        }
+    }
+
+    /// A free loopback port and no drain: an instance a test starts and stops in-process,
+    /// with nothing routing to it that needs warning.
+    pub fn ephemeral() -> Self {
+        Self {
+            shutdown_drain: Duration::ZERO,
+            ..Self::local(0)
         }
     }
 }
@@ -117,8 +143,8 @@ pub struct AmqpConfig {
     pub prefix: String,
     /// How many unacknowledged deliveries a consumer holds at once. Default `50`.
     pub prefetch: u16,
-    /// How long to keep trying to (re)connect, at start and after losing the broker, before
-    /// giving up (the service then reports not ready). Default `5m`.
+    /// How long to keep trying to connect at start before giving up. A connection lost later is
+    /// replaced for as long as it takes (the service reports not ready meanwhile). Default `5m`.
     #[serde(with = "humantime_serde")]
     pub retry_for: Duration,
     /// How long a publish waits for the broker's confirm before it counts as failed (and is
@@ -260,6 +286,7 @@ mod tests {
             assert_eq!(cfg.http.port, 8081);
             assert_eq!(cfg.mongo.database, "sample");
             assert_eq!(cfg.http.shutdown_grace, Duration::from_secs(10));
+            assert_eq!(cfg.http.shutdown_drain, Duration::from_secs(5));
             Ok(())
         });
     }

@@ -72,8 +72,8 @@ impl Check for MongoCheck {
     }
 }
 
-/// The RabbitMQ connection is open (not closed, not recovering).
-pub struct AmqpCheck(pub Arc<lapin::Connection>);
+/// The RabbitMQ connection works (not lost, not being replaced).
+pub struct AmqpCheck(pub crate::amqp::Broker);
 
 impl Check for AmqpCheck {
     fn name(&self) -> &'static str {
@@ -81,13 +81,10 @@ impl Check for AmqpCheck {
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), String>> {
-        let status = self.0.status();
-        let result = if status.connected() {
+        let result = if self.0.is_connected() {
             Ok(())
-        } else if status.reconnecting() {
-            Err("reconnecting".to_owned())
         } else {
-            Err("not connected".to_owned())
+            Err("not connected; connecting again".to_owned())
         };
         Box::pin(async move { result })
     }

@@ -16,6 +16,10 @@ pub const EMAIL_REQUESTED_V1: &str = "email.requested.v1";
 pub const USER_DELETED_V1: &str = "user.deleted.v1";
 /// Routing key of [`UserEmailRemovedV1`].
 pub const USER_EMAIL_REMOVED_V1: &str = "user.email_removed.v1";
+/// Routing key of [`UserPrimaryEmailChangedV1`].
+pub const USER_PRIMARY_EMAIL_CHANGED_V1: &str = "user.primary_email_changed.v1";
+/// Routing key of [`UserTimezoneChangedV1`].
+pub const USER_TIMEZONE_CHANGED_V1: &str = "user.timezone_changed.v1";
 /// Routing key of [`EventUpdatedV1`].
 pub const EVENT_UPDATED_V1: &str = "event.updated.v1";
 /// Routing key of [`EventDeletedV1`].
@@ -26,6 +30,8 @@ pub const EVENT_CREATED_V2: &str = "event.created.v2";
 pub const EVENT_UPDATED_V2: &str = "event.updated.v2";
 /// Routing key of [`EventRemovedV2`].
 pub const EVENT_DELETED_V2: &str = "event.deleted.v2";
+/// Routing key of [`EventSaveChangedV1`].
+pub const EVENT_SAVE_CHANGED_V1: &str = "event.save_changed.v1";
 /// Routing key of [`ReminderSentV1`].
 pub const REMINDER_SENT_V1: &str = "reminder.sent.v1";
 /// Routing key of [`ReminderFailedV1`].
@@ -61,6 +67,13 @@ pub enum EmailContent {
         /// When the token stops working.
         expires_at: DateTime<Utc>,
     },
+    /// Lets the owner of an account choose a new password.
+    ResetPassword {
+        /// The single-use token to send back to `POST /api/v1/auth/password-reset/confirm`.
+        token: String,
+        /// When the token stops working.
+        expires_at: DateTime<Utc>,
+    },
     /// A reminder of an event, with the event attached as an iCalendar file.
     Reminder {
         /// The reminder's id.
@@ -72,6 +85,16 @@ pub enum EmailContent {
         content: String,
         /// The event it reminds of.
         event: EventSummary,
+    },
+    /// An event the recipient saved or has a reminder for moved, changed place or was
+    /// deleted: one mail once the changes settled, with the event attached as it now is.
+    EventChanged {
+        /// The event as it is now, or as it last was if deleted.
+        event: EventSummary,
+        /// Whether it was deleted: the attachment then cancels it.
+        deleted: bool,
+        /// Where one `POST` turns these mails off (RFC 8058 one-click unsubscribe).
+        unsubscribe_url: String,
     },
 }
 
@@ -92,6 +115,9 @@ pub struct EventSummary {
     pub timezone: TimeZone,
     /// Where: the place's name, then its address if known.
     pub place: String,
+    /// The event's version (1 when created, one more at each change): calendars take the
+    /// file with the highest as the event's latest. 0 from writers older than the field.
+    pub version: i64,
 }
 
 /// [`EventSummary`] as written, before its zone is parsed.
@@ -104,6 +130,8 @@ struct StoredEventSummary {
     ends_at: Option<DateTime<Utc>>,
     timezone: String,
     place: String,
+    #[serde(default)]
+    version: i64,
 }
 
 impl From<StoredEventSummary> for EventSummary {
@@ -115,6 +143,7 @@ impl From<StoredEventSummary> for EventSummary {
             starts_at: stored.starts_at,
             ends_at: stored.ends_at,
             place: stored.place,
+            version: stored.version,
         }
     }
 }
@@ -138,6 +167,46 @@ pub struct UserEmailRemovedV1 {
     pub removed: EmailAddress,
     pub primary: EmailAddress,
     pub removed_at: DateTime<Utc>,
+}
+
+/// An account's primary address is now `email`, and verified: where mail about the events its
+/// owner follows goes. Sent when the primary address is verified and when another verified
+/// address becomes primary.
+///
+/// Messages about one account may arrive out of order; `changed_at` tells which is newer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserPrimaryEmailChangedV1 {
+    #[serde(with = "hex")]
+    pub user_id: UserId,
+    pub email: EmailAddress,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// An account's profile time zone changed: reminders set at a wall-clock time in it are
+/// worked out again.
+///
+/// Messages about one account may arrive out of order; `changed_at` tells which is newer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserTimezoneChangedV1 {
+    #[serde(with = "hex")]
+    pub user_id: UserId,
+    pub timezone: TimeZone,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// A user saved an event, or unsaved it: their calendar feed and change notices follow it.
+///
+/// Messages about one save may arrive out of order; `changed_at` tells which is newer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventSaveChangedV1 {
+    #[serde(with = "hex")]
+    pub user_id: UserId,
+    #[serde(with = "hex")]
+    pub event_id: EventId,
+    pub saved: bool,
+    /// The event as it is when the message is sent, if it is saved and still exists.
+    pub event: Option<EventSummary>,
+    pub changed_at: DateTime<Utc>,
 }
 
 /// An event was replaced. Reminders relative to its start move when `starts_at` changed, and

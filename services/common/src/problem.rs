@@ -343,6 +343,8 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (404, "No such resource, or not yours."),
     (409, "Conflicts with the current state."),
     (412, "The `If-Match` precondition failed."),
+    (413, "The body is larger than the gateway accepts (1 MiB)."),
+    (415, "The body is not sent as `application/json`."),
     (
         422,
         "Some fields hold values that are not allowed; `errors` lists them.",

@@ -125,6 +125,17 @@ impl<S: Source> Relay<S> {
         })
     }
 
+    /// A relay of another source of the same service, through the same publishers, counting
+    /// its parked entries with this one's.
+    pub fn beside<T: Source>(&self, source: T) -> Relay<T> {
+        Relay {
+            source,
+            publishers: self.publishers.clone(),
+            nudge: Arc::new(Notify::new()),
+            parked: self.parked.clone(),
+        }
+    }
+
     /// Asks for a pass now (after a write that recorded an entry).
     pub fn nudge(&self) {
         self.nudge.notify_one();

@@ -16,15 +16,16 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
-use lapin::{Connection, Event, message::Delivery};
+use futures::TryStreamExt;
+use lapin::message::Delivery;
 use mongodb::{Collection, Database, bson::doc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    amqp, background,
+    amqp::{Broadcasts, Broker, Heard},
+    background,
     domain::UserId,
     messages::{self, UserDeletedV1},
     store::{Deadline, StoreResult},
@@ -177,7 +178,7 @@ impl Revocations {
     /// call before the port is bound, so no request is served before deletions are known.
     pub async fn subscribe(
         self,
-        connection: &Connection,
+        broker: &Broker,
         topology: &Topology,
         service: &'static str,
     ) -> anyhow::Result<Follower> {
@@ -190,13 +191,11 @@ impl Revocations {
             messages::USER_DELETED_V1.to_owned(),
         )];
         // A message lost with the queue is made up for by reading the tombstones again.
-        let (channel, consumer) = amqp::subscribe_private(connection, &queue, &bindings).await?;
+        let broadcasts = Broadcasts::follow(broker, &queue, &bindings).await?;
         self.tombstones.load_into(&self.revoked).await?;
         Ok(Follower {
             revocations: self,
-            channel,
-            consumer,
-            connection_events: connection.events_listener().boxed(),
+            broadcasts,
         })
     }
 }
@@ -204,9 +203,7 @@ impl Revocations {
 /// One instance following deletions (see the module documentation).
 pub struct Follower {
     revocations: Revocations,
-    channel: lapin::Channel,
-    consumer: lapin::Consumer,
-    connection_events: futures::stream::BoxStream<'static, Event>,
+    broadcasts: Broadcasts,
 }
 
 impl Follower {
@@ -214,9 +211,7 @@ impl Follower {
     pub async fn run(self, shutdown: CancellationToken) -> lapin::Result<()> {
         let Self {
             revocations,
-            channel,
-            mut consumer,
-            mut connection_events,
+            mut broadcasts,
         } = self;
         let tombstones = revocations.tombstones.clone();
         let pruning = background::prune(
@@ -238,32 +233,14 @@ impl Follower {
             || revocations.reload(),
         );
         let following = async {
-            loop {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    next = consumer.next() => match next {
-                        Some(Ok(delivery)) => revocations.apply(&delivery),
-                        Some(Err(err)) => {
-                            channel.wait_for_recovery(err).await?;
-                            reload.notify_one();
-                        }
-                        None => break,
-                    },
-                    Some(event) = connection_events.next() => {
-                        // Subscribed once connected, so `Connected` is a reconnection: the
-                        // queue was declared anew, and what came meanwhile is in the tombstones.
-                        if matches!(event, Event::Connected) {
-                            while !channel.status().connected() && !shutdown.is_cancelled() {
-                                tokio::time::sleep(Duration::from_millis(20)).await;
-                            }
-                            reload.notify_one();
-                        }
-                    }
+            while let Some(heard) = broadcasts.next(&shutdown).await {
+                match heard {
+                    Heard::Message(delivery) => revocations.apply(&delivery),
+                    // The queue was declared anew; what came meanwhile is in the tombstones.
+                    Heard::Resumed { .. } => reload.notify_one(),
                 }
             }
-            if let Err(err) = channel.close(200, "stopped following".into()).await {
-                tracing::debug!(error = %err, "closing the deletions channel failed");
-            }
+            broadcasts.close().await;
             Ok(())
         };
         let ((), (), followed) = tokio::join!(pruning, reloading, following);

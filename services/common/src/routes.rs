@@ -48,6 +48,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("GET", "/api/v1/users/me", "users", User),
     op("PATCH", "/api/v1/users/me", "users", User),
     op("DELETE", "/api/v1/users/me", "users", User),
+    op("PUT", "/api/v1/users/me/password", "users", User),
     op("PUT", "/api/v1/users/{id}/roles", "users", Admin),
     op("POST", "/api/v1/users/me/emails", "users", User),
     op("POST", "/api/v1/users/me/emails/verify", "users", Public),
@@ -56,6 +57,13 @@ pub const OPERATIONS: &[Operation] = &[
     op("POST", "/api/v1/auth/token", "users", Public),
     op("POST", "/api/v1/auth/refresh", "users", Public),
     op("POST", "/api/v1/auth/logout", "users", User),
+    op("POST", "/api/v1/auth/password-reset", "users", Public),
+    op(
+        "POST",
+        "/api/v1/auth/password-reset/confirm",
+        "users",
+        Public,
+    ),
     op("GET", "/.well-known/jwks.json", "users", Public),
     op("GET", "/api/v1/events", "events", Public),
     op("POST", "/api/v1/events", "events", Admin),
@@ -67,6 +75,32 @@ pub const OPERATIONS: &[Operation] = &[
     op("GET", "/api/v1/events/saved", "events", User),
     op("GET", "/api/v1/events/recommended", "events", User),
     op("POST", "/api/v1/notifications", "notifications", User),
+    op("GET", "/api/v1/notifications/feed", "notifications", User),
+    op("PUT", "/api/v1/notifications/feed", "notifications", User),
+    op(
+        "DELETE",
+        "/api/v1/notifications/feed",
+        "notifications",
+        User,
+    ),
+    // The address is the key: calendar apps send no token.
+    op("GET", "/feeds/{feed}", "notifications", Public),
+    op("GET", "/api/v1/notifications/mail", "notifications", User),
+    op("PUT", "/api/v1/notifications/mail", "notifications", User),
+    // RFC 8058: mail clients unsubscribe with one POST and no token; the link's token is the key.
+    // A browser's GET shows a page whose button sends that POST.
+    op(
+        "GET",
+        "/api/v1/notifications/mail/unsubscribe/{token}",
+        "notifications",
+        Public,
+    ),
+    op(
+        "POST",
+        "/api/v1/notifications/mail/unsubscribe/{token}",
+        "notifications",
+        Public,
+    ),
     op("GET", "/api/v1/notifications", "notifications", User),
     op("GET", "/api/v1/notifications/{id}", "notifications", User),
     op("PATCH", "/api/v1/notifications/{id}", "notifications", User),
@@ -101,12 +135,19 @@ pub fn operation(method: &Method, path: &str) -> Option<&'static Operation> {
 /// What every service serves besides its operations, to `GET` (and `HEAD`) only.
 const SERVICE_PATHS: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/openapi.json"];
 
-/// The `Allow` header's value for `path`: every method some operation serves on it (`HEAD`
-/// with `GET`), or `None` for a path nothing is served on.
+/// The `Allow` header's value for `path`: every method the operations of its most literal
+/// template serve (as [`operation`] routes: `/api/v1/events/saved` is not the event `saved`),
+/// `HEAD` with `GET`, or `None` for a path nothing is served on.
 pub fn allowed(path: &str) -> Option<String> {
-    let mut methods: Vec<&str> = OPERATIONS
+    let parameters = |op: &Operation| op.path.matches('{').count();
+    let matching: Vec<&Operation> = OPERATIONS
         .iter()
         .filter(|op| matches(op.path, path))
+        .collect();
+    let most_literal = matching.iter().map(|op| parameters(op)).min();
+    let mut methods: Vec<&str> = matching
+        .iter()
+        .filter(|op| Some(parameters(op)) == most_literal)
         .map(|op| op.method)
         .collect();
     if SERVICE_PATHS.contains(&path.trim_end_matches('/')) {
@@ -159,6 +200,18 @@ mod tests {
         assert_eq!(allowed("/api/v1/auth/token").as_deref(), Some("POST"));
         assert_eq!(allowed("/healthz").as_deref(), Some("GET, HEAD"));
         assert_eq!(allowed("/api/v1/nothing-here"), None);
+        assert_eq!(
+            allowed("/api/v1/events/saved").as_deref(),
+            Some("GET, HEAD")
+        );
+        assert_eq!(
+            allowed("/api/v1/events/65f1c0ffee0000000000abcd").as_deref(),
+            Some("DELETE, GET, HEAD, PUT")
+        );
+        assert_eq!(
+            allowed("/api/v1/users/me/emails/primary").as_deref(),
+            Some("PUT")
+        );
     }
 
     #[test]
@@ -180,6 +233,7 @@ mod tests {
             (Method::GET, "/.well-known/jwks.json"),
             (Method::GET, "/api/v1/events"),
             (Method::GET, "/api/v1/events/65f1c0ffee0000000000abcd"),
+            (Method::POST, "/api/v1/notifications/mail/unsubscribe/abc"),
         ] {
             assert_eq!(access(&method, path), Public, "{method} {path}");
         }
@@ -190,6 +244,7 @@ mod tests {
             (Method::POST, "/api/v1/events"),
             (Method::PUT, "/api/v1/events/65f1c0ffee0000000000abcd/saved"),
             (Method::GET, "/api/v1/notifications"),
+            (Method::PUT, "/api/v1/notifications/mail"),
             (Method::GET, "/api/v1/events/a/b/c"),
             (Method::GET, "/api/v1/nothing"),
         ] {

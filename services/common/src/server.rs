@@ -1,9 +1,16 @@
 //! Serving a service: binding (port 0 picks a free port, for tests), the middleware stack every
 //! service shares, and graceful shutdown on SIGTERM/SIGINT.
 
-use std::{io, time::Duration};
+use std::{
+    io,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
-use std::sync::Arc;
+use futures::future::BoxFuture;
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Response, Route,
@@ -49,7 +56,30 @@ impl Acceptor for NoDelay {
 pub struct HttpServer {
     listener: TcpListener,
     port: u16,
+    drain: Duration,
     grace: Duration,
+    stopping: Stopping,
+}
+
+/// The readiness check a server fails from the moment it is asked to stop, through its drain.
+#[derive(Clone, Default)]
+pub struct Stopping(Arc<AtomicBool>);
+
+impl Check for Stopping {
+    fn name(&self) -> &'static str {
+        "shutdown"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        let stopping = self.0.load(Ordering::Relaxed);
+        Box::pin(async move {
+            if stopping {
+                Err("this instance is stopping".into())
+            } else {
+                Ok(())
+            }
+        })
+    }
 }
 
 impl HttpServer {
@@ -60,8 +90,15 @@ impl HttpServer {
         Ok(Self {
             listener,
             port,
+            drain: cfg.shutdown_drain,
             grace: cfg.shutdown_grace,
+            stopping: Stopping::default(),
         })
+    }
+
+    /// The check to add to the readiness checks of what this server serves.
+    pub fn stopping(&self) -> Stopping {
+        self.stopping.clone()
     }
 
     /// The port actually bound.
@@ -69,16 +106,24 @@ impl HttpServer {
         self.port
     }
 
-    /// Serves until `shutdown` is cancelled, then stops accepting and lets in-flight requests
-    /// finish for up to the configured grace period.
+    /// Serves until `shutdown` is cancelled, then drains: reports itself stopping and serves on
+    /// for the configured drain, since whatever routes here learns it only at its next poll
+    /// (closing at once resets the connections whose requests are on the way). Then it stops
+    /// accepting and lets in-flight requests finish for up to the configured grace period.
     pub async fn serve(
         self,
         endpoint: impl Endpoint + 'static,
         shutdown: CancellationToken,
     ) -> io::Result<()> {
         let acceptor = NoDelay(TcpAcceptor::from_tokio(self.listener)?);
+        let (stopping, drain) = (self.stopping, self.drain);
+        let drained = async move {
+            shutdown.cancelled().await;
+            stopping.0.store(true, Ordering::Relaxed);
+            tokio::time::sleep(drain).await;
+        };
         poem::Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(endpoint, shutdown.cancelled_owned(), Some(self.grace))
+            .run_with_graceful_shutdown(endpoint, drained, Some(self.grace))
             .await
     }
 }
@@ -123,8 +168,10 @@ impl Service {
         checks: Vec<Box<dyn Check>>,
         metrics: Metrics,
     ) -> anyhow::Result<Self> {
-        let endpoint = endpoint(route, Arc::new(checks), metrics).boxed();
         let server = HttpServer::bind(http).await?;
+        let mut checks = checks;
+        checks.push(Box::new(server.stopping()));
+        let endpoint = endpoint(route, Arc::new(checks), metrics).boxed();
         tracing::info!(port = server.port(), "listening");
         Ok(Self { server, endpoint })
     }

@@ -274,6 +274,21 @@ impl Mailpit {
             .await?)
     }
 
+    /// The headers of message `id`, each with its values.
+    pub async fn headers(
+        &self,
+        id: &str,
+    ) -> anyhow::Result<std::collections::HashMap<String, Vec<String>>> {
+        Ok(self
+            .http
+            .get(format!("{}/api/v1/message/{id}/headers", self.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
     /// The content of attachment `part_id` of message `id`, as text.
     pub async fn attachment(&self, id: &str, part_id: &str) -> anyhow::Result<String> {
         Ok(self

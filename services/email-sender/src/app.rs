@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use common::{
-    amqp::{self, Outcome, Publisher},
+    amqp::{self, Broker, Outcome, Publisher},
     health::{AmqpCheck, Check, MongoCheck},
     metrics::Metrics,
     mongo,
@@ -12,7 +12,7 @@ use common::{
     topology::{Exchange, Queue},
 };
 use futures::future::BoxFuture;
-use lapin::{Connection, message::Delivery};
+use lapin::message::Delivery;
 use mongodb::Database;
 use poem::Route;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +25,7 @@ use crate::{
 /// The running email-sender.
 pub struct Application {
     service: Service,
-    amqp: Arc<Connection>,
+    amqp: Broker,
     db: Database,
     worker: Worker,
     config: Config,
@@ -35,13 +35,19 @@ impl Application {
     /// Connects, declares and binds (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = mongo::connect(&config.mongo, SERVICE).await?;
-        let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
+        let amqp = Broker::connect(&config.amqp, SERVICE).await?;
         let topology = config.amqp.topology();
         let delays: Arc<[Duration]> = config.worker.delays().into();
-        let channel = amqp.create_channel().await?;
-        topology.declare_email(&channel).await?;
-        topology.declare_email_retries(&channel, &delays).await?;
-        topology.declare_email_cancellations(&channel).await?;
+        let (declared, waits) = (topology.clone(), delays.clone());
+        amqp.declare(move |channel| {
+            let (topology, delays) = (declared.clone(), waits.clone());
+            async move {
+                topology.declare_email(&channel).await?;
+                topology.declare_email_retries(&channel, &delays).await?;
+                topology.declare_email_cancellations(&channel).await
+            }
+        })
+        .await?;
         let publisher = |exchange| {
             let name = topology.exchange(exchange);
             let amqp = amqp.clone();
@@ -86,7 +92,7 @@ impl Application {
     }
 
     /// The broker connection.
-    pub fn amqp(&self) -> &Arc<Connection> {
+    pub fn amqp(&self) -> &Broker {
         &self.amqp
     }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use common::{
-    amqp::Publisher,
+    amqp::{Broker, Publisher},
     messages::{self, EmailRequestedV1},
     topology::{Exchange, Queue, Topology},
 };
@@ -45,7 +45,9 @@ async fn depth(connection: &Connection, topology: &Topology, queue: &str) -> lap
 
 /// What is parked, without taking it out: the messages are read unacknowledged on a channel
 /// that is then closed, which returns them to the queue.
-pub async fn list(connection: &Connection, topology: &Topology) -> anyhow::Result<Vec<Parked>> {
+pub async fn list(broker: &Broker, topology: &Topology) -> anyhow::Result<Vec<Parked>> {
+    let link = broker.connected().await;
+    let connection = link.connection();
     let queue = topology.queue(Queue::ParkedEmails);
     let count = depth(connection, topology, &queue).await?;
     let channel = connection.create_channel().await?;
@@ -65,11 +67,13 @@ pub async fn list(connection: &Connection, topology: &Topology) -> anyhow::Resul
 
 /// Sends every parked mail back to the work queue with a fresh retry budget; each is removed
 /// from the parking queue only once the broker confirmed its copy. Returns how many.
-pub async fn replay(connection: &Connection, topology: &Topology) -> anyhow::Result<usize> {
+pub async fn replay(broker: &Broker, topology: &Topology) -> anyhow::Result<usize> {
+    let link = broker.connected().await;
+    let connection = link.connection();
     let queue = topology.queue(Queue::ParkedEmails);
     let count = depth(connection, topology, &queue).await?;
     let exchange = topology.exchange(Exchange::Email);
-    let publisher = Publisher::new(connection, &exchange, REPLAY_DEADLINE).await?;
+    let publisher = Publisher::new(broker, &exchange, REPLAY_DEADLINE).await?;
     let channel = connection.create_channel().await?;
     let mut replayed = 0;
     for _ in 0..count {

@@ -4,7 +4,6 @@ pub mod app;
 pub mod config;
 pub mod deliveries;
 pub mod dlq;
-pub mod ics;
 pub mod mailer;
 pub mod metrics;
 pub mod templates;

@@ -3,7 +3,10 @@
 use anyhow::Context;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Attachment, Mailbox, MultiPart, header::ContentType},
+    message::{
+        Attachment, Mailbox, MultiPart,
+        header::{ContentType, HeaderName, HeaderValue},
+    },
     transport::smtp::{
         PoolConfig,
         authentication::Credentials,
@@ -68,13 +71,23 @@ impl Mailer {
         message_id: &str,
         rendered: &Rendered,
     ) -> Result<(), SendFailure> {
-        let message = Message::builder()
+        let mut message = Message::builder()
             .from(self.from.clone())
             .to(to
                 .parse()
                 .map_err(|e| SendFailure::Permanent(format!("recipient {to}: {e}")))?)
             .subject(&rendered.subject)
-            .message_id(Some(format!("<{message_id}@eventpost>")))
+            .message_id(Some(format!("<{message_id}@eventpost>")));
+        if let Some(url) = &rendered.unsubscribe_url {
+            // RFC 8058: a mail client offers "unsubscribe" and POSTs it, without a page to visit.
+            message = message
+                .raw_header(HeaderValue::new(LIST_UNSUBSCRIBE, format!("<{url}>")))
+                .raw_header(HeaderValue::new(
+                    LIST_UNSUBSCRIBE_POST,
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
+        let message = message
             .multipart(body(rendered))
             .map_err(|e| SendFailure::Permanent(format!("building the mail: {e}")))?;
         match self.transport.send(message).await {
@@ -84,6 +97,9 @@ impl Mailer {
         }
     }
 }
+
+const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");
+const LIST_UNSUBSCRIBE_POST: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe-Post");
 
 /// Plain text and HTML as alternatives, inside a mixed part with the attachment if there is one.
 fn body(rendered: &Rendered) -> MultiPart {

@@ -4,7 +4,7 @@
 use common::messages::{EmailContent, EmailRequestedV1};
 use minijinja::{Environment, context};
 
-use crate::ics;
+use common::ics;
 
 /// A mail's words, and the file it carries, if any.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +13,8 @@ pub struct Rendered {
     pub text: String,
     pub html: String,
     pub attachment: Option<Attachment>,
+    /// Where one `POST` unsubscribes the recipient from mails of this kind (RFC 8058).
+    pub unsubscribe_url: Option<String>,
 }
 
 /// A file attached to a mail.
@@ -42,8 +44,24 @@ impl Templates {
                 "verify_address.html",
                 include_str!("templates/verify_address.html"),
             ),
+            (
+                "reset_password.txt",
+                include_str!("templates/reset_password.txt"),
+            ),
+            (
+                "reset_password.html",
+                include_str!("templates/reset_password.html"),
+            ),
             ("reminder.txt", include_str!("templates/reminder.txt")),
             ("reminder.html", include_str!("templates/reminder.html")),
+            (
+                "event_changed.txt",
+                include_str!("templates/event_changed.txt"),
+            ),
+            (
+                "event_changed.html",
+                include_str!("templates/event_changed.html"),
+            ),
         ] {
             env.add_template(name, source)?;
         }
@@ -53,6 +71,7 @@ impl Templates {
     /// The words of `request`.
     pub fn render(&self, request: &EmailRequestedV1) -> anyhow::Result<Rendered> {
         let mut attachment = None;
+        let mut unsubscribe = None;
         let (subject, name, ctx) = match &request.content {
             EmailContent::Welcome { display_name } => (
                 "Welcome to eventpost".to_owned(),
@@ -68,31 +87,61 @@ impl Templates {
                     expires_at => expires_at.format("%Y-%m-%d %H:%M").to_string(),
                 },
             ),
+            EmailContent::ResetPassword { token, expires_at } => (
+                "Reset your eventpost password".to_owned(),
+                "reset_password",
+                context! {
+                    to => request.to.as_str(),
+                    token => token,
+                    expires_at => expires_at.format("%Y-%m-%d %H:%M").to_string(),
+                },
+            ),
             EmailContent::Reminder {
                 subject,
                 content,
                 event,
                 ..
             } => {
-                attachment = Some(Attachment {
-                    file_name: "event.ics".into(),
-                    content_type: "text/calendar; charset=utf-8",
-                    body: ics::event_file(event),
-                });
-                let zone = event.timezone;
-                let when = event
-                    .starts_at
-                    .with_timezone(&zone.tz())
-                    .format("%A %-d %B %Y, %H:%M");
+                attachment = Some(calendar_file(ics::event_file(event)));
                 (
                     subject.clone(),
                     "reminder",
                     context! {
                         content => content,
                         title => &event.title,
-                        when => when.to_string(),
-                        timezone => zone.name(),
+                        when => local_start(event),
+                        timezone => event.timezone.name(),
                         place => &event.place,
+                    },
+                )
+            }
+            EmailContent::EventChanged {
+                event,
+                deleted,
+                unsubscribe_url,
+            } => {
+                let file = if *deleted {
+                    ics::cancellation_file(event)
+                } else {
+                    ics::event_file(event)
+                };
+                attachment = Some(calendar_file(file));
+                unsubscribe = Some(unsubscribe_url.clone());
+                let subject = if *deleted {
+                    format!("Cancelled: {}", event.title)
+                } else {
+                    format!("Changed: {}", event.title)
+                };
+                (
+                    subject,
+                    "event_changed",
+                    context! {
+                        deleted => deleted,
+                        title => &event.title,
+                        when => local_start(event),
+                        timezone => event.timezone.name(),
+                        place => &event.place,
+                        unsubscribe_url => unsubscribe_url,
                     },
                 )
             }
@@ -108,8 +157,26 @@ impl Templates {
                 .get_template(&format!("{name}.html"))?
                 .render(&ctx)?,
             attachment,
+            unsubscribe_url: unsubscribe,
         })
     }
+}
+
+fn calendar_file(body: String) -> Attachment {
+    Attachment {
+        file_name: "event.ics".into(),
+        content_type: "text/calendar; charset=utf-8",
+        body,
+    }
+}
+
+/// When `event` starts, on its own clock.
+fn local_start(event: &common::messages::EventSummary) -> String {
+    event
+        .starts_at
+        .with_timezone(&event.timezone.tz())
+        .format("%A %-d %B %Y, %H:%M")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -144,6 +211,48 @@ mod tests {
         assert!(!rendered.html.contains("<script>"));
     }
 
+    fn jazz_night() -> common::messages::EventSummary {
+        common::messages::EventSummary {
+            id: common::domain::EventId::new(),
+            title: "Jazz night".into(),
+            starts_at: "2026-12-01T18:00:00Z".parse().unwrap(),
+            ends_at: None,
+            timezone: common::domain::TimeZone::parse("Europe/Madrid").unwrap(),
+            place: "Café Central".into(),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn a_change_notice_offers_one_click_unsubscribe_and_a_deletion_cancels_the_event() {
+        let templates = Templates::new().unwrap();
+        let notice = |deleted| {
+            templates
+                .render(&request(EmailContent::EventChanged {
+                    event: jazz_night(),
+                    deleted,
+                    unsubscribe_url: "https://eventpost.example/unsub/<tok>".into(),
+                }))
+                .unwrap()
+        };
+        let changed = notice(false);
+        assert_eq!(changed.subject, "Changed: Jazz night");
+        assert_eq!(
+            changed.unsubscribe_url.as_deref(),
+            Some("https://eventpost.example/unsub/<tok>")
+        );
+        assert!(changed.text.contains("Tuesday 1 December 2026, 19:00"));
+        assert!(
+            changed.html.contains("&lt;tok&gt;"),
+            "escaped: {}",
+            changed.html
+        );
+        assert!(!changed.attachment.unwrap().body.contains("METHOD:CANCEL"));
+        let deleted = notice(true);
+        assert_eq!(deleted.subject, "Cancelled: Jazz night");
+        assert!(deleted.attachment.unwrap().body.contains("METHOD:CANCEL"));
+    }
+
     #[test]
     fn a_reminder_shows_the_local_time_and_attaches_the_event() {
         let rendered = Templates::new()
@@ -152,14 +261,7 @@ mod tests {
                 reminder_id: common::domain::ReminderId::new(),
                 subject: "Jazz night in one hour".into(),
                 content: "Leave soon!".into(),
-                event: common::messages::EventSummary {
-                    id: common::domain::EventId::new(),
-                    title: "Jazz night".into(),
-                    starts_at: "2026-12-01T18:00:00Z".parse().unwrap(),
-                    ends_at: None,
-                    timezone: common::domain::TimeZone::parse("Europe/Madrid").unwrap(),
-                    place: "Café Central".into(),
-                },
+                event: jazz_night(),
             }))
             .unwrap();
         assert_eq!(rendered.subject, "Jazz night in one hour");
@@ -190,5 +292,19 @@ mod tests {
         assert_eq!(rendered.subject, "Confirm your email address");
         assert!(rendered.text.contains("tok-123") && rendered.html.contains("tok-123"));
         assert!(rendered.text.contains("ada@example.com"));
+    }
+
+    #[test]
+    fn a_password_reset_carries_its_token_in_both_parts() {
+        let rendered = Templates::new()
+            .unwrap()
+            .render(&request(EmailContent::ResetPassword {
+                token: "reset-456".into(),
+                expires_at: Utc::now(),
+            }))
+            .unwrap();
+        assert_eq!(rendered.subject, "Reset your eventpost password");
+        assert!(rendered.text.contains("reset-456") && rendered.html.contains("reset-456"));
+        assert!(rendered.text.contains("password-reset/confirm"));
     }
 }

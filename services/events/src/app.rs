@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use common::{
-    amqp::{self, Publisher},
+    amqp::{Broker, Publisher},
     auth::JwksVerifier,
     health::{AmqpCheck, Check, OptionalMongoCheck},
     idempotency::IdempotencyKeys,
@@ -14,7 +14,6 @@ use common::{
     server::Service,
     topology::Exchange,
 };
-use lapin::Connection;
 use mongodb::Database;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +24,7 @@ use crate::{
     config::Config,
     consumer,
     relay::{self, Relay, VersionLog},
+    saves_relay::{SaveLog, SavesRelay},
     store::Store,
 };
 
@@ -37,8 +37,9 @@ pub struct Application {
     follower: Follower,
     deletions: revocation::Follower,
     tombstones: revocation::Tombstones,
-    amqp: Arc<Connection>,
+    amqp: Broker,
     relay: Relay,
+    saves: SavesRelay,
     config: Config,
 }
 
@@ -47,7 +48,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = mongo::connect(&config.mongo, SERVICE).await?;
         let store = Store::open(&db, config.mongo.deadline()).await?;
-        let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
+        let amqp = Broker::connect(&config.amqp, SERVICE).await?;
         let topology = config.amqp.topology();
         consumer::declare(&amqp, &topology).await?;
         let domain = Publisher::new(
@@ -65,6 +66,9 @@ impl Application {
             vec![(Exchange::Domain, domain.clone())],
             metrics.registry(),
         )?;
+        let saves = relay.beside(SaveLog {
+            store: store.clone(),
+        });
         // Subscribed, then loaded, before the port is bound: an instance is never ready with
         // an empty catalogue or unaware of a deletion, and misses nothing written while it loads.
         let revocations = Revocations::new(&db, config.mongo.deadline());
@@ -79,6 +83,7 @@ impl Application {
             store: store.clone(),
             catalogue: catalogue.clone(),
             relay: relay.clone(),
+            saves: saves.clone(),
             domain: domain.clone(),
         };
         let checks: Vec<Box<dyn Check>> = vec![
@@ -100,6 +105,7 @@ impl Application {
             tombstones,
             amqp,
             relay,
+            saves,
             config,
         })
     }
@@ -115,7 +121,7 @@ impl Application {
     }
 
     /// The broker connection.
-    pub fn amqp(&self) -> &Arc<Connection> {
+    pub fn amqp(&self) -> &Broker {
         &self.amqp
     }
 
@@ -138,6 +144,12 @@ impl Application {
             self.config.relay_interval,
             shutdown.clone(),
         ));
+        let saves = tokio::spawn(self.saves.run(
+            "save relay",
+            self.config.relay_interval,
+            relay::PARKED_RETRY_EVERY,
+            shutdown.clone(),
+        ));
         let following = tokio::spawn(self.follower.run(
             self.catalogue.clone(),
             self.store.clone(),
@@ -154,6 +166,7 @@ impl Application {
         let deletions = tokio::spawn(self.deletions.run(shutdown.clone()));
         self.service.run_until_stopped(shutdown).await?;
         relay.await?;
+        saves.await?;
         consumer.await??;
         following.await??;
         deletions.await??;

@@ -1,35 +1,40 @@
 //! What the events service consumes: `user.deleted`, to record the deletion (its instances
 //! refuse the account's tokens) and forget that user's saved events.
 
-use std::sync::Arc;
-
 use common::{
-    amqp::{self, Outcome},
+    amqp::{self, Broker, Outcome},
     messages::{self, UserDeletedV1},
     revocation::Tombstones,
     topology::{Queue, Topology},
 };
-use lapin::{Connection, message::Delivery};
+use lapin::message::Delivery;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
 
-/// Declares the domain exchange and this service's queue on it.
-pub async fn declare(connection: &Connection, topology: &Topology) -> lapin::Result<()> {
-    let channel = connection.create_channel().await?;
-    topology
-        .declare_domain_queue(
-            &channel,
-            Queue::EventsUserDeletions,
-            &[messages::USER_DELETED_V1],
-        )
-        .await?;
-    channel.close(200, "declared".into()).await
+/// Declares the domain exchange and this service's queue on it; again on every connection made
+/// after losing the broker.
+pub async fn declare(broker: &Broker, topology: &Topology) -> lapin::Result<()> {
+    let topology = topology.clone();
+    broker
+        .declare(move |channel| {
+            let topology = topology.clone();
+            async move {
+                topology
+                    .declare_domain_queue(
+                        &channel,
+                        Queue::EventsUserDeletions,
+                        &[messages::USER_DELETED_V1],
+                    )
+                    .await
+            }
+        })
+        .await
 }
 
 /// Forgets deleted users' saves until `shutdown`.
 pub async fn consume_user_deletions(
-    connection: Arc<Connection>,
+    broker: Broker,
     topology: Topology,
     prefetch: u16,
     store: Store,
@@ -37,7 +42,7 @@ pub async fn consume_user_deletions(
     shutdown: CancellationToken,
 ) -> lapin::Result<()> {
     let queue = topology.queue(Queue::EventsUserDeletions);
-    amqp::consume(&connection, &queue, prefetch, shutdown, move |delivery| {
+    amqp::consume(&broker, &queue, prefetch, shutdown, move |delivery| {
         let (store, tombstones) = (store.clone(), tombstones.clone());
         async move { forget_user(&store, &tombstones, &delivery).await }
     })

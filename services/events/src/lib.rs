@@ -8,6 +8,7 @@ pub mod config;
 pub mod consumer;
 pub mod domain;
 pub mod relay;
+pub mod saves_relay;
 pub mod search;
 pub mod seed;
 pub mod store;

@@ -36,7 +36,7 @@ pub const VERSION_RETENTION: chrono::Duration = chrono::Duration::days(30);
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// How often parked announcements are tried again.
-const PARKED_RETRY_EVERY: Duration = Duration::from_secs(5 * 60);
+pub const PARKED_RETRY_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// The relay of this service's changes.
 pub type Relay = relay::Relay<VersionLog>;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use common::{
-    amqp::{self, Publisher},
+    amqp::{Broker, Publisher},
     auth::JwksVerifier,
     clock::SystemClock,
     health::{AmqpCheck, Check, MongoCheck},
@@ -15,7 +15,6 @@ use common::{
     server::Service,
     topology::Exchange,
 };
-use lapin::Connection;
 use mongodb::Database;
 use poem::Route;
 use tokio_util::sync::CancellationToken;
@@ -36,7 +35,7 @@ use crate::{
 pub struct Application {
     service: Service,
     db: Database,
-    amqp: Arc<Connection>,
+    amqp: Broker,
     handler: Handler,
     scheduler: Scheduler,
     deletions: Option<revocation::Follower>,
@@ -48,7 +47,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = mongo::connect(&config.mongo, SERVICE).await?;
         let store = Store::open(&db, config.mongo.deadline()).await?;
-        let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
+        let amqp = Broker::connect(&config.amqp, SERVICE).await?;
         let topology = config.amqp.topology();
         consumer::declare(&amqp, &topology).await?;
         let metrics = Metrics::new(SERVICE)?;
@@ -65,6 +64,7 @@ impl Application {
             config.scheduler.clone(),
             scheduler_metrics.clone(),
             SystemClock::shared(),
+            config.public_url.clone(),
         );
         let domain = Publisher::new(
             &amqp,
@@ -86,6 +86,7 @@ impl Application {
             canceller.clone(),
             notices.clone(),
             scheduler_metrics,
+            config.change_notice_settle,
         );
         // Subscribed before the port is bound, so no request is served unaware of a deletion.
         let mut deletions = None;
@@ -102,6 +103,7 @@ impl Application {
             deletions = Some(revocations.subscribe(&amqp, &topology, SERVICE).await?);
             api::routes(
                 ctx,
+                config.public_url.clone(),
                 verifier,
                 IdempotencyKeys::new(&db, config.mongo.deadline()),
             )
@@ -135,7 +137,7 @@ impl Application {
     }
 
     /// The broker connection.
-    pub fn amqp(&self) -> &Arc<Connection> {
+    pub fn amqp(&self) -> &Broker {
         &self.amqp
     }
 

@@ -1,5 +1,5 @@
 //! What this service asks other services over HTTP, on behalf of the caller: the users service
-//! for the caller's addresses (with the caller's own token, so it can only learn what the caller
+//! for the caller's addresses and zone (with the caller's own token, so it can only learn what the caller
 //! may), the events service for the event a reminder is about.
 
 use std::time::Duration;
@@ -34,9 +34,32 @@ pub struct Address {
     pub primary: bool,
 }
 
+/// What a reminder needs of its owner's profile.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub addresses: Vec<Address>,
+    /// The zone wall-clock reminders are set in.
+    pub zone: TimeZone,
+}
+
 #[derive(Deserialize)]
 struct Profile {
+    id: String,
     emails: Vec<Address>,
+    /// Absent from a users service older than zones.
+    timezone: Option<String>,
+}
+
+impl From<Profile> for Owner {
+    fn from(profile: Profile) -> Self {
+        let zone = profile.timezone.map_or(TimeZone::UTC, |raw| {
+            TimeZone::or_utc(&raw, "user", &profile.id)
+        });
+        Self {
+            addresses: profile.emails,
+            zone,
+        }
+    }
 }
 
 /// An event as the events service shows it (the fields a reminder needs).
@@ -70,6 +93,7 @@ impl Event {
                 Some(address) => format!("{}, {address}", self.place.name),
                 None => self.place.name.clone(),
             },
+            version: self.version,
         }
     }
 }
@@ -83,8 +107,8 @@ impl Services {
         })
     }
 
-    /// The caller's addresses, asked with the caller's token.
-    pub async fn addresses(&self, token: &str) -> Result<Vec<Address>, ApiError> {
+    /// The caller's addresses and zone, asked with the caller's token.
+    pub async fn owner(&self, token: &str) -> Result<Owner, ApiError> {
         let url = self
             .users
             .join("/api/v1/users/me")
@@ -100,7 +124,7 @@ impl Services {
                     .json()
                     .await
                     .map_err(|err| unavailable("users service", err))?;
-                Ok(profile.emails)
+                Ok(Owner::from(profile))
             }
             StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => Err(ApiError::Unauthorized(
                 "the account behind this token no longer exists".into(),

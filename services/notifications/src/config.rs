@@ -30,6 +30,13 @@ pub struct Config {
     /// The events service, asked for the event a reminder is created for.
     /// Default `http://127.0.0.1:8082`.
     pub events_url: Url,
+    /// Where people reach the platform (the gateway, from outside), for the calendar feed
+    /// addresses handed out. `EVENTPOST_PUBLIC_URL`; default `http://127.0.0.1:8080`.
+    pub public_url: Url,
+    /// How long an event a user follows is left alone before they are mailed of its changes
+    /// (each change pushes the mail back). Default `10m`.
+    #[serde(with = "humantime_serde")]
+    pub change_notice_settle: Duration,
     /// The scheduler's knobs.
     pub scheduler: SchedulerConfig,
     /// Log filter and format.
@@ -120,6 +127,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             users_url: Url::parse("http://127.0.0.1:8081").expect("valid URL"),
             events_url: Url::parse("http://127.0.0.1:8082").expect("valid URL"),
+            public_url: Url::parse("http://127.0.0.1:8080").expect("valid URL"),
+            change_notice_settle: Duration::from_secs(10 * 60),
             scheduler: SchedulerConfig::default(),
             telemetry: TelemetryConfig::default(),
         }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use common::{
-    amqp::{self, Publisher},
+    amqp::{Broker, Publisher},
     auth::JwksVerifier,
     config::{AmqpConfig, AuthConfig},
     health::{AmqpCheck, Check, MongoCheck},
@@ -14,7 +14,6 @@ use common::{
     server::Service,
     topology::Exchange,
 };
-use lapin::Connection;
 use mongodb::Database;
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +32,7 @@ use crate::{
 pub struct Application {
     service: Service,
     db: Database,
-    amqp: Arc<Connection>,
+    amqp: Broker,
     relay: Relay,
     deletions: revocation::Follower,
     config: Config,
@@ -45,7 +44,7 @@ impl Application {
         let signer = Arc::new(Signer::from_config(&config.tokens)?);
         let db = mongo::connect(&config.mongo, SERVICE).await?;
         let store = Store::open(&db, config.mongo.deadline()).await?;
-        let amqp = Arc::new(amqp::connect(&config.amqp, SERVICE).await?);
+        let amqp = Broker::connect(&config.amqp, SERVICE).await?;
         let metrics = Metrics::new(SERVICE)?;
         let revocations = Revocations::new(&db, config.mongo.deadline());
         let relay = relay(
@@ -114,7 +113,7 @@ impl Application {
     }
 
     /// The broker connection.
-    pub fn amqp(&self) -> &Arc<Connection> {
+    pub fn amqp(&self) -> &Broker {
         &self.amqp
     }
 
@@ -136,15 +135,21 @@ impl Application {
 }
 
 async fn relay(
-    amqp: &Connection,
+    amqp: &Broker,
     config: &AmqpConfig,
     outbox: Outbox,
     metrics: &Metrics,
 ) -> anyhow::Result<Relay> {
     let topology = config.topology();
-    let channel = amqp.create_channel().await?;
-    topology.declare_email(&channel).await?;
-    topology.declare_domain_exchange(&channel).await?;
+    let declared = topology.clone();
+    amqp.declare(move |channel| {
+        let topology = declared.clone();
+        async move {
+            topology.declare_email(&channel).await?;
+            topology.declare_domain_exchange(&channel).await
+        }
+    })
+    .await?;
     let email_exchange = topology.exchange(Exchange::Email);
     let email = Publisher::new(amqp, &email_exchange, config.deadline).await?;
     let domain_exchange = topology.exchange(Exchange::Domain);

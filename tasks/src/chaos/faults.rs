@@ -3,7 +3,7 @@
 
 use crate::deps::{ferretdb, postgres, rabbitmq};
 
-use super::stack::signal;
+use crate::platform::signal;
 
 /// The broker goes away: every connection closes and the port stops answering.
 pub fn stop_broker() -> anyhow::Result<()> {

@@ -4,11 +4,10 @@
 
 mod faults;
 mod scenarios;
-mod stack;
 
 use std::{future::Future, pin::Pin, time::Duration};
 
-use crate::{deps, process, workspace};
+use crate::{deps, platform};
 
 /// One scenario, by the name `--only` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -67,17 +66,7 @@ impl Scenario {
 
 pub async fn run(only: Option<Scenario>) -> anyhow::Result<()> {
     deps::ensure_all().await?;
-    let mut build = vec!["build"];
-    for name in [
-        "users",
-        "events",
-        "notifications",
-        "email-sender",
-        "gateway",
-    ] {
-        build.extend(["-p", name]);
-    }
-    process::run_step("cargo build", workspace::cargo(), &build)?;
+    platform::build()?;
 
     let mut failed = Vec::new();
     for scenario in Scenario::ALL
@@ -102,7 +91,7 @@ pub async fn run(only: Option<Scenario>) -> anyhow::Result<()> {
     }
     anyhow::ensure!(
         failed.is_empty(),
-        "chaos scenarios failed: {failed:?} (the services' logs are in .run/logs/chaos-*.log)"
+        "chaos scenarios failed: {failed:?} (the services' logs are in .run/logs/chaos_*.log)"
     );
     Ok(())
 }

@@ -13,10 +13,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::time::{Instant, sleep};
 
-use super::{
-    faults::{self, DatabasePart},
-    stack::{Service, Stack},
-};
+use super::faults::{self, DatabasePart};
+use crate::platform::{Service, Stack};
 
 /// The services that hold connections to the broker and the database.
 const BACKENDS: [Service; 5] = [
@@ -99,7 +97,7 @@ async fn readiness_becomes(
 
 /// RabbitMQ stopped for 30 s during a stream of creations and due reminders.
 pub async fn broker_outage() -> anyhow::Result<()> {
-    let stack = Stack::start("broker").await?;
+    let stack = Stack::start("chaos_broker").await?;
     let event = stack.event("Broker outage").await?;
     let outage = async {
         sleep(Duration::from_secs(5)).await;
@@ -153,7 +151,7 @@ pub async fn database_outage() -> anyhow::Result<()> {
         eprintln!("    skipped: the database server is not one this runner started");
         return Ok(());
     }
-    let stack = Stack::start("database").await?;
+    let stack = Stack::start("chaos_database").await?;
     let event = stack.event("Database outage").await?;
     let mut reminders = Vec::new();
     for _ in 0..3 {
@@ -282,7 +280,7 @@ async fn created_once_retried(
 
 /// Mailpit stopped for 60 s: reminders wait, then arrive once.
 pub async fn smtp_outage() -> anyhow::Result<()> {
-    let mut stack = Stack::start("smtp").await?;
+    let mut stack = Stack::start("chaos_smtp").await?;
     let event = stack.event("SMTP outage").await?;
     stack.mailpit.stop().await?;
     let down = Instant::now();
@@ -314,7 +312,7 @@ pub async fn smtp_outage() -> anyhow::Result<()> {
 
 /// Each service killed with SIGKILL and restarted in the middle of load.
 pub async fn killed_services() -> anyhow::Result<()> {
-    let stack = Stack::start("kill").await?;
+    let stack = Stack::start("chaos_kill").await?;
     let event = stack.event("Killed services").await?;
     let kills = async {
         for service in Service::ALL {
@@ -326,12 +324,16 @@ pub async fn killed_services() -> anyhow::Result<()> {
         anyhow::Ok(())
     };
     let (created, kills) = tokio::join!(
+        // Due 10 s after they are asked for: a creation retried through a kill (of the users
+        // service, asked for the address, or of notifications) must still be in the future
+        // when it gets through, or it is rightly refused; the later kills still land while
+        // earlier reminders fall due.
         reminder_stream(
             &stack,
             &event,
             Duration::from_secs(40),
             Duration::from_millis(250),
-            Duration::from_secs(2),
+            Duration::from_secs(10),
         ),
         kills
     );
@@ -363,7 +365,7 @@ pub async fn killed_services() -> anyhow::Result<()> {
 
 /// Reminders whose time passed while everything was down are sent on start-up.
 pub async fn catch_up_after_downtime() -> anyhow::Result<()> {
-    let stack = Stack::start("catchup").await?;
+    let stack = Stack::start("chaos_catchup").await?;
     let event = stack.event("Everything down").await?;
     let mut reminders = Vec::new();
     for n in 0..5 {
@@ -392,7 +394,7 @@ pub async fn catch_up_after_downtime() -> anyhow::Result<()> {
 /// SIGTERM during load: requests in flight complete, deliveries in flight are acked or
 /// redelivered, none is lost or doubled.
 pub async fn terminated_under_load() -> anyhow::Result<()> {
-    let stack = Stack::start("sigterm").await?;
+    let stack = Stack::start("chaos_sigterm").await?;
     let event = stack.event("Terminated").await?;
     for service in [Service::NotificationsApi, Service::Events] {
         requests_in_flight_complete(&stack, service).await?;

@@ -66,6 +66,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             field: None,
         });
     }
+    // Every body is an object, but serde also reads a struct from an array of its fields in
+    // order (`[null, null]`), which no document allows.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::BadRequest {
+            detail: "the body must be a JSON object".into(),
+            field: None,
+        });
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -105,6 +113,15 @@ mod tests {
             Err(ApiError::BadRequest { field, .. }) => field,
             other => panic!("expected a bad request, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused_even_if_serde_could_read_it() {
+        for body in ["[\"t\", {\"name\": \"x\", \"lat\": null}]", "null", "\"t\""] {
+            let err = parse::<EventIn>(body.as_bytes()).unwrap_err();
+            assert!(err.to_string().contains("JSON object"), "{body}: {err}");
+        }
+        assert!(parse::<EventIn>(br#" {"title":"t","place":{"name":"x"}}"#).is_ok());
     }
 
     #[test]

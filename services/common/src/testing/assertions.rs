@@ -14,7 +14,8 @@ pub fn problem_fields(problem: &serde_json::Value) -> Vec<String> {
 }
 
 /// Asserts what every service serves at `base` (`http://127.0.0.1:<port>`): `/healthz`;
-/// `/readyz` ready with exactly the named checks passing; an unknown path as a 404 problem with
+/// `/readyz` ready with exactly the named checks passing, then the `shutdown` check every
+/// server adds (it fails while the server drains); an unknown path as a 404 problem with
 /// the request id; a method a path does not serve as a 405 problem with `Allow`; and
 /// `/metrics` counting answered requests under the service's name.
 pub async fn assert_serves_health(
@@ -38,7 +39,11 @@ pub async fn assert_serves_health(
         .flatten()
         .map(|c| (c["name"].as_str().unwrap_or(""), c["ok"] == true))
         .collect();
-    let expected: Vec<(&str, bool)> = checks.iter().map(|name| (*name, true)).collect();
+    let expected: Vec<(&str, bool)> = checks
+        .iter()
+        .chain(&["shutdown"])
+        .map(|name| (*name, true))
+        .collect();
     anyhow::ensure!(
         reported == expected,
         "readiness checks {reported:?}, expected {expected:?}"

@@ -1,21 +1,20 @@
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use common::{
-    amqp::{self, Outcome, PublishError, Publisher, QueueSpec},
+    amqp::{self, Broadcasts, Broker, Heard, Outcome, PublishError, Publisher, QueueSpec},
     request_id::RequestId,
     testing::{self, RabbitAdmin},
 };
 use lapin::{
-    Connection,
     message::Delivery,
-    options::{ExchangeDeleteOptions, QueueDeleteOptions},
+    options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions},
     types::{AMQPValue, ShortString},
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// Long enough for a publish to wait out a dropped connection's recovery.
+/// Long enough for a publish to wait out a dropped connection's replacement.
 const PUBLISH_DEADLINE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,7 +24,7 @@ struct Ping {
 
 /// A fresh exchange and work queue (dead-lettering into a parking queue) under a unique prefix.
 struct Fixture {
-    connection: Arc<Connection>,
+    broker: Broker,
     name: String,
     exchange: String,
     work: String,
@@ -37,9 +36,9 @@ impl Fixture {
     async fn new() -> anyhow::Result<Self> {
         testing::init();
         let cfg = testing::amqp_config("common");
-        let connection = Arc::new(amqp::connect(&cfg, "fixture").await?);
+        let broker = Broker::connect(&cfg, "fixture").await?;
         let name = format!("{}fixture", cfg.prefix);
-        let channel = connection.create_channel().await?;
+        let channel = broker.channel().await?;
         let exchange = format!("{}events", cfg.prefix);
         let dead_letters = format!("{}dead", cfg.prefix);
         let work = format!("{}work", cfg.prefix);
@@ -67,7 +66,7 @@ impl Fixture {
         )
         .await?;
         Ok(Self {
-            connection,
+            broker,
             name,
             exchange,
             work,
@@ -84,7 +83,7 @@ impl Fixture {
     ) -> (mpsc::UnboundedReceiver<Delivery>, CancellationToken) {
         let (tx, rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
-        let (connection, queue, token) = (self.connection.clone(), queue.to_owned(), stop.clone());
+        let (broker, queue, token) = (self.broker.clone(), queue.to_owned(), stop.clone());
         tokio::spawn(async move {
             let handler = move |delivery: Delivery| {
                 let tx = tx.clone();
@@ -94,19 +93,24 @@ impl Fixture {
                     outcome
                 }
             };
-            amqp::consume(&connection, &queue, 10, token, handler).await
+            amqp::consume(&broker, &queue, 10, token, handler).await
         });
         (rx, stop)
     }
 
+    /// A queue declared through the broker, so that it is declared again on every connection.
+    fn redeclared(&self) -> String {
+        format!("{}redeclared", self.name)
+    }
+
     async fn cleanup(self) -> anyhow::Result<()> {
         // A fresh channel: after a forced reconnection the fixture's own one may still be
-        // recovering when the test ends.
+        // being replaced when the test ends.
         let channel = testing::eventually(Duration::from_secs(10), "a usable channel", || async {
-            Ok(self.connection.create_channel().await.ok())
+            Ok(self.broker.channel().await.ok())
         })
         .await?;
-        for queue in [&self.work, &self.parked] {
+        for queue in [&self.work, &self.parked, &self.redeclared()] {
             channel
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                 .await?;
@@ -137,8 +141,7 @@ fn message_id(delivery: &Delivery) -> Option<String> {
 #[tokio::test]
 async fn confirmed_messages_are_consumed_in_full_with_their_ids() -> anyhow::Result<()> {
     let fixture = Fixture::new().await?;
-    let publisher =
-        Publisher::new(&fixture.connection, &fixture.exchange, PUBLISH_DEADLINE).await?;
+    let publisher = Publisher::new(&fixture.broker, &fixture.exchange, PUBLISH_DEADLINE).await?;
     let request = RequestId::parse("req-123").expect("well-formed");
     request
         .clone()
@@ -176,8 +179,7 @@ async fn confirmed_messages_are_consumed_in_full_with_their_ids() -> anyhow::Res
 #[tokio::test]
 async fn a_message_no_queue_is_bound_for_is_reported_unroutable() -> anyhow::Result<()> {
     let fixture = Fixture::new().await?;
-    let publisher =
-        Publisher::new(&fixture.connection, &fixture.exchange, PUBLISH_DEADLINE).await?;
+    let publisher = Publisher::new(&fixture.broker, &fixture.exchange, PUBLISH_DEADLINE).await?;
 
     let result = publisher
         .publish("nobody.listens", "lost-1", &Ping { n: 1 })
@@ -193,8 +195,7 @@ async fn a_message_no_queue_is_bound_for_is_reported_unroutable() -> anyhow::Res
 #[tokio::test]
 async fn a_rejected_message_is_dead_lettered_and_a_requeued_one_comes_back() -> anyhow::Result<()> {
     let fixture = Fixture::new().await?;
-    let publisher =
-        Publisher::new(&fixture.connection, &fixture.exchange, PUBLISH_DEADLINE).await?;
+    let publisher = Publisher::new(&fixture.broker, &fixture.exchange, PUBLISH_DEADLINE).await?;
     publisher
         .publish("ping.v1", "poison", &Ping { n: 0 })
         .await?;
@@ -228,19 +229,43 @@ async fn a_rejected_message_is_dead_lettered_and_a_requeued_one_comes_back() -> 
 }
 
 #[tokio::test]
-async fn publishing_and_consuming_resume_after_the_broker_drops_the_connection()
+async fn publishing_consuming_declarations_and_broadcasts_resume_on_a_new_connection_after_the_broker_drops_it()
 -> anyhow::Result<()> {
     let fixture = Fixture::new().await?;
-    let publisher =
-        Publisher::new(&fixture.connection, &fixture.exchange, PUBLISH_DEADLINE).await?;
+    let publisher = Publisher::new(&fixture.broker, &fixture.exchange, PUBLISH_DEADLINE).await?;
     let (mut rx, stop) = fixture.consume(&fixture.work, |_| Outcome::Ack);
+    let redeclared = fixture.redeclared();
+    let declared = redeclared.clone();
+    fixture
+        .broker
+        .declare(move |channel| {
+            let queue = QueueSpec {
+                name: declared.clone(),
+                ..QueueSpec::default()
+            };
+            async move { amqp::declare_queue(&channel, &queue).await }
+        })
+        .await?;
+    let bindings = [(fixture.exchange.clone(), "ping.#".to_owned())];
+    let broadcasts_queue = format!("{}broadcasts", fixture.name);
+    let mut broadcasts = Broadcasts::follow(&fixture.broker, &broadcasts_queue, &bindings).await?;
     publisher
         .publish("ping.v1", "before", &Ping { n: 1 })
         .await?;
     assert_eq!(message_id(&next(&mut rx).await?).as_deref(), Some("before"));
+    let never = CancellationToken::new();
+    assert!(
+        matches!(broadcasts.next(&never).await, Some(Heard::Message(ref d)) if message_id(d).as_deref() == Some("before"))
+    );
 
-    // The management API lists a new connection after a short delay.
+    // Gone from the broker meanwhile (a broker that lost its data), then the connection drops.
+    let channel = fixture.broker.channel().await?;
+    channel
+        .queue_delete(redeclared.as_str().into(), QueueDeleteOptions::default())
+        .await?;
+    let generation = fixture.broker.link().generation();
     let admin = RabbitAdmin::local();
+    // The management API lists a new connection after a short delay.
     testing::eventually(
         Duration::from_secs(10),
         "the connection to be closed",
@@ -248,10 +273,10 @@ async fn publishing_and_consuming_resume_after_the_broker_drops_the_connection()
     )
     .await?;
 
-    // The publish waits for the recovery if it lands while the connection is down.
+    // The publish waits for the new connection if it lands while there is none.
     testing::eventually(
         Duration::from_secs(20),
-        "a publish after recovery",
+        "a publish on the new connection",
         || async {
             Ok(publisher
                 .publish("ping.v1", "after", &Ping { n: 2 })
@@ -262,8 +287,37 @@ async fn publishing_and_consuming_resume_after_the_broker_drops_the_connection()
     .await?;
     let delivery = next(&mut rx).await?;
     assert_eq!(message_id(&delivery).as_deref(), Some("after"));
-    assert!(fixture.connection.status().connected());
+    assert!(fixture.broker.is_connected());
+    assert!(fixture.broker.link().generation() > generation);
+    // What was broadcast while the queue was gone is lost to it, and it says so first.
+    let resumed = tokio::time::timeout(Duration::from_secs(10), broadcasts.next(&never)).await?;
+    assert!(matches!(resumed, Some(Heard::Resumed { .. })));
+    let channel = fixture.broker.channel().await?;
+    channel
+        .queue_declare(
+            redeclared.as_str().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await?;
+    publisher
+        .publish("ping.v1", "heard", &Ping { n: 3 })
+        .await?;
+    let heard = loop {
+        match tokio::time::timeout(Duration::from_secs(10), broadcasts.next(&never)).await? {
+            Some(Heard::Message(delivery)) if message_id(&delivery).as_deref() == Some("heard") => {
+                break delivery;
+            }
+            Some(_) => {}
+            None => anyhow::bail!("the broadcasts stopped"),
+        }
+    };
+    assert_eq!(serde_json::from_slice::<Ping>(&heard.data)?, Ping { n: 3 });
 
+    broadcasts.close().await;
     stop.cancel();
     fixture.cleanup().await
 }

@@ -101,9 +101,22 @@ struct TestServer {
 }
 
 async fn spawn(mongo: MongoConfig) -> anyhow::Result<TestServer> {
+    spawn_draining(mongo, Duration::ZERO).await
+}
+
+async fn spawn_draining(mongo: MongoConfig, drain: Duration) -> anyhow::Result<TestServer> {
     testing::init();
     let db = mongo::connect(&mongo, "common-tests").await?;
-    let checks: Checks = Arc::new(vec![Box::new(MongoCheck(db)) as Box<dyn Check>]);
+    let server = HttpServer::bind(&HttpConfig {
+        shutdown_drain: drain,
+        shutdown_grace: Duration::from_secs(5),
+        ..HttpConfig::ephemeral()
+    })
+    .await?;
+    let checks: Checks = Arc::new(vec![
+        Box::new(MongoCheck(db)) as Box<dyn Check>,
+        Box::new(server.stopping()),
+    ]);
     let slow_started = Arc::new(tokio::sync::Notify::new());
     let api = OpenApiService::new(
         Api {
@@ -118,11 +131,6 @@ async fn spawn(mongo: MongoConfig) -> anyhow::Result<TestServer> {
     }));
     let route = Route::new().nest("/api", api.data(verifier));
     let endpoint = server::endpoint(route, checks, Metrics::new("test")?);
-    let server = HttpServer::bind(&HttpConfig {
-        shutdown_grace: Duration::from_secs(5),
-        ..HttpConfig::local(0)
-    })
-    .await?;
     let base = format!("http://127.0.0.1:{}", server.port());
     let shutdown = CancellationToken::new();
     let stopped = tokio::spawn(server.serve(endpoint, shutdown.clone()));
@@ -365,5 +373,34 @@ async fn shutdown_lets_in_flight_requests_finish_and_then_stops() -> anyhow::Res
     app.stopped.await??;
     let after = reqwest::get(format!("{}/healthz", app.base)).await;
     assert!(after.is_err(), "the server still answers after shutdown");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stopping_server_says_so_on_readiness_and_serves_on_through_its_drain()
+-> anyhow::Result<()> {
+    let app = spawn_draining(testing::mongo_config("http"), Duration::from_secs(2)).await?;
+    app.shutdown.cancel();
+
+    let ready = app.http.get(app.url("/readyz")).send().await?;
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let ready: serde_json::Value = ready.json().await?;
+    let shutdown = ready["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == "shutdown"))
+        .unwrap_or_else(|| panic!("no shutdown check in {ready}"));
+    assert_eq!(shutdown["ok"], false);
+    // A request routed here before the router saw the 503 is still answered, on a new connection.
+    let late = reqwest::Client::new()
+        .post(app.url("/api/things"))
+        .json(&serde_json::json!({ "title": "late", "place": { "name": "here" } }))
+        .send()
+        .await?;
+    assert_eq!(late.status(), StatusCode::OK);
+    assert_eq!(late.json::<serde_json::Value>().await?["title"], "late");
+
+    tokio::time::timeout(Duration::from_secs(10), app.stopped).await???;
+    let after = reqwest::get(format!("{}/healthz", app.base)).await;
+    assert!(after.is_err(), "the server still answers after its drain");
     Ok(())
 }

@@ -205,6 +205,7 @@ async fn a_reminder_arrives_with_the_event_attached_as_ics() -> anyhow::Result<(
                 ends_at: None,
                 timezone: "Europe/Madrid".parse()?,
                 place: "Café Central, Madrid".into(),
+                version: 1,
             },
         },
         requested_at: chrono::Utc::now(),

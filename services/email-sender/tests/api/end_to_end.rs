@@ -14,7 +14,7 @@ use crate::helpers::{spawn_with, unique_address};
 async fn registering_mails_a_welcome_and_a_code_that_verifies_the_address() -> anyhow::Result<()> {
     let sender = spawn_with(|_| {}).await?;
     let users_config = users::config::Config {
-        http: HttpConfig::local(0),
+        http: HttpConfig::ephemeral(),
         mongo: testing::mongo_config("e2e_users"),
         amqp: common::config::AmqpConfig {
             prefix: sender.prefix.clone(),

@@ -1,4 +1,4 @@
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use chrono::Utc;
 use common::{
@@ -13,10 +13,7 @@ use email_sender::{
     Application,
     config::{Config, WorkerConfig},
 };
-use lapin::{
-    Connection,
-    options::{BasicAckOptions, BasicGetOptions},
-};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
 use tokio_util::sync::CancellationToken;
 
 /// One running instance of the service and a publisher onto its email exchange.
@@ -24,7 +21,7 @@ pub struct TestApp {
     pub address: String,
     pub prefix: String,
     pub db: mongodb::Database,
-    pub amqp: Arc<Connection>,
+    pub amqp: common::amqp::Broker,
     config: Config,
     publisher: Publisher,
     shutdown: CancellationToken,
@@ -40,7 +37,7 @@ pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> anyhow::Result<Test
     testing::init();
     let (host, port) = Mailpit::smtp_address();
     let mut config = Config {
-        http: HttpConfig::local(0),
+        http: HttpConfig::ephemeral(),
         mongo: testing::mongo_config("email_sender"),
         amqp: testing::amqp_config("email_sender"),
         worker: WorkerConfig::with_delays([Duration::from_millis(100), Duration::from_millis(200)]),
@@ -122,7 +119,7 @@ impl TestApp {
 
     /// Waits for a message in the parking queue and returns its body.
     pub async fn next_parked(&self) -> anyhow::Result<EmailRequestedV1> {
-        let channel = self.amqp.create_channel().await?;
+        let channel = self.amqp.channel().await?;
         let queue = Topology::new(&self.prefix).queue(Queue::ParkedEmails);
         let body = testing::eventually(Duration::from_secs(15), "a parked mail", || async {
             match channel

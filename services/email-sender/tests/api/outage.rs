@@ -28,6 +28,7 @@ fn reminder(to: &str, n: usize) -> anyhow::Result<EmailRequestedV1> {
                 ends_at: None,
                 timezone: "Europe/Madrid".parse()?,
                 place: "Granada".into(),
+                version: 1,
             },
         },
         requested_at: chrono::Utc::now(),
@@ -73,7 +74,7 @@ async fn reminders_wait_while_the_smtp_server_is_down_and_go_out_once_when_it_is
         },
     )
     .await?;
-    let channel = app.amqp.create_channel().await?;
+    let channel = app.amqp.channel().await?;
     let retry_queue = format!("{}email-sender.retry.300ms", app.prefix);
     testing::eventually(
         Duration::from_secs(20),
@@ -142,12 +143,12 @@ async fn a_worker_killed_mid_burst_loses_nothing_and_repeats_at_most_its_prefetc
     let amqp_config = testing::amqp_config("email_sender_kill");
     let prefix = amqp_config.prefix.clone();
     let database = testing::mongo_config("email_sender_kill").database;
-    let connection = common::amqp::connect(&amqp_config, "test").await?;
-    let channel = connection.create_channel().await?;
+    let broker = common::amqp::Broker::connect(&amqp_config, "test").await?;
+    let channel = broker.channel().await?;
     let topology = common::topology::Topology::new(&prefix);
     topology.declare_email(&channel).await?;
     let exchange = topology.exchange(common::topology::Exchange::Email);
-    let publisher = Publisher::new(&connection, &exchange, Duration::from_secs(5)).await?;
+    let publisher = Publisher::new(&broker, &exchange, Duration::from_secs(5)).await?;
     let to = unique_address("burst");
     for n in 0..BURST {
         publisher

@@ -20,8 +20,12 @@ use crate::{
 #[serde(deny_unknown_fields)]
 #[oai(deny_unknown_fields)]
 pub struct EventIn {
-    /// 1 to 120 characters.
-    #[oai(validator(max_length = 120))]
+    /// 1 to 120 characters on one line.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 120,
+        pattern = "^[^\u{0}-\u{1f}\u{7f}-\u{9f}]*[^\\s\u{0}-\u{1f}\u{7f}-\u{9f}][^\u{0}-\u{1f}\u{7f}-\u{9f}]*$"
+    ))]
     pub title: String,
     /// Up to 4,000 characters.
     #[serde(default)]
@@ -33,16 +37,24 @@ pub struct EventIn {
     #[oai(nullable)]
     pub ends_at: Option<Timestamp>,
     /// IANA time zone its local times are in, e.g. `Europe/Madrid`.
+    #[oai(validator(min_length = 1, max_length = 64))]
     pub timezone: String,
     /// Where it happens.
     pub place: PlaceIn,
-    /// Who runs it; 1 to 120 characters.
-    #[oai(validator(max_length = 120))]
+    /// Who runs it; 1 to 120 characters on one line.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 120,
+        pattern = "^[^\u{0}-\u{1f}\u{7f}-\u{9f}]*[^\\s\u{0}-\u{1f}\u{7f}-\u{9f}][^\u{0}-\u{1f}\u{7f}-\u{9f}]*$"
+    ))]
     #[oai(nullable)]
     pub organizer: Option<String>,
     /// Up to 10 topic slugs (lowercase, like `live-music`); repeats are dropped.
     #[serde(default)]
-    #[oai(default, validator(max_items = 10))]
+    #[oai(
+        default,
+        validator(max_items = 10, max_length = 40, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    )]
     pub topics: Vec<String>,
 }
 
@@ -51,18 +63,22 @@ pub struct EventIn {
 #[serde(deny_unknown_fields)]
 #[oai(deny_unknown_fields)]
 pub struct PlaceIn {
-    /// 1 to 120 characters.
-    #[oai(validator(max_length = 120))]
+    /// 1 to 120 characters on one line.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 120,
+        pattern = "^[^\u{0}-\u{1f}\u{7f}-\u{9f}]*[^\\s\u{0}-\u{1f}\u{7f}-\u{9f}][^\u{0}-\u{1f}\u{7f}-\u{9f}]*$"
+    ))]
     pub name: String,
     /// Up to 200 characters.
     #[oai(validator(max_length = 200))]
     #[oai(nullable)]
     pub address: Option<String>,
     /// Latitude in degrees, −90 to 90.
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "-90"), maximum(value = "90")))]
     pub lat: Option<f64>,
     /// Longitude in degrees, −180 to 180.
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "-180"), maximum(value = "180")))]
     pub lon: Option<f64>,
 }
 

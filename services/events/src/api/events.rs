@@ -4,6 +4,7 @@ use chrono::Utc;
 use common::{
     ApiError, ApiResult,
     auth::BearerAuth,
+    etag::matches_any,
     idempotency::{NewId, idempotent},
     json::{JsonBody, JsonOut},
     routes::Access,
@@ -99,15 +100,20 @@ impl EventsApi {
     )]
     async fn search_events(
         &self,
-        /// Events with any of these topics (repeat the parameter for several).
+        /// Events with any of these topics (repeat the parameter for several); each a slug
+        /// like `live-music`, at most 40 characters.
         topic: Query<Vec<String>>,
         /// Events starting at or after this instant (RFC 3339). Default: now.
         from: Query<Option<Timestamp>>,
         /// Events starting before this instant (RFC 3339).
         to: Query<Option<Timestamp>>,
         /// Centre of a location search, `lat,lon` in degrees (e.g. `37.18,-3.60`).
+        #[oai(validator(
+            pattern = r"^-?(90(\.0+)?|[1-8]?[0-9](\.[0-9]+)?),-?(180(\.0+)?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]+)?)$"
+        ))]
         near: Query<Option<String>>,
         /// Radius around `near` in kilometres, more than 0 and at most 1000. Default 25.
+        #[oai(validator(minimum(value = "0", exclusive = true), maximum(value = "1000")))]
         radius_km: Query<Option<f64>>,
         /// Words that must all appear in the title or description (any case, any English word
         /// form; the last word may be the start of one; words of five letters or more may have
@@ -115,6 +121,7 @@ impl EventsApi {
         q: Query<Option<String>>,
         /// `relevance` (the default with `q`: title matches first, then the soonest),
         /// `starts_at` (the default without) or `distance` (needs `near`).
+        #[oai(validator(pattern = "^(relevance|starts_at|distance)$"))]
         sort: Query<Option<String>>,
         /// Items per page, 1 to 100. Default 20.
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
@@ -206,9 +213,10 @@ impl EventsApi {
         body: JsonBody<EventIn>,
     ) -> ApiResult<Replaced> {
         auth.require(Access::Admin)?;
+        // The body first: a request that could never succeed says why before whether it is stale.
+        let draft = body.0.parse()?;
         let current = self.live(&id).await?;
         check_if_match(if_match.as_deref(), &current)?;
-        let draft = body.0.parse()?;
         let next = draft.into_doc(current.id, current.version + 1, current.created_at);
         let version = self
             .ctx
@@ -256,15 +264,6 @@ impl EventsApi {
 /// The strong ETag of an event's version.
 fn etag(event: &EventDoc) -> String {
     format!("\"{}\"", event.version)
-}
-
-/// Whether an `If-None-Match`/`If-Match` list names `etag` (or is `*`). Weak tags compare by
-/// their opaque part, as `If-None-Match` requires.
-fn matches_any(header: &str, etag: &str) -> bool {
-    header
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
 }
 
 fn check_if_match(if_match: Option<&str>, current: &EventDoc) -> ApiResult<()> {

@@ -19,6 +19,7 @@ use crate::{
     catalogue::Catalogue,
     changes,
     relay::Relay,
+    saves_relay::SavesRelay,
     store::{Store, VersionDoc},
 };
 
@@ -40,6 +41,8 @@ pub struct Ctx {
     pub store: Store,
     pub catalogue: Catalogue,
     pub relay: Relay,
+    /// Announces saves and unsaves.
+    pub saves: SavesRelay,
     /// The domain exchange, for announcing a change the moment it is stored.
     pub domain: Publisher,
 }
@@ -75,7 +78,7 @@ pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>, keys: IdempotencyKeys) -> R
         "eventpost events",
         env!("CARGO_PKG_VERSION"),
     );
-    let spec = api.spec_endpoint();
+    let spec = common::openapi::endpoint(&api);
     Route::new()
         .at("/openapi.json", spec)
         .nest("/", api.data(verifier).data(keys))

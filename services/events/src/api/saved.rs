@@ -61,10 +61,10 @@ impl SavedApi {
             .get(id)
             .ok_or(ApiError::NotFound("event"))?;
         let topics = event.topics.as_slice().to_vec();
-        self.ctx
-            .store
-            .save(&SavedDoc::new(auth.user_id(), id, topics))
-            .await?;
+        let saved = SavedDoc::new(auth.user_id(), id, topics);
+        if self.ctx.store.save(&saved).await? {
+            self.ctx.saves.nudge();
+        }
         Ok(Done::Done)
     }
 
@@ -77,7 +77,9 @@ impl SavedApi {
         id: Path<String>,
     ) -> ApiResult<Done> {
         let id = event_id(&id)?;
-        self.ctx.store.unsave(auth.user_id(), id).await?;
+        if self.ctx.store.unsave(auth.user_id(), id).await? {
+            self.ctx.saves.nudge();
+        }
         Ok(Done::Done)
     }
 

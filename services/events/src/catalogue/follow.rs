@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{
-    amqp,
+    amqp::{Broadcasts, Broker, Heard},
     topology::{Exchange, Queue, Topology},
 };
-use futures::{StreamExt, stream::BoxStream};
-use lapin::{Channel, Connection, Consumer, Event, types::ShortString};
+use lapin::types::ShortString;
 use prometheus::{IntCounterVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 
@@ -45,11 +44,7 @@ pub async fn load(catalogue: &Catalogue, store: &Store) -> anyhow::Result<()> {
 /// connection, already consumed. Subscribe before loading the catalogue, so that nothing
 /// written meanwhile is missed (what arrives twice is applied once).
 pub struct Follower {
-    channel: Channel,
-    consumer: Consumer,
-    /// The connection's errors and (re)connections: lapin recovers a consumer without a word
-    /// to it, so this is where a lost connection shows.
-    connection_events: Option<BoxStream<'static, Event>>,
+    broadcasts: Broadcasts,
     catch_ups: IntCounterVec,
 }
 
@@ -86,7 +81,7 @@ impl Follower {
     /// Declares this instance's queue and starts consuming it; counts catch-ups in
     /// `registry`.
     pub async fn subscribe(
-        connection: &Connection,
+        broker: &Broker,
         topology: &Topology,
         registry: &Registry,
     ) -> anyhow::Result<Self> {
@@ -105,11 +100,9 @@ impl Follower {
             .map(|key| (exchange.clone(), (*key).to_owned()))
             .collect();
         // A message lost with the queue is made up for by a catch-up.
-        let (channel, consumer) = amqp::subscribe_private(connection, &queue, &bindings).await?;
+        let broadcasts = Broadcasts::follow(broker, &queue, &bindings).await?;
         Ok(Self {
-            channel,
-            consumer,
-            connection_events: Some(connection.events_listener().boxed()),
+            broadcasts,
             catch_ups,
         })
     }
@@ -122,43 +115,18 @@ impl Follower {
         store: Store,
         shutdown: CancellationToken,
     ) -> lapin::Result<()> {
-        let mut lost_at: Option<DateTime<Utc>> = None;
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                next = self.consumer.next() => match next {
-                    Some(Ok(delivery)) => {
-                        apply(&catalogue, &delivery.routing_key, &delivery.data);
-                    }
-                    Some(Err(err)) => {
-                        let lost = *lost_at.get_or_insert_with(Utc::now);
-                        self.channel.wait_for_recovery(err).await?;
-                        lost_at = None;
-                        catch_up(lost, &catalogue, &store, &self.catch_ups, &shutdown).await;
-                    }
-                    None => break,
-                },
-                event = next_event(&mut self.connection_events),
-                    if self.connection_events.is_some() => match event {
-                    Some(Event::Error(err)) => {
-                        tracing::warn!(error = %err, "lost the broker; will catch up once back");
-                        lost_at.get_or_insert_with(Utc::now);
-                    }
-                    // Subscribed once connected, so every `Connected` heard is a reconnection,
-                    // often with no error heard before it (a connection the broker closed).
-                    Some(Event::Connected) => {
-                        let lost = lost_at.take().unwrap_or_else(Utc::now);
-                        wait_for_recovery(&self.channel, &shutdown).await;
-                        catch_up(lost, &catalogue, &store, &self.catch_ups, &shutdown).await;
-                    }
-                    Some(_) => {}
-                    None => self.connection_events = None,
-                },
+        while let Some(heard) = self.broadcasts.next(&shutdown).await {
+            match heard {
+                Heard::Message(delivery) => {
+                    apply(&catalogue, &delivery.routing_key, &delivery.data);
+                }
+                // The queue was declared anew, so a catch-up now reads everything it missed.
+                Heard::Resumed { lost_at } => {
+                    catch_up(lost_at, &catalogue, &store, &self.catch_ups, &shutdown).await;
+                }
             }
         }
-        if let Err(err) = self.channel.close(200, "stopped following".into()).await {
-            tracing::debug!(error = %err, "closing the catalogue channel failed");
-        }
+        self.broadcasts.close().await;
         Ok(())
     }
 }
@@ -174,21 +142,6 @@ async fn catch_up(
     let catch_up = CatchUp::after_losing_at(lost_at, Utc::now());
     catch_up_until_done(catch_up, catalogue, store, shutdown).await;
     catch_ups.with_label_values(&[catch_up.label()]).inc();
-}
-
-/// Waits until the recovered connection has declared this instance's queue again on
-/// `channel`, so that a catch-up reads everything the queue may have missed.
-async fn wait_for_recovery(channel: &Channel, shutdown: &CancellationToken) {
-    while !channel.status().connected() && !shutdown.is_cancelled() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn next_event(events: &mut Option<BoxStream<'static, Event>>) -> Option<Event> {
-    match events {
-        Some(events) => events.next().await,
-        None => None,
-    }
 }
 
 fn apply(catalogue: &Catalogue, routing_key: &ShortString, body: &[u8]) {

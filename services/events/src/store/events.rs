@@ -64,6 +64,7 @@ impl EventDoc {
                 Some(address) => format!("{}, {address}", self.place.name),
                 None => self.place.name.clone(),
             },
+            version: self.version,
         }
     }
 }

@@ -1,4 +1,4 @@
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{
@@ -9,10 +9,7 @@ use common::{
     topology::{Exchange, Topology},
 };
 use events::{Application, config::Config, store::Store};
-use lapin::{
-    Connection,
-    options::{BasicAckOptions, BasicGetOptions},
-};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -23,7 +20,7 @@ pub struct TestApp {
     pub prefix: String,
     pub db: mongodb::Database,
     pub store: Store,
-    pub amqp: Arc<Connection>,
+    pub amqp: common::amqp::Broker,
     pub issuer: TokenIssuer,
     pub admin: String,
     client: reqwest::Client,
@@ -78,7 +75,7 @@ async fn spawn_app_with(adjust: impl FnOnce(Config) -> Config) -> anyhow::Result
     testing::init();
     let issuer = TokenIssuer::start().await?;
     let config = adjust(Config {
-        http: HttpConfig::local(0),
+        http: HttpConfig::ephemeral(),
         mongo: testing::mongo_config("events"),
         amqp: testing::amqp_config("events"),
         auth: issuer.auth_config(),
@@ -265,7 +262,7 @@ impl TestApp {
     /// A queue that receives every v1 event-change message (what the notifications service
     /// hears), to observe what the service announces.
     pub async fn observe_changes(&self) -> anyhow::Result<Observer> {
-        let channel = self.amqp.create_channel().await?;
+        let channel = self.amqp.channel().await?;
         let queue = format!("{}test.observer", self.prefix);
         amqp::declare_queue(
             &channel,
@@ -316,6 +313,23 @@ impl Observer {
     pub async fn next(&self) -> anyhow::Result<(String, Value)> {
         let (key, body, _) = self.next_traced().await?;
         Ok((key, body))
+    }
+
+    /// Whether nothing more is waiting now (what was announced before the last message read
+    /// has arrived with it).
+    pub async fn is_empty(&self) -> anyhow::Result<bool> {
+        let queue = self
+            .channel
+            .queue_declare(
+                self.queue.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await?;
+        Ok(queue.message_count() == 0)
     }
 
     /// The next message's routing key, body and `x-request-id` header, waiting for it.

@@ -209,3 +209,40 @@ async fn a_deleted_user_and_a_deleted_event_leave_no_saves_behind() -> anyhow::R
     assert_eq!(titles(&app.list(&other, "saved", "").await?), ["Kept"]);
     app.cleanup().await
 }
+
+#[tokio::test]
+async fn saving_and_unsaving_are_announced_once_each_with_the_event() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let observer = app.observe_changes().await?;
+    let (user_id, token) = app.user(&[])?;
+    let event = app.id_of("Announced", 5, &["jazz"]).await?;
+
+    assert_eq!(app.save(&token, &event).await?, StatusCode::NO_CONTENT);
+    assert_eq!(app.save(&token, &event).await?, StatusCode::NO_CONTENT);
+    let (key, saved) = observer.next().await?;
+    assert_eq!(key, messages::EVENT_SAVE_CHANGED_V1);
+    let saved: messages::EventSaveChangedV1 = serde_json::from_value(saved)?;
+    assert_eq!(
+        (
+            saved.user_id.to_string(),
+            saved.event_id.to_string(),
+            saved.saved
+        ),
+        (user_id.clone(), event.clone(), true)
+    );
+    assert_eq!(saved.event.map(|e| e.title).as_deref(), Some("Announced"));
+
+    assert_eq!(app.unsave(&token, &event).await?, StatusCode::NO_CONTENT);
+    let (key, unsaved) = observer.next().await?;
+    assert_eq!(key, messages::EVENT_SAVE_CHANGED_V1);
+    let unsaved: messages::EventSaveChangedV1 = serde_json::from_value(unsaved)?;
+    assert!(!unsaved.saved && unsaved.event.is_none(), "{unsaved:?}");
+    assert!(unsaved.changed_at > saved.changed_at);
+    assert!(
+        observer.is_empty().await?,
+        "saving twice was announced once"
+    );
+    let listed = app.list(&token, "saved", "").await?;
+    assert!(titles(&listed).is_empty(), "{listed}");
+    app.cleanup().await
+}

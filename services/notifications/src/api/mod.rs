@@ -2,6 +2,8 @@
 
 mod bodies;
 mod caller;
+mod feed;
+mod mail;
 mod new_reminder;
 mod reminders;
 mod timing;
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use common::{auth::JwksVerifier, idempotency::IdempotencyKeys};
 use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
+use url::Url;
 
 use crate::{
     cancellation::Canceller, clients::Services, scheduler::notices::Notices, store::Store,
@@ -21,6 +24,8 @@ use crate::{
 pub enum Tag {
     /// Email reminders of events.
     Notifications,
+    /// My private calendar of the events I have reminders for.
+    Feed,
 }
 
 /// What every handler may use.
@@ -34,13 +39,23 @@ pub struct Ctx {
 }
 
 /// The service's routes: the API and its OpenAPI document at `/openapi.json`.
-pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>, keys: IdempotencyKeys) -> Route {
-    let api = OpenApiService::new(
-        reminders::RemindersApi { ctx },
-        "eventpost notifications",
-        env!("CARGO_PKG_VERSION"),
+pub fn routes(
+    ctx: Ctx,
+    public_url: Url,
+    verifier: Arc<JwksVerifier>,
+    keys: IdempotencyKeys,
+) -> Route {
+    let apis = (
+        reminders::RemindersApi { ctx: ctx.clone() },
+        feed::FeedApi {
+            ctx: ctx.clone(),
+            public_url,
+        },
+        feed::FeedFileApi { ctx: ctx.clone() },
+        mail::MailApi { ctx },
     );
-    let spec = api.spec_endpoint();
+    let api = OpenApiService::new(apis, "eventpost notifications", env!("CARGO_PKG_VERSION"));
+    let spec = common::openapi::endpoint(&api);
     Route::new()
         .at("/openapi.json", spec)
         .nest("/", api.data(verifier).data(keys))

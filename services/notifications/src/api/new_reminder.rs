@@ -13,11 +13,11 @@ use super::{
     Ctx,
     bodies::ReminderIn,
     caller::{self, Recipient},
-    timing::{Needed, Timing},
+    timing::{Needed, Timing, When},
 };
 use crate::{
     domain::{Content, Minute, Status, Subject},
-    store::{ReminderDoc, due_shard},
+    store::{self, ReminderDoc, due_shard},
 };
 
 /// The reminder `body` asks for, to be stored as `id`, owned by `user_id` whose access token
@@ -32,12 +32,12 @@ pub async fn parse(
     let now = Utc::now();
     let mut errors = FieldErrors::default();
     let event_id = errors.check("event_id", EventId::parse(&body.event_id));
-    let timing = Timing::parse(
-        body.send_at,
-        body.remind_before_minutes,
-        Needed::Always,
-        &mut errors,
-    );
+    let when = When {
+        send_at: body.send_at,
+        remind_before_minutes: body.remind_before_minutes,
+        wall_clock: body.wall_clock.as_ref(),
+    };
+    let timing = Timing::parse(when, Needed::Always, &mut errors);
     let recipient = Recipient::parse(body.to_email.as_deref(), &mut errors);
     let subject = body
         .subject
@@ -54,19 +54,22 @@ pub async fn parse(
     if event_id.is_some() && event.is_none() {
         errors.add("event_id", "no such event");
     }
-    let send_at = match (&event, timing) {
-        (Some(event), Some(timing)) => timing.send_at(event.starts_at.0, now, &mut errors),
+    let owner = ctx.services.owner(token).await?;
+    let schedule = match (&event, timing) {
+        (Some(event), Some(timing)) => {
+            timing.schedule(event.starts_at.0, owner.zone, now, &mut errors)
+        }
         _ => None,
     };
-    let addresses = ctx.services.addresses(token).await?;
-    let to_email = caller::verified_address(&addresses, recipient, &mut errors);
+    let to_email = caller::verified_address(&owner.addresses, recipient, &mut errors);
     errors.result()?;
-    let (Some(event_id), Some(event), Some(timing), Some(send_at), Some(to_email)) =
-        (event_id, event, timing, send_at, to_email)
+    let (Some(event_id), Some(event), Some((send_at, follows)), Some(to_email)) =
+        (event_id, event, schedule, to_email)
     else {
         return Err(anyhow::anyhow!("a parsed field went missing").into());
     };
     let now = bson::DateTime::now();
+    let (remind_before_minutes, wall_clock) = store::stored(follows, now);
     let reminder = ReminderDoc {
         id,
         user_id,
@@ -79,7 +82,8 @@ pub async fn parse(
         send_at: bson::DateTime::from_chrono(send_at),
         due_minute: Minute::to_look_in(send_at, now.to_chrono()).number(),
         due_shard: Some(due_shard(id)),
-        remind_before_minutes: timing.minutes(),
+        remind_before_minutes,
+        wall_clock,
         status: Status::Scheduled,
         attempts: 0,
         lease_until: None,

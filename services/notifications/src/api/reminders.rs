@@ -4,7 +4,7 @@ use chrono::Utc;
 use common::{
     ApiError, ApiResult,
     auth::BearerAuth,
-    domain::{EventId, ReminderId},
+    domain::{EventId, ReminderId, TimeZone},
     idempotency::{NewId, idempotent},
     json::JsonBody,
     page::DEFAULT_LIMIT,
@@ -23,7 +23,7 @@ use super::{
     bodies::{ReminderIn, ReminderPatchIn, SnoozeIn},
     caller::{self, Recipient},
     new_reminder,
-    timing::{Needed, Timing},
+    timing::{Needed, Timing, When},
     views::{ReminderOut, ReminderPage},
 };
 use crate::{
@@ -69,9 +69,11 @@ enum Cancelled {
 
 #[OpenApi(prefix_path = "/api/v1/notifications", tag = "Tag::Notifications")]
 impl RemindersApi {
-    /// Schedule an email reminder of an event, at a fixed time (`send_at`) or a number of
+    /// Schedule an email reminder of an event, at a fixed time (`send_at`), a number of
     /// minutes before the event starts (`remind_before_minutes`, which follows the event when
-    /// it moves). It goes to a verified address of the account, the primary one by default.
+    /// it moves), or at a time on my clock some days before it (`wall_clock`, in my profile's
+    /// zone; it follows the event and the zone when they change). It goes to a verified
+    /// address of the account, the primary one by default.
     ///
     /// Send an `Idempotency-Key` to retry safely: the same key and body within 24 h answer as
     /// the first request did, and schedule nothing more.
@@ -176,15 +178,24 @@ impl RemindersApi {
         let body = body.0;
         let mut errors = FieldErrors::default();
         let mut edit = Edit::default();
-        if let Some(timing) = Timing::parse(
-            body.send_at,
-            body.remind_before_minutes,
-            Needed::IfChanging,
-            &mut errors,
-        ) && let Some(send_at) =
-            timing.send_at(reminder.event.starts_at, Utc::now(), &mut errors)
-        {
-            edit.timing = Some((send_at, timing.minutes()));
+        let when = When {
+            send_at: body.send_at,
+            remind_before_minutes: body.remind_before_minutes,
+            wall_clock: body.wall_clock.as_ref(),
+        };
+        let timing = Timing::parse(when, Needed::IfChanging, &mut errors);
+        let recipient = Recipient::parse(body.to_email.as_deref(), &mut errors);
+        let asks_owner = timing.is_some_and(Timing::needs_zone)
+            || matches!(recipient, Recipient::Named(Some(_)));
+        let owner = if asks_owner {
+            let token = caller::bearer_token(request)?;
+            Some(self.ctx.services.owner(token).await?)
+        } else {
+            None
+        };
+        if let Some(timing) = timing {
+            let zone = owner.as_ref().map_or(TimeZone::UTC, |owner| owner.zone);
+            edit.timing = timing.schedule(reminder.event.starts_at, zone, Utc::now(), &mut errors);
         }
         if let Some(raw) = body.subject.as_deref() {
             edit.subject = errors.check("subject", Subject::parse(raw));
@@ -192,15 +203,8 @@ impl RemindersApi {
         if let Some(raw) = body.content.as_deref() {
             edit.content = errors.check("content", Content::parse(raw));
         }
-        if let recipient @ Recipient::Named(Some(_)) =
-            Recipient::parse(body.to_email.as_deref(), &mut errors)
-        {
-            let addresses = self
-                .ctx
-                .services
-                .addresses(caller::bearer_token(request)?)
-                .await?;
-            edit.to_email = caller::verified_address(&addresses, recipient, &mut errors);
+        if let (Some(owner), recipient @ Recipient::Named(Some(_))) = (&owner, recipient) {
+            edit.to_email = caller::verified_address(&owner.addresses, recipient, &mut errors);
         }
         errors.result()?;
         self.apply(&reminder, Transition::Edit(edit)).await

@@ -17,6 +17,9 @@ pub struct ReminderOut {
     /// Set when the reminder follows its event's start.
     #[oai(nullable)]
     pub remind_before_minutes: Option<i64>,
+    /// Set when the reminder is at a time on its owner's clock.
+    #[oai(nullable)]
+    pub wall_clock: Option<WallClockOut>,
     pub status: Status,
     /// How many times it was handed to the email queue.
     pub attempts: i64,
@@ -39,6 +42,11 @@ impl From<&ReminderDoc> for ReminderOut {
             content: reminder.effective_content(),
             send_at: Timestamp(reminder.send_at.to_chrono()),
             remind_before_minutes: reminder.remind_before_minutes,
+            wall_clock: reminder.wall_clock.as_ref().map(|stored| WallClockOut {
+                days_before: stored.days_before,
+                at: stored.at.clone(),
+                timezone: stored.timezone.clone(),
+            }),
             status: reminder.status,
             attempts: reminder.attempts,
             sent_at: reminder.sent_at.map(|t| Timestamp(t.to_chrono())),
@@ -47,6 +55,16 @@ impl From<&ReminderDoc> for ReminderOut {
             updated_at: Timestamp(reminder.updated_at.to_chrono()),
         }
     }
+}
+
+/// "`days_before` days before the event at `at`" on the clock of `timezone`.
+#[derive(Debug, Object)]
+pub struct WallClockOut {
+    pub days_before: i64,
+    /// `HH:MM`.
+    pub at: String,
+    /// The owner's zone it was worked out in.
+    pub timezone: String,
 }
 
 /// One page of reminders.

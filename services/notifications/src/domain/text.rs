@@ -54,6 +54,7 @@ mod tests {
             ends_at: None,
             timezone: common::domain::TimeZone::parse("Europe/Madrid").unwrap(),
             place: "Plaza Bib-Rambla, Granada".into(),
+            version: 1,
         };
         assert_eq!(default_subject(&event), "Reminder: Jazz night");
         assert_eq!(

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use common::{domain::EmailAddress, request_id::RequestId};
 
-use super::{Content, Status, Subject};
+use super::{Content, Follows, Status, Subject};
 
 /// A change of a reminder, as the store records it.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,9 +38,8 @@ pub enum Transition {
 /// What an owner may change in a scheduled reminder; `None` leaves it as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Edit {
-    /// When it goes out, and the minutes before its event's start it follows (none: a fixed
-    /// time).
-    pub timing: Option<(DateTime<Utc>, Option<i64>)>,
+    /// When it goes out, and what that time follows.
+    pub timing: Option<(DateTime<Utc>, Follows)>,
     pub subject: Option<Subject>,
     pub content: Option<Content>,
     pub to_email: Option<EmailAddress>,

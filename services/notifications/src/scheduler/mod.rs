@@ -21,6 +21,7 @@
 //! tokio-cron-scheduler runs the periodic jobs (the read-ahead, the checks, pruning); the
 //! timers are the agenda's, on an injected [`Clock`](common::clock::Clock) that tests move.
 
+mod change_mail;
 pub mod notices;
 mod publish;
 
@@ -31,12 +32,19 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use common::{amqp::Publisher, clock::SharedClock, domain::ReminderId, topology::Topology};
-use lapin::Connection;
+use common::{
+    amqp::{Broker, Publisher},
+    clock::SharedClock,
+    domain::ReminderId,
+    topology::Topology,
+};
 use tokio::sync::watch;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
+use url::Url;
+
+use self::{change_mail::ChangeMail, notices::ChangeNoticeDue};
 use crate::{
     agenda::Agenda,
     config::SchedulerConfig,
@@ -79,6 +87,8 @@ pub struct Scheduler {
     checking: Arc<tokio::sync::Mutex<Option<DateTime<Utc>>>>,
     /// Whether [`Scheduler::run`] has subscribed, caught up and read ahead.
     started: Arc<watch::Sender<bool>>,
+    /// The change notices, on timers of their own.
+    change_mail: ChangeMail,
 }
 
 /// What one pass over some reminders did.
@@ -97,9 +107,11 @@ impl Scheduler {
         config: SchedulerConfig,
         metrics: SchedulerMetrics,
         clock: SharedClock,
+        public_url: Url,
     ) -> Self {
         let horizon = clock.now();
         Self {
+            change_mail: ChangeMail::new(store.clone(), email.clone(), public_url, clock.clone()),
             window: Agenda::new(clock.clone()),
             horizon: Arc::new(Mutex::new(horizon)),
             preparing: Arc::default(),
@@ -131,6 +143,7 @@ impl Scheduler {
                 }
             }
         }
+        self.change_mail.read_ahead(minute).await?;
         let held = self.window.read(|timers| timers.len());
         self.metrics
             .held
@@ -224,6 +237,13 @@ impl Scheduler {
         Ok(())
     }
 
+    /// What a due notice says of a change notice: held if it falls inside the window.
+    pub async fn heard_change_notice(&self, due: &ChangeNoticeDue) {
+        if let Err(err) = self.change_mail.heard(due, self.horizon()).await {
+            tracing::warn!(error = ?err, id = due.id, "a due change notice could not be read; the next read-ahead finds it");
+        }
+    }
+
     /// Holds `current`, the reminder `id` as it now is, if it is scheduled inside the window;
     /// drops `id` from the window otherwise.
     fn consider(&self, id: ReminderId, current: Option<ReminderDoc>) {
@@ -273,20 +293,24 @@ impl Scheduler {
         *horizon = (*horizon).max(to);
     }
 
-    /// Runs until `shutdown`: follows the change notices on `connection`, catches up, reads
+    /// Runs until `shutdown`: follows the change notices through `broker`, catches up, reads
     /// ahead every minute, fires the window's timers and runs the periodic checks; then lets
     /// the publishes in progress finish.
     pub async fn run(
         self,
-        connection: Arc<Connection>,
+        broker: Broker,
         topology: Topology,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         // Subscribed before the first read, so that nothing changed meanwhile is missed.
-        let notices = notices::Subscription::open(&connection, &topology).await?;
+        let notices = notices::Subscription::open(&broker, &topology).await?;
         let following = tokio::spawn(notices.follow(self.clone(), shutdown.clone()));
         self.until_done("catching up", &shutdown, || self.catch_up())
             .await;
+        self.until_done("catching up change notices", &shutdown, || {
+            self.change_mail.catch_up(self.clock.now())
+        })
+        .await;
         self.until_done("reading ahead", &shutdown, || self.read_ahead())
             .await;
         let mut jobs = self.periodic_jobs().await?;
@@ -302,6 +326,10 @@ impl Scheduler {
                     self.preparing().extend(due.iter().map(|(id, _)| *id));
                     let due = due.into_iter().map(|(_, reminder)| reminder).collect();
                     self.publish_on_time(due, &publishing).await;
+                }
+                notices = self.change_mail.due() => {
+                    let (mail, horizon) = (self.change_mail.clone(), self.horizon());
+                    publishing.spawn(async move { mail.mail_all(notices, horizon).await });
                 }
             }
         }

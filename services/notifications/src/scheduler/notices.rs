@@ -8,12 +8,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use common::{
-    amqp::{self, Publisher},
+    amqp::{Broadcasts, Broker, Heard, Publisher},
     domain::ReminderId,
     topology::{Exchange, Queue, Topology},
 };
-use futures::StreamExt;
-use lapin::{Channel, Connection, Consumer};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +20,16 @@ use crate::{domain::Status, store::ReminderDoc};
 
 /// Routing key of [`ReminderChanged`] on the domain exchange; only schedulers bind it.
 pub const REMINDER_CHANGED: &str = "reminder.changed.v1";
+
+/// Routing key of [`ChangeNoticeDue`] on the domain exchange; only schedulers bind it.
+pub const CHANGE_NOTICE_DUE: &str = "change_notice.due.v1";
+
+/// A change notice was recorded, due at `due_at` (see `crate::change_notices`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeNoticeDue {
+    pub id: String,
+    pub due_at: DateTime<Utc>,
+}
 
 /// A reminder was created or changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,25 +72,38 @@ impl Notices {
             tracing::warn!(reminder_id = %change.reminder_id, error = %err, "a change notice was not published; the schedulers' next read-ahead finds the change");
         }
     }
+
+    /// Tells every scheduler that a change notice is due at `due.due_at`, for one due inside
+    /// their window; logged, not failed, like [`Notices::tell`].
+    pub async fn tell_due(&self, due: ChangeNoticeDue) {
+        let message_id = format!("due-{}-{}", due.id, due.due_at.timestamp_millis());
+        if let Err(err) = self
+            .domain
+            .publish(CHANGE_NOTICE_DUE, &message_id, &due)
+            .await
+        {
+            tracing::warn!(id = due.id, error = %err, "a due change notice was not announced; the schedulers' next read-ahead finds it");
+        }
+    }
 }
 
 /// A scheduler's queue of notices, already consumed.
 pub struct Subscription {
-    channel: Channel,
-    consumer: Consumer,
+    broadcasts: Broadcasts,
 }
 
 impl Subscription {
     /// Declares this scheduler's queue and starts consuming it.
-    pub async fn open(connection: &Connection, topology: &Topology) -> lapin::Result<Self> {
+    pub async fn open(broker: &Broker, topology: &Topology) -> lapin::Result<Self> {
         let queue = topology.queue(Queue::NotificationsScheduler(uuid::Uuid::new_v4()));
-        let bindings = [(
-            topology.exchange(Exchange::Domain),
-            REMINDER_CHANGED.to_owned(),
-        )];
+        let domain = topology.exchange(Exchange::Domain);
+        let bindings = [
+            (domain.clone(), REMINDER_CHANGED.to_owned()),
+            (domain, CHANGE_NOTICE_DUE.to_owned()),
+        ];
         // A notice lost is made up for by the read-ahead.
-        let (channel, consumer) = amqp::subscribe_private(connection, &queue, &bindings).await?;
-        Ok(Self { channel, consumer })
+        let broadcasts = Broadcasts::follow(broker, &queue, &bindings).await?;
+        Ok(Self { broadcasts })
     }
 
     /// Hands every notice to `scheduler` until `shutdown`; after the connection is recovered,
@@ -93,13 +114,17 @@ impl Subscription {
         shutdown: CancellationToken,
     ) -> lapin::Result<()> {
         let scheduler = Arc::new(scheduler);
-        loop {
-            let next = tokio::select! {
-                () = shutdown.cancelled() => break,
-                next = self.consumer.next() => next,
-            };
-            match next {
-                Some(Ok(delivery)) => {
+        while let Some(heard) = self.broadcasts.next(&shutdown).await {
+            match heard {
+                Heard::Message(delivery) if delivery.routing_key.as_str() == CHANGE_NOTICE_DUE => {
+                    match serde_json::from_slice::<ChangeNoticeDue>(&delivery.data) {
+                        Ok(due) => scheduler.heard_change_notice(&due).await,
+                        Err(err) => {
+                            tracing::error!(error = %err, "dropping an unreadable due notice")
+                        }
+                    }
+                }
+                Heard::Message(delivery) => {
                     match serde_json::from_slice::<ReminderChanged>(&delivery.data) {
                         Ok(change) => {
                             if let Err(err) =
@@ -113,18 +138,14 @@ impl Subscription {
                         }
                     }
                 }
-                Some(Err(err)) => {
-                    self.channel.wait_for_recovery(err).await?;
+                Heard::Resumed { .. } => {
                     if let Err(err) = scheduler.read_ahead().await {
                         tracing::warn!(error = ?err, "reading ahead after a reconnection failed; the next minute's read tries again");
                     }
                 }
-                None => break,
             }
         }
-        if let Err(err) = self.channel.close(200, "stopped following".into()).await {
-            tracing::debug!(error = %err, "closing the notices channel failed");
-        }
+        self.broadcasts.close().await;
         Ok(())
     }
 }

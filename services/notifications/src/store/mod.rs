@@ -5,16 +5,33 @@
 //! scheduler per attempt", rests on an insert guarded by a unique `_id`: a claim document
 //! `<reminder id>:<attempt>` in `claims`. The claim's winner alone then updates the reminder.
 
+mod change_notices;
 mod claims;
+mod feeds;
+mod follows;
+mod recipients;
 mod reminders;
+mod saves;
 mod transitions;
 mod window;
 
-use common::{mongo, store::Deadline};
-use mongodb::{Collection, Database, bson::doc};
+use common::{
+    mongo,
+    store::{Deadline, StoreResult},
+};
+use mongodb::{
+    Collection, Database,
+    bson::{self, doc},
+};
+use serde::Serialize;
 
+pub use change_notices::ChangeNoticeDoc;
 pub use claims::{Claim, ClaimOutcome};
+pub use feeds::{FeedDoc, could_be_token};
+pub use follows::{WallClockDoc, follows_fields, stored};
+pub use recipients::{AddressDoc, MailChoicesDoc};
 pub use reminders::{DUE_SHARDS, ListCursor, ListFilter, ReminderDoc, due_fields, due_shard};
+pub use saves::{SaveDoc, SavesOf};
 pub use transitions::MailResult;
 
 /// The notifications database.
@@ -23,6 +40,11 @@ pub struct Store {
     deadline: Deadline,
     reminders: Collection<ReminderDoc>,
     claims: Collection<Claim>,
+    feeds: Collection<FeedDoc>,
+    saves: Collection<SaveDoc>,
+    change_notices: Collection<ChangeNoticeDoc>,
+    addresses: Collection<AddressDoc>,
+    mail_choices: Collection<MailChoicesDoc>,
 }
 
 impl Store {
@@ -33,6 +55,11 @@ impl Store {
             deadline,
             reminders: db.collection("reminders"),
             claims: db.collection("claims"),
+            feeds: db.collection("feeds"),
+            saves: db.collection("saves"),
+            change_notices: db.collection("change_notices"),
+            addresses: db.collection("addresses"),
+            mail_choices: db.collection("mail_choices"),
         };
         mongo::ensure_indexes(
             &store.reminders,
@@ -53,6 +80,34 @@ impl Store {
         )
         .await?;
         mongo::ensure_indexes(
+            &store.saves,
+            [
+                mongo::index("by_user", doc! { "user_id": 1 }),
+                mongo::index("by_event", doc! { "event_id": 1 }),
+            ],
+        )
+        .await?;
+        mongo::ensure_indexes(
+            &store.change_notices,
+            [
+                // The read-ahead's equality, and the catch-up at start.
+                mongo::index("by_minute", doc! { "due_minute": 1 }),
+                mongo::index("by_due", doc! { "due_at": 1 }),
+                mongo::index("by_user", doc! { "user_id": 1 }),
+            ],
+        )
+        .await?;
+        mongo::ensure_indexes(
+            &store.mail_choices,
+            [mongo::unique_index("by_token", doc! { "token": 1 })],
+        )
+        .await?;
+        mongo::ensure_indexes(
+            &store.feeds,
+            [mongo::unique_index("by_token", doc! { "token": 1 })],
+        )
+        .await?;
+        mongo::ensure_indexes(
             &store.claims,
             // Unconfirmed claims, and confirmed ones old enough to prune.
             [mongo::index(
@@ -62,5 +117,40 @@ impl Store {
         )
         .await?;
         Ok(store)
+    }
+}
+
+impl Store {
+    /// Writes `document` as `id` unless what is stored there changed at or after `changed_at`,
+    /// so that a message arriving late changes nothing; returns whether it was written.
+    async fn write_if_newer<T>(
+        &self,
+        what: &'static str,
+        collection: &Collection<T>,
+        id: impl Into<bson::Bson>,
+        changed_at: bson::DateTime,
+        document: T,
+    ) -> StoreResult<bool>
+    where
+        T: Serialize + Send + Sync + 'static,
+    {
+        let collection = collection.clone();
+        let filter = doc! { "_id": id.into(), "changed_at": { "$lt": changed_at } };
+        let result = self
+            .deadline
+            .run(what, async move {
+                collection
+                    .replace_one(filter, &document)
+                    .upsert(true)
+                    .await
+                    .map(drop)
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(true),
+            // The upsert's insert met the newer document.
+            Err(err) if err.is_duplicate() => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 }

@@ -11,7 +11,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc};
 use serde::{Deserialize, Serialize};
 
-use super::Store;
+use super::{Store, WallClockDoc};
 use crate::domain::{Minute, Status, default_content, default_subject};
 
 /// A reminder as stored.
@@ -42,6 +42,9 @@ pub struct ReminderDoc {
     pub due_shard: Option<i64>,
     /// Set for reminders that follow their event's start.
     pub remind_before_minutes: Option<i64>,
+    /// Set for reminders at a time on their owner's clock, days before their event.
+    #[serde(default)]
+    pub wall_clock: Option<WallClockDoc>,
     pub status: Status,
     /// How many times it was handed to the email queue.
     pub attempts: i64,
@@ -241,13 +244,19 @@ impl Store {
     }
 
     async fn of_event(&self, event_id: EventId, status: Status) -> StoreResult<Vec<ReminderDoc>> {
-        let reminders = self.reminders.clone();
         let filter = doc! { "event_id": event_id, "status": status.as_str() };
-        self.deadline
-            .run("reading an event's reminders", async move {
-                reminders.find(filter).await?.try_collect().await
-            })
-            .await
+        self.find_all("reading an event's reminders", filter).await
+    }
+
+    /// Reminders of `event_id` still to go or already sent: their owners follow the event.
+    pub async fn following_event(&self, event_id: EventId) -> StoreResult<Vec<ReminderDoc>> {
+        let filter = doc! {
+            "event_id": event_id,
+            "status": {
+                "$in": [Status::Scheduled.as_str(), Status::Queued.as_str(), Status::Sent.as_str()],
+            },
+        };
+        self.find_all("reading an event's reminders", filter).await
     }
 
     /// Reminders of `event_id` not yet finished that know an older version of it.
@@ -256,14 +265,48 @@ impl Store {
         event_id: EventId,
         version: i64,
     ) -> StoreResult<Vec<ReminderDoc>> {
-        let reminders = self.reminders.clone();
         let filter = doc! {
             "event_id": event_id,
             "status": { "$in": [Status::Scheduled.as_str(), Status::Queued.as_str()] },
             "event_version": { "$lt": version },
         };
+        self.find_all("reading an event's reminders", filter).await
+    }
+
+    /// `user_id`'s scheduled reminders set at a time on their clock.
+    pub async fn scheduled_on_the_clock_of(
+        &self,
+        user_id: UserId,
+    ) -> StoreResult<Vec<ReminderDoc>> {
+        let filter = doc! { "user_id": user_id.to_string(), "status": Status::Scheduled.as_str() };
+        let scheduled = self
+            .find_all("reading a user's scheduled reminders", filter)
+            .await?;
+        Ok(scheduled
+            .into_iter()
+            .filter(|reminder| reminder.wall_clock.is_some())
+            .collect())
+    }
+
+    /// `user_id`'s reminders that are not cancelled, read by an equality on the owner.
+    pub async fn live_reminders_of(&self, user_id: UserId) -> StoreResult<Vec<ReminderDoc>> {
+        let filter = doc! { "user_id": user_id.to_string() };
+        let all = self.find_all("reading a user's reminders", filter).await?;
+        Ok(all
+            .into_iter()
+            .filter(|reminder| reminder.status != Status::Cancelled)
+            .collect())
+    }
+
+    /// Every reminder matching `filter`.
+    async fn find_all(
+        &self,
+        what: &'static str,
+        filter: Document,
+    ) -> StoreResult<Vec<ReminderDoc>> {
+        let reminders = self.reminders.clone();
         self.deadline
-            .run("reading an event's reminders", async move {
+            .run(what, async move {
                 reminders.find(filter).await?.try_collect().await
             })
             .await

@@ -9,8 +9,8 @@ use common::{
 };
 use mongodb::bson::{self, Document, doc};
 
-use super::{ReminderDoc, Store, reminders::due_fields};
-use crate::domain::{Edit, Status, Transition};
+use super::{ReminderDoc, Store, follows_fields, reminders::due_fields};
+use crate::domain::{Edit, Follows, Status, Transition, WallClock};
 
 /// From how many reminders [`Store::queue_all`] queues them with one update per minute.
 const QUEUED_TOGETHER_FROM: usize = 16;
@@ -298,6 +298,21 @@ impl Store {
         }
         self.update_if_unchanged(reminder, changes).await
     }
+
+    /// Records that `reminder` (scheduled, as read) is now at `wall_clock`, its owner's zone as
+    /// of `zone_as_of`, and goes out at `send_at`.
+    pub async fn follow_zone(
+        &self,
+        reminder: &ReminderDoc,
+        wall_clock: WallClock,
+        zone_as_of: DateTime<Utc>,
+        send_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut changes = due_fields(send_at);
+        let as_of = bson::DateTime::from_chrono(zone_as_of);
+        changes.extend(follows_fields(Follows::WallClock(wall_clock), as_of));
+        self.update_if_unchanged(reminder, changes).await
+    }
 }
 
 /// The email-sender's result for one mail request: `transition` is `Sent` or `Failed`.
@@ -360,7 +375,7 @@ fn changes_of(transition: &Transition) -> Document {
         Transition::Failed { error } => doc! { "last_error": error, "lease_until": null },
         Transition::Snooze { send_at } => {
             let mut changes = due_fields(*send_at);
-            changes.insert("remind_before_minutes", bson::Bson::Null);
+            changes.extend(follows_fields(Follows::Nothing, bson::DateTime::now()));
             changes
         }
         Transition::Edit(edit) => edited(edit),
@@ -372,9 +387,9 @@ fn changes_of(transition: &Transition) -> Document {
 
 fn edited(edit: &Edit) -> Document {
     let mut changes = Document::new();
-    if let Some((send_at, remind_before_minutes)) = edit.timing {
+    if let Some((send_at, follows)) = edit.timing {
         changes.extend(due_fields(send_at));
-        changes.insert("remind_before_minutes", remind_before_minutes);
+        changes.extend(follows_fields(follows, bson::DateTime::now()));
     }
     if let Some(subject) = &edit.subject {
         changes.insert("subject", subject.clone().into_inner());
@@ -406,6 +421,11 @@ mod tests {
         });
         assert_eq!(snooze.get_str("status").ok(), Some("scheduled"));
         assert_eq!(snooze.get("remind_before_minutes"), Some(&bson::Bson::Null));
+        assert_eq!(
+            snooze.get("wall_clock"),
+            Some(&bson::Bson::Null),
+            "a snoozed reminder is at a fixed time"
+        );
         assert!(
             snooze.get_i64("due_minute").is_ok(),
             "a new time is a new minute to read ahead by"

@@ -49,6 +49,14 @@ async fn a_reminder_arrives_on_time_with_the_event_attached_and_ends_sent() -> a
             .content_type
             .starts_with("text/calendar")
     );
+    let ics = mailpit
+        .attachment(&received[0].id, &mail.attachments[0].part_id)
+        .await?;
+    assert!(
+        ics.contains(&format!("UID:event-{event}@eventpost\r\n")),
+        "{ics}"
+    );
+    assert!(ics.contains("SEQUENCE:1\r\n"), "the event's version: {ics}");
 
     let sent = platform.wait_for_status(&me, id, "sent").await?;
     assert_eq!(sent["attempts"], 1);
@@ -94,26 +102,25 @@ async fn a_reminder_the_smtp_server_refuses_ends_failed_and_is_sent_once_replaye
         error.contains("550") || error.to_lowercase().contains("recipient"),
         "{error}"
     );
-    let parked = email_sender::dlq::list(
-        &platform.amqp,
-        &common::topology::Topology::new(&platform.prefix),
+    // The sender announces the failure before it rejects the delivery into the parking queue.
+    let message_id = format!("reminder-{id}-{}", send_at.timestamp_millis());
+    let topology = common::topology::Topology::new(&platform.prefix);
+    testing::eventually(
+        std::time::Duration::from_secs(20),
+        "the refused reminder parked",
+        || async {
+            let parked = email_sender::dlq::list(&platform.amqp, &topology).await?;
+            Ok(parked
+                .iter()
+                .any(|p| p.message_id.as_deref() == Some(message_id.as_str()))
+                .then_some(()))
+        },
     )
     .await?;
-    let message_id = format!("reminder-{id}-{}", send_at.timestamp_millis());
-    assert!(
-        parked
-            .iter()
-            .any(|p| p.message_id.as_deref() == Some(message_id.as_str())),
-        "{parked:?}"
-    );
 
     // Fixed: the email-sender now sends to a server that takes the recipient.
     platform.start_email_sender(Mailpit::smtp_address()).await?;
-    let replayed = email_sender::dlq::replay(
-        &platform.amqp,
-        &common::topology::Topology::new(&platform.prefix),
-    )
-    .await?;
+    let replayed = email_sender::dlq::replay(&platform.amqp, &topology).await?;
     assert!(replayed >= 1);
     let mails = reminders_to(&Mailpit::local(), &to, 1).await?;
     assert_eq!(mails.len(), 1);

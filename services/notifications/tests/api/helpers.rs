@@ -3,20 +3,17 @@
 //! for end-to-end tests the email-sender and Mailpit. They share one broker namespace, so the
 //! messages between them flow as in production; each has its own database.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{
-    amqp::Publisher,
+    amqp::{Broker, Publisher},
     clock::ManualClock,
     config::{HttpConfig, MongoConfig, Secret},
     testing::{self, PausableProxy, RabbitAdmin},
     topology::{Exchange, Queue, Topology},
 };
-use lapin::{
-    Connection,
-    options::{BasicAckOptions, BasicGetOptions},
-};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
 use notifications::{
     config::{Config, Role, SchedulerConfig},
     metrics::SchedulerMetrics,
@@ -68,7 +65,7 @@ pub struct Platform {
     pub events: Running,
     pub notifications: Running,
     pub email_sender: Option<Running>,
-    pub amqp: Arc<Connection>,
+    pub amqp: Broker,
     pub admin: String,
     /// The notifications database's proxy, when [`Options::pausable_db`] asked for one.
     pub database: Option<PausableProxy>,
@@ -90,6 +87,8 @@ pub struct Options {
     /// Whether the notifications database is reached through a proxy the test can pause
     /// (operations then wait at most a second for it).
     pub pausable_db: bool,
+    /// How long an event is left alone before its followers are mailed of its changes.
+    pub change_notice_settle: Duration,
 }
 
 impl Default for Options {
@@ -100,6 +99,7 @@ impl Default for Options {
             scheduler: SchedulerConfig::default(),
             smtp: None,
             pausable_db: false,
+            change_notice_settle: Config::default().change_notice_settle,
         }
     }
 }
@@ -117,7 +117,7 @@ impl Platform {
         let admin_email = format!("{}@example.com", testing::unique_name("admin"));
 
         let users_config = users::config::Config {
-            http: HttpConfig::local(0),
+            http: HttpConfig::ephemeral(),
             mongo: testing::mongo_config("notif_users"),
             amqp: amqp_config.clone(),
             tokens: users::tokens::TokenConfig {
@@ -139,7 +139,7 @@ impl Platform {
         });
 
         let events_config = events::config::Config {
-            http: HttpConfig::local(0),
+            http: HttpConfig::ephemeral(),
             mongo: testing::mongo_config("notif_events"),
             amqp: amqp_config.clone(),
             auth: auth.clone(),
@@ -162,13 +162,14 @@ impl Platform {
         }
         let config = Config {
             role: options.role,
-            http: HttpConfig::local(0),
+            http: HttpConfig::ephemeral(),
             mongo,
             amqp: amqp_config.clone(),
             auth,
             users_url,
             events_url,
             scheduler: options.scheduler,
+            change_notice_settle: options.change_notice_settle,
             ..Config::default()
         };
         let app = notifications::Application::build(config.clone()).await?;
@@ -202,7 +203,7 @@ impl Platform {
     /// Starts the email-sender (again: on the same queues and database), sending to `smtp`.
     pub async fn start_email_sender(&mut self, (host, port): (String, u16)) -> anyhow::Result<()> {
         let mut config = email_sender::config::Config {
-            http: HttpConfig::local(0),
+            http: HttpConfig::ephemeral(),
             mongo: testing::mongo_config("notif_email"),
             amqp: self.config.amqp.clone(),
             worker: email_sender::config::WorkerConfig::with_delays([
@@ -324,6 +325,17 @@ impl Platform {
         Ok(me["email"].as_str().unwrap_or_default().to_owned())
     }
 
+    /// Sets the zone of the token's account.
+    pub async fn set_timezone(&self, token: &str, zone: &str) -> anyhow::Result<()> {
+        let url = format!("{}/api/v1/users/me", self.users.address);
+        let body = json!({ "timezone": zone });
+        let set = self
+            .send(Method::PATCH, &url, Some(token), Some(&body))
+            .await?;
+        assert_eq!(set.status(), StatusCode::OK);
+        Ok(())
+    }
+
     /// The token's account as the users service shows it to its owner.
     async fn profile(&self, token: &str) -> anyhow::Result<Value> {
         let url = format!("{}/api/v1/users/me", self.users.address);
@@ -374,6 +386,14 @@ impl Platform {
         Ok(())
     }
 
+    /// Saves (`PUT`) or unsaves (`DELETE`) event `id` as `token`.
+    pub async fn save_event(&self, method: Method, token: &str, id: &str) -> anyhow::Result<()> {
+        let url = format!("{}/api/v1/events/{id}/saved", self.events.address);
+        let saved = self.send(method, &url, Some(token), None).await?;
+        assert_eq!(saved.status(), StatusCode::NO_CONTENT);
+        Ok(())
+    }
+
     pub async fn delete_event(&self, id: &str) -> anyhow::Result<()> {
         let url = format!("{}/api/v1/events/{id}", self.events.address);
         let deleted = self
@@ -393,6 +413,28 @@ impl Platform {
     ) -> anyhow::Result<Response> {
         let url = format!("{}/api/v1/notifications{path}", self.notifications.address);
         self.send(method, &url, Some(token), body).await
+    }
+
+    /// Asserts that creating each reminder is refused with a 422 naming the fields given.
+    pub async fn assert_creation_refused(
+        &self,
+        token: &str,
+        cases: &[(Value, Vec<&str>)],
+    ) -> anyhow::Result<()> {
+        for (body, expected) in cases {
+            let response = self.reminders(Method::POST, "", token, Some(body)).await?;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{body}"
+            );
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json"
+            );
+            assert_eq!(&fields(&response.json().await?), expected, "{body}");
+        }
+        Ok(())
     }
 
     /// Creates a reminder; returns it.
@@ -472,7 +514,7 @@ impl Platform {
     /// The message ids of the waiting reminder mails, taking them off the queue (no
     /// email-sender runs in these tests; the users service's welcome mails are skipped).
     pub async fn take_mail_ids(&self) -> anyhow::Result<Vec<String>> {
-        let channel = self.amqp.create_channel().await?;
+        let channel = self.amqp.channel().await?;
         let queue = Topology::new(&self.prefix).queue(Queue::Emails);
         let mut ids = Vec::new();
         while let Some(message) = channel
@@ -511,6 +553,7 @@ impl Platform {
             config,
             metrics,
             clock.shared(),
+            self.config.public_url.clone(),
         ))
     }
 
@@ -524,7 +567,7 @@ impl Platform {
     pub async fn start_process(&self, role: Role) -> anyhow::Result<Running> {
         let config = Config {
             role,
-            http: HttpConfig::local(0),
+            http: HttpConfig::ephemeral(),
             ..self.config.clone()
         };
         let app = notifications::Application::build(config).await?;
@@ -540,7 +583,7 @@ pub struct ClockedScheduler {
     pub scheduler: Scheduler,
     pub clock: ManualClock,
     /// Its own, as a process's would be: its notices queue goes when it does.
-    connection: Arc<Connection>,
+    connection: Broker,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -555,8 +598,7 @@ impl ClockedScheduler {
         let clock = ManualClock::at(now);
         let scheduler = platform.scheduler_at(&clock, config).await?;
         let stop = CancellationToken::new();
-        let connection =
-            Arc::new(common::amqp::connect(&platform.config.amqp, "clocked-scheduler").await?);
+        let connection = Broker::connect(&platform.config.amqp, "clocked-scheduler").await?;
         let task = tokio::spawn(scheduler.clone().run(
             connection.clone(),
             Topology::new(&platform.prefix),
@@ -594,14 +636,14 @@ impl ClockedScheduler {
     pub async fn stop(self) -> anyhow::Result<()> {
         self.stop.cancel();
         self.task.await??;
-        Ok(self.connection.close(200, "stopped".into()).await?)
+        Ok(self.connection.close(200, "stopped").await?)
     }
 
     /// Ends it where it stands, as a crash would: its work is dropped and the broker loses
     /// its connection. (Its periodic jobs' tasks linger in this process, on its frozen clock.)
     pub async fn kill(self) -> anyhow::Result<()> {
         self.task.abort();
-        Ok(self.connection.close(320, "killed".into()).await?)
+        Ok(self.connection.close(320, "killed").await?)
     }
 }
 

@@ -2,7 +2,9 @@
 //! and (end to end) the email-sender and Mailpit, all in this process on free ports.
 
 mod attacks;
+mod change_notices;
 mod end_to_end;
+mod feed;
 mod health;
 mod helpers;
 mod idempotency;
@@ -11,3 +13,4 @@ mod outage;
 mod reminders;
 mod results;
 mod scheduling;
+mod wall_clock;

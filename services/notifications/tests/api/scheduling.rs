@@ -50,6 +50,7 @@ pub async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<
                     ends_at: None,
                     timezone: TimeZone::parse("Europe/Madrid").unwrap_or(TimeZone::UTC),
                     place: "Granada".into(),
+                    version: 1,
                 },
                 event_version: 1,
                 to_email,
@@ -59,6 +60,7 @@ pub async fn due_reminders(platform: &Platform, count: usize) -> anyhow::Result<
                 due_minute: Minute::to_look_in(now - Duration::minutes(1), now).number(),
                 due_shard: Some(due_shard(id)),
                 remind_before_minutes: None,
+                wall_clock: None,
                 status: Status::Scheduled,
                 attempts: 0,
                 lease_until: None,
@@ -185,7 +187,7 @@ async fn cancelling_a_queued_reminder_tells_the_email_sender_not_to_mail_it() ->
     assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
     assert_eq!(platform.reminder(&me, &id).await?["status"], "cancelled");
 
-    let channel = platform.amqp.create_channel().await?;
+    let channel = platform.amqp.channel().await?;
     let queue = Topology::new(&platform.prefix).queue(Queue::EmailCancellations);
     let message = channel
         .basic_get(queue.as_str().into(), BasicGetOptions::default())

@@ -35,7 +35,7 @@ enum LoggedOut {
 
 /// The client's address: the gateway's word for it when the peer is the gateway (a trusted
 /// proxy), the peer otherwise.
-fn client_address(req: &Request, trusted: &TrustedProxies) -> Option<IpAddr> {
+pub(super) fn client_address(req: &Request, trusted: &TrustedProxies) -> Option<IpAddr> {
     let RemoteAddr(poem::Addr::SocketAddr(peer)) = req.remote_addr() else {
         return None;
     };
@@ -80,7 +80,7 @@ impl AuthApi {
         let user = user.ok_or_else(bad_credentials)?;
         let session = self.ctx.store.start_session(user.id).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
-        Ok(Json(self.issue(&user, &session).await?))
+        Ok(Json(issue(&self.ctx, &user, &session).await?))
     }
 
     /// Exchange a refresh token for a new pair. Each refresh token works once; presenting one
@@ -115,7 +115,7 @@ impl AuthApi {
             .find(token.user_id)
             .await?
             .ok_or_else(|| bad_refresh("belongs to a deleted account"))?;
-        Ok(Json(self.issue(&user, &session).await?))
+        Ok(Json(issue(&self.ctx, &user, &session).await?))
     }
 
     /// End the login a refresh token belongs to. Answers 204 whether or not the token was
@@ -134,25 +134,23 @@ impl AuthApi {
     }
 }
 
-impl AuthApi {
-    async fn issue(&self, user: &User, session: &Session) -> ApiResult<TokensOut> {
-        let refresh = OpaqueToken::generate()?;
-        let expires_at = Utc::now() + self.ctx.refresh_ttl;
-        self.ctx
-            .store
-            .add_refresh_token(&RefreshToken {
-                digest: refresh.digest(),
-                session_id: session.id,
-                user_id: user.id,
-                expires_at: bson::DateTime::from_chrono(expires_at),
-            })
-            .await?;
-        let access = self.ctx.signer.access_token(user, Utc::now())?;
-        Ok(TokensOut {
-            access_token: access.token,
-            refresh_token: refresh.reveal().to_owned(),
-            token_type: "Bearer".into(),
-            expires_in: access.expires_in,
+/// A new token pair for `user` within `session`.
+pub(super) async fn issue(ctx: &Ctx, user: &User, session: &Session) -> ApiResult<TokensOut> {
+    let refresh = OpaqueToken::generate()?;
+    let expires_at = Utc::now() + ctx.refresh_ttl;
+    ctx.store
+        .add_refresh_token(&RefreshToken {
+            digest: refresh.digest(),
+            session_id: session.id,
+            user_id: user.id,
+            expires_at: bson::DateTime::from_chrono(expires_at),
         })
-    }
+        .await?;
+    let access = ctx.signer.access_token(user, Utc::now())?;
+    Ok(TokensOut {
+        access_token: access.token,
+        refresh_token: refresh.reveal().to_owned(),
+        token_type: "Bearer".into(),
+        expires_in: access.expires_in,
+    })
 }

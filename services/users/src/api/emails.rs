@@ -5,7 +5,9 @@ use common::{
     domain::{EmailAddress, UserId},
     idempotency::{NewId, idempotent},
     json::JsonBody,
-    messages::{self, EmailContent, EmailRequestedV1, UserEmailRemovedV1},
+    messages::{
+        self, EmailContent, EmailRequestedV1, UserEmailRemovedV1, UserPrimaryEmailChangedV1,
+    },
 };
 use mongodb::bson;
 use poem::Request;
@@ -161,7 +163,11 @@ impl EmailsApi {
             .find(|e| e.address == verification.address)
             .ok_or_else(invalid)?;
         entry.verified = true;
+        if entry.primary {
+            announce_primary(&self.ctx, user.id, &entry.address).await?;
+        }
         self.ctx.store.set_emails(user.id, &user.emails).await?;
+        self.ctx.relay.nudge();
         Ok(Done::NoContent)
     }
 
@@ -188,10 +194,14 @@ impl EmailsApi {
                 "verify the address before making it primary".into(),
             ));
         }
+        if !target.primary {
+            announce_primary(&self.ctx, user.id, &address).await?;
+        }
         for email in &mut user.emails {
             email.primary = email.address == address;
         }
         self.ctx.store.set_emails(user.id, &user.emails).await?;
+        self.ctx.relay.nudge();
         Ok(Json(ProfileOut::from(&user)))
     }
 
@@ -202,8 +212,14 @@ impl EmailsApi {
         method = "delete",
         operation_id = "users.remove_email"
     )]
-    async fn remove(&self, auth: BearerAuth, email: Path<String>) -> ApiResult<Done> {
-        let address = parse_email(&email.0)?;
+    async fn remove(
+        &self,
+        auth: BearerAuth,
+        #[oai(validator(max_length = 254))] email: Path<String>,
+    ) -> ApiResult<Done> {
+        // What cannot be an address cannot be one of this account's: not found, as an odd id.
+        let address = EmailAddress::parse(&email.0)
+            .map_err(|_| ApiError::NotFound("address on this account"))?;
         let user = current_user(&self.ctx, &auth).await?;
         let entry = user
             .emails
@@ -234,4 +250,17 @@ impl EmailsApi {
         self.ctx.relay.nudge();
         Ok(Done::NoContent)
     }
+}
+
+/// Queues the news that `user`'s primary address is `address`, verified: before the write, as
+/// every message is (see `outbox`).
+async fn announce_primary(ctx: &Ctx, user: UserId, address: &EmailAddress) -> ApiResult<()> {
+    let changed = UserPrimaryEmailChangedV1 {
+        user_id: user,
+        email: address.clone(),
+        changed_at: Utc::now(),
+    };
+    let message = outbox::domain(user, messages::USER_PRIMARY_EMAIL_CHANGED_V1, &changed)?;
+    ctx.store.enqueue(&[message]).await?;
+    Ok(())
 }

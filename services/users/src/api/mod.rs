@@ -4,6 +4,7 @@ mod auth;
 mod bodies;
 mod emails;
 mod keys;
+mod passwords;
 mod users;
 mod views;
 
@@ -54,12 +55,13 @@ pub fn routes(ctx: Ctx, verifier: Arc<JwksVerifier>, keys: IdempotencyKeys) -> R
             users::AccountApi { ctx: ctx.clone() },
             emails::EmailsApi { ctx: ctx.clone() },
             auth::AuthApi { ctx: ctx.clone() },
+            passwords::PasswordsApi { ctx: ctx.clone() },
             keys::KeysApi { signer: ctx.signer },
         ),
         "eventpost users",
         env!("CARGO_PKG_VERSION"),
     );
-    let spec = api.spec_endpoint();
+    let spec = common::openapi::endpoint(&api);
     Route::new()
         .at("/openapi.json", spec)
         .nest("/", api.data(verifier).data(keys))

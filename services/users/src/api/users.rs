@@ -5,7 +5,7 @@ use common::{
     domain::{EmailAddress, Topic, UserId},
     idempotency::{NewId, idempotent},
     json::JsonBody,
-    messages::{EmailContent, EmailRequestedV1},
+    messages::{self, EmailContent, EmailRequestedV1, UserTimezoneChangedV1},
     problem::FieldErrors,
     routes::Access,
 };
@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{
     outbox,
-    store::{ClaimError, Email, User},
+    store::{ClaimError, Email, ProfileChange, User},
 };
 
 /// Registering accounts and managing their roles.
@@ -92,6 +92,7 @@ impl UsersApi {
             email,
             password,
             display_name,
+            timezone,
         } = body.0;
         let mut errors = FieldErrors::default();
         let email = errors.check("email", EmailAddress::parse(&email));
@@ -100,8 +101,10 @@ impl UsersApi {
             "display_name",
             bodies::display_name(display_name.as_deref()),
         );
+        let timezone = errors.check("timezone", bodies::timezone(timezone.as_deref()));
         errors.result()?;
-        let (Some(email), Some(password), Some(display_name)) = (email, password, display_name)
+        let (Some(email), Some(password), Some(display_name), Some(timezone)) =
+            (email, password, display_name, timezone)
         else {
             return Err(ApiError::Internal(anyhow::anyhow!(
                 "parsed fields went missing"
@@ -133,6 +136,7 @@ impl UsersApi {
                 primary: true,
             }],
             interests: Vec::new(),
+            timezone: timezone.map(|zone| zone.name().to_owned()),
             roles,
             password_hash: self.ctx.passwords.hash(password).await?,
             created_at: now,
@@ -224,7 +228,8 @@ impl AccountApi {
         Ok(Json(ProfileOut::from(&user)))
     }
 
-    /// Change the display name and interests (topic slugs, replacing the current ones).
+    /// Change the display name, interests (topic slugs, replacing the current ones) and time
+    /// zone (reminders set at a wall-clock time follow it).
     #[oai(path = "/me", method = "patch", operation_id = "users.update_me")]
     async fn update_me(
         &self,
@@ -238,23 +243,56 @@ impl AccountApi {
                 bodies::display_name(body.display_name.as_deref()),
             )
             .flatten();
+        // Interests travel in every access token: their number is bounded.
+        if body
+            .interests
+            .as_ref()
+            .is_some_and(|raw| raw.len() > MAX_INTERESTS)
+        {
+            errors.add("interests", format!("at most {MAX_INTERESTS} topics"));
+        }
         let interests = body.interests.as_ref().map(|raw| {
             raw.iter()
                 .enumerate()
                 .filter_map(|(i, t)| errors.check(&format!("interests[{i}]"), Topic::parse(t)))
                 .collect::<Vec<_>>()
         });
+        let timezone = errors
+            .check("timezone", bodies::timezone(body.timezone.as_deref()))
+            .flatten();
         errors.result()?;
+        let change = ProfileChange {
+            display_name,
+            interests,
+            timezone,
+        };
         let id = auth.user_id();
+        if let Some(zone) = timezone {
+            let before = current_user(&self.ctx, &auth).await?;
+            if before.timezone() != zone {
+                // Queued before the write, as every message is (see `outbox`).
+                let changed = UserTimezoneChangedV1 {
+                    user_id: id,
+                    timezone: zone,
+                    changed_at: Utc::now(),
+                };
+                let message = outbox::domain(id, messages::USER_TIMEZONE_CHANGED_V1, &changed)?;
+                self.ctx.store.enqueue(&[message]).await?;
+            }
+        }
         let user = self
             .ctx
             .store
-            .update_profile(id, display_name.as_ref(), interests.as_deref())
+            .update_profile(id, &change)
             .await?
             .ok_or(ApiError::NotFound("account"))?;
+        self.ctx.relay.nudge();
         Ok(Json(ProfileOut::from(&user)))
     }
 }
+
+/// Most interests a profile holds.
+pub const MAX_INTERESTS: usize = 20;
 
 /// The account the token speaks for; 404 if it no longer exists.
 pub async fn current_user(ctx: &Ctx, auth: &BearerAuth) -> ApiResult<User> {

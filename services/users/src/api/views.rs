@@ -53,6 +53,8 @@ pub struct ProfileOut {
     pub emails: Vec<EmailOut>,
     /// Topic slugs the user likes.
     pub interests: Vec<String>,
+    /// The IANA zone wall-clock reminders are set in (UTC unless the user chose one).
+    pub timezone: String,
     /// `user`, and `admin` for administrators.
     pub roles: Vec<Role>,
     /// When the account was created (UTC).
@@ -70,6 +72,7 @@ impl From<&User> for ProfileOut {
             display_name: user.display_name.as_ref().map(|n| n.as_str().to_owned()),
             emails: user.emails.iter().map(EmailOut::from).collect(),
             interests: user.interests.iter().map(Topic::to_string).collect(),
+            timezone: user.timezone().name().to_owned(),
             roles: user.roles.clone(),
             created_at: user.created_at.to_chrono().into(),
         }

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use common::{
     auth::Role,
-    domain::{EmailAddress, Topic, UserId},
+    domain::{EmailAddress, TimeZone, Topic, UserId},
     store::{StoreError, StoreResult},
 };
 use futures::TryStreamExt;
@@ -21,6 +21,9 @@ pub struct User {
     pub display_name: Option<DisplayName>,
     pub emails: Vec<Email>,
     pub interests: Vec<Topic>,
+    /// The profile's zone; absent (accounts from before zones) reads as UTC.
+    #[serde(default)]
+    pub timezone: Option<String>,
     pub roles: Vec<Role>,
     pub password_hash: String,
     pub created_at: bson::DateTime,
@@ -31,10 +34,25 @@ pub struct User {
 }
 
 impl User {
+    /// The zone wall-clock reminders are set in.
+    pub fn timezone(&self) -> TimeZone {
+        self.timezone
+            .as_deref()
+            .map_or(TimeZone::UTC, |raw| TimeZone::or_utc(raw, "user", &self.id))
+    }
+
     /// The primary address (every account has exactly one).
     pub fn primary_email(&self) -> Option<&EmailAddress> {
         self.emails.iter().find(|e| e.primary).map(|e| &e.address)
     }
+}
+
+/// What a profile update changes; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ProfileChange {
+    pub display_name: Option<DisplayName>,
+    pub interests: Option<Vec<Topic>>,
+    pub timezone: Option<TimeZone>,
 }
 
 /// A pending proof of ownership of an address, by token digest.
@@ -305,6 +323,14 @@ impl Store {
     async fn release_all(&self, user_id: UserId) -> StoreResult<()> {
         let filter = doc! { "user_id": user_id };
         let by_user = filter.clone();
+        let resets_by_user = filter.clone();
+        self.deadline
+            .on(
+                "dropping an account's password resets",
+                &self.resets,
+                |resets| async move { resets.delete_many(resets_by_user).await.map(drop) },
+            )
+            .await?;
         self.deadline
             .on(
                 "freeing an account's addresses",
@@ -325,20 +351,31 @@ impl Store {
     pub async fn update_profile(
         &self,
         id: UserId,
-        display_name: Option<&DisplayName>,
-        interests: Option<&[Topic]>,
+        change: &ProfileChange,
     ) -> StoreResult<Option<User>> {
         let mut set = doc! { "updated_at": bson::DateTime::now() };
-        if let Some(name) = display_name {
+        if let Some(name) = &change.display_name {
             set.insert("display_name", name.as_str());
         }
-        if let Some(topics) = interests {
+        if let Some(topics) = &change.interests {
             let topics: Vec<&str> = topics.iter().map(Topic::as_str).collect();
             set.insert("interests", topics);
+        }
+        if let Some(zone) = change.timezone {
+            set.insert("timezone", zone.name());
         }
         self.update_user(id, doc! { "$set": set }, "updating a profile")
             .await?;
         self.find(id).await
+    }
+
+    /// Replaces the account's password hash.
+    pub async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
+        let change = doc! { "$set": {
+            "password_hash": hash,
+            "updated_at": bson::DateTime::now(),
+        } };
+        self.update_user(id, change, "changing a password").await
     }
 
     async fn update_user(

@@ -6,17 +6,20 @@
 //! one writer per account document:
 //! - an address belongs to at most one account: `email_claims` has one document per address;
 //! - a refresh token is spent at most once: spending inserts its digest into `spent_refresh_tokens`;
+//! - a password reset is spent at most once, the same way (`spent_password_resets`);
 //! - a message a write causes is its own document in `outbox` (see `outbox.rs` for the order).
 
 mod accounts;
 mod outbox;
+mod password_resets;
 mod sessions;
 
 use common::{mongo, store::Deadline};
 use mongodb::{Collection, Database, bson::doc};
 
-pub use accounts::{ClaimError, Email, User, Verification};
+pub use accounts::{ClaimError, Email, ProfileChange, User, Verification};
 pub use outbox::{Exchange, OutboxMessage};
+pub use password_resets::PasswordReset;
 pub use sessions::{RefreshToken, Session};
 
 /// The users database.
@@ -29,6 +32,8 @@ pub struct Store {
     sessions: Collection<Session>,
     refresh_tokens: Collection<RefreshToken>,
     spent: Collection<sessions::SpentToken>,
+    resets: Collection<PasswordReset>,
+    spent_resets: Collection<password_resets::SpentReset>,
     outbox: Collection<OutboxMessage>,
 }
 
@@ -44,12 +49,15 @@ impl Store {
             sessions: db.collection("sessions"),
             refresh_tokens: db.collection("refresh_tokens"),
             spent: db.collection("spent_refresh_tokens"),
+            resets: db.collection("password_resets"),
+            spent_resets: db.collection("spent_password_resets"),
             outbox: db.collection("outbox"),
         };
         let by_user = || mongo::index("by_user", doc! { "user_id": 1 });
         mongo::ensure_indexes(&store.claims, [by_user()]).await?;
         mongo::ensure_indexes(&store.verifications, [by_user()]).await?;
         mongo::ensure_indexes(&store.sessions, [by_user()]).await?;
+        mongo::ensure_indexes(&store.resets, [by_user()]).await?;
         // The relay reads fresh and parked messages by their flag.
         mongo::ensure_indexes(
             &store.outbox,

@@ -1,3 +1,4 @@
+use common::messages::{self, UserPrimaryEmailChangedV1};
 use serde_json::{Value, json};
 
 use crate::helpers::{fields, problem, spawn_app, unique_email};
@@ -21,6 +22,9 @@ fn addresses(profile: &Value) -> Vec<(String, bool, bool)> {
 async fn a_secondary_address_is_added_verified_made_primary_and_the_old_one_removed()
 -> anyhow::Result<()> {
     let app = spawn_app().await?;
+    let primaries = app
+        .listen_to_domain_events(messages::USER_PRIMARY_EMAIL_CHANGED_V1)
+        .await?;
     let first = unique_email("first");
     let second = unique_email("second");
     let tokens = app.signed_up(&first).await?;
@@ -83,6 +87,14 @@ async fn a_secondary_address_is_added_verified_made_primary_and_the_old_one_remo
         addresses(&profile),
         [(first.clone(), false, false), (second.clone(), true, true)]
     );
+    // Only a verified primary is announced: the unverified first never was.
+    let announced: UserPrimaryEmailChangedV1 =
+        serde_json::from_slice(&app.next_message(&primaries).await?)?;
+    assert_eq!(
+        announced.user_id.to_string(),
+        profile["id"].as_str().unwrap()
+    );
+    assert_eq!(announced.email.as_str(), second);
 
     let removed = app
         .client
@@ -106,6 +118,9 @@ async fn a_secondary_address_is_added_verified_made_primary_and_the_old_one_remo
 async fn the_primary_address_is_verified_with_the_token_mailed_at_registration()
 -> anyhow::Result<()> {
     let app = spawn_app().await?;
+    let primaries = app
+        .listen_to_domain_events(messages::USER_PRIMARY_EMAIL_CHANGED_V1)
+        .await?;
     let email = unique_email("ada");
     let tokens = app.signed_up(&email).await?;
 
@@ -124,7 +139,14 @@ async fn the_primary_address_is_verified_with_the_token_mailed_at_registration()
         .await?
         .json()
         .await?;
-    assert_eq!(addresses(&profile), [(email, true, true)]);
+    assert_eq!(addresses(&profile), [(email.clone(), true, true)]);
+    let announced: UserPrimaryEmailChangedV1 =
+        serde_json::from_slice(&app.next_message(&primaries).await?)?;
+    assert_eq!(
+        announced.user_id.to_string(),
+        profile["id"].as_str().unwrap()
+    );
+    assert_eq!(announced.email.as_str(), email);
     app.cleanup().await
 }
 
@@ -161,8 +183,9 @@ async fn the_primary_address_cannot_be_removed_and_unknown_ones_are_404() -> any
 
     problem(delete(email.clone()).await?, 409).await?;
     problem(delete(unique_email("never-added")).await?, 404).await?;
-    let malformed = problem(delete("not-an-address".into()).await?, 422).await?;
-    assert_eq!(fields(&malformed), ["email"]);
+    // What cannot be an address is not one of this account's either.
+    let malformed = problem(delete("not-an-address".into()).await?, 404).await?;
+    assert_eq!(malformed["detail"], "no such address on this account");
     app.cleanup().await
 }
 

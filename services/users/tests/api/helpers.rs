@@ -1,4 +1,4 @@
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use common::{
     config::{HttpConfig, Secret},
@@ -6,10 +6,7 @@ use common::{
     testing::{self, PausableProxy},
     topology::{Exchange, Queue, Topology},
 };
-use lapin::{
-    Connection,
-    options::{BasicAckOptions, BasicGetOptions, QueueDeleteOptions},
-};
+use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeleteOptions};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use users::{Application, config::Config, tokens::TokenConfig};
@@ -21,7 +18,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: mongodb::Database,
-    amqp: Arc<Connection>,
+    amqp: common::amqp::Broker,
     prefix: String,
     shutdown: CancellationToken,
     stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -47,7 +44,7 @@ pub async fn spawn_app_with_pausable_db() -> anyhow::Result<(TestApp, PausablePr
 pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> anyhow::Result<TestApp> {
     testing::init();
     let mut config = Config {
-        http: HttpConfig::local(0),
+        http: HttpConfig::ephemeral(),
         mongo: testing::mongo_config("users"),
         amqp: testing::amqp_config("users"),
         tokens: TokenConfig {
@@ -177,9 +174,21 @@ impl TestApp {
         }
     }
 
+    /// Waits for the next password reset token mailed to `to`, skipping other mail.
+    pub async fn next_reset_token(&self, to: &str) -> anyhow::Result<String> {
+        loop {
+            let mail = self.next_email().await?;
+            if let EmailContent::ResetPassword { token, .. } = mail.content
+                && mail.to.as_str() == to
+            {
+                return Ok(token);
+            }
+        }
+    }
+
     /// Declares a queue of the test's own bound to `routing_key` on the domain exchange.
     pub async fn listen_to_domain_events(&self, routing_key: &str) -> anyhow::Result<String> {
-        let channel = self.amqp.create_channel().await?;
+        let channel = self.amqp.channel().await?;
         let queue = format!("{}test.{routing_key}", self.prefix);
         common::amqp::declare_queue(
             &channel,
@@ -204,7 +213,7 @@ impl TestApp {
 
     /// Waits for the next message on `queue`, properties and all, and acknowledges it.
     pub async fn next_delivery(&self, queue: &str) -> anyhow::Result<lapin::message::Delivery> {
-        let channel = self.amqp.create_channel().await?;
+        let channel = self.amqp.channel().await?;
         testing::eventually(Duration::from_secs(10), "a message", || async {
             let message = channel
                 .basic_get(queue.into(), BasicGetOptions::default())
@@ -225,7 +234,7 @@ impl TestApp {
         // Stop first: deleting a queue a publisher is writing to crashes RabbitMQ 3.10's channel.
         self.shutdown.cancel();
         self.stopped.await??;
-        let channel = self.amqp.create_channel().await?;
+        let channel = self.amqp.channel().await?;
         let topology = Topology::new(&self.prefix);
         let listened = format!("{}test.{}", self.prefix, messages::USER_DELETED_V1);
         for queue in [

@@ -12,6 +12,7 @@ mod emails;
 mod health;
 mod helpers;
 mod outage;
+mod passwords;
 mod profile;
 mod register;
 mod relay;

@@ -1,6 +1,7 @@
 //! The whole platform as real processes (the debug builds), each on a port of its own, on
-//! databases and broker names of the scenario's own and a private Mailpit, so a scenario can
-//! kill, stop and restart any part and then check what users see.
+//! databases and broker names of its own and a private Mailpit, so the chaos scenarios can
+//! kill, stop and restart any part and then check what users see, and the fuzzer can try
+//! every route as a user and as an administrator.
 
 use std::{collections::HashMap, path::PathBuf, process::Stdio, sync::Mutex, time::Duration};
 
@@ -10,9 +11,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-use crate::{deps, workspace};
+use crate::{deps, process, workspace};
 
-const PASSWORD: &str = "chaos monkey password";
+const PASSWORD: &str = "a platform of its own";
 
 /// The email-sender's waits between tries: a little over a minute and a half in all, so mail
 /// outlives the 60-second SMTP outage without the scenarios waiting for hours.
@@ -75,6 +76,7 @@ impl Service {
 
 /// A running platform; its processes die with it.
 pub struct Stack {
+    purpose: String,
     name: String,
     ports: HashMap<Service, u16>,
     children: Mutex<HashMap<Service, Child>>,
@@ -86,14 +88,15 @@ pub struct Stack {
 
 impl Stack {
     /// Starts every service and signs in an administrator and a user with a verified address.
-    pub async fn start(scenario: &str) -> anyhow::Result<Self> {
+    pub async fn start(purpose: &str) -> anyhow::Result<Self> {
         let mailpit = PrivateMailpit::start(&[]).await?;
         let mut ports = HashMap::new();
         for service in Service::ALL {
             ports.insert(service, free_port()?);
         }
         let mut stack = Self {
-            name: testing::unique_name(&format!("test_chaos_{scenario}")),
+            purpose: purpose.to_owned(),
+            name: testing::unique_name(&format!("test_{purpose}")),
             ports,
             children: Mutex::default(),
             mailpit,
@@ -109,7 +112,7 @@ impl Stack {
         stack.wait_all_ready(Duration::from_secs(60)).await?;
         let admin_email = stack.admin_email();
         stack.admin = stack.sign_up(&admin_email).await?;
-        let user_email = format!("{}@example.com", testing::unique_name("chaos_user"));
+        let user_email = format!("{}@example.com", testing::unique_name("platform_user"));
         stack.user = stack.sign_up(&user_email).await?;
         Ok(stack)
     }
@@ -137,6 +140,8 @@ impl Stack {
         let jwks = format!("{users}/.well-known/jwks.json");
         let mut env: Vec<(String, String)> = vec![
             ("HTTP__PORT".into(), port.to_string()),
+            // Twice the gateway's health interval (below): it stops routing here in time.
+            ("HTTP__SHUTDOWN_DRAIN".into(), "2s".into()),
             ("AMQP__PREFIX".into(), format!("{}.", self.name)),
             ("AUTH__JWKS_URL".into(), jwks),
         ];
@@ -206,7 +211,7 @@ impl Stack {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(logs.join(format!("chaos-{service:?}.log")))?;
+            .open(logs.join(format!("{}-{service:?}.log", self.purpose)))?;
         let child = Command::new(binary(service.binary()))
             .envs(env.iter().map(|(k, v)| (format!("{prefix}{k}"), v)))
             .env("RUST_LOG", "info")
@@ -416,7 +421,7 @@ impl Stack {
         send_at: chrono::DateTime<chrono::Utc>,
         limit: Duration,
     ) -> anyhow::Result<Option<String>> {
-        let key = testing::unique_name("chaos");
+        let key = testing::unique_name("reminder");
         let body = json!({ "event_id": event, "send_at": send_at.to_rfc3339() });
         let give_up = tokio::time::Instant::now() + limit;
         while tokio::time::Instant::now() < give_up {
@@ -434,6 +439,10 @@ impl Stack {
                 Ok(created) if created.status() == StatusCode::CREATED => {
                     let created: Value = created.json().await?;
                     return Ok(created["id"].as_str().map(str::to_owned));
+                }
+                // The same key still held by an attempt the kill cut off: retry, as told.
+                Ok(busy) if busy.status() == StatusCode::CONFLICT => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 Ok(refused) if refused.status().is_client_error() => {
                     let status = refused.status();
@@ -550,7 +559,22 @@ impl Stack {
     }
 }
 
-/// The debug build of `name`, which `cargo task chaos` builds first.
+/// Builds the debug binaries a [`Stack`] runs.
+pub fn build() -> anyhow::Result<()> {
+    let mut build = vec!["build"];
+    for name in [
+        "users",
+        "events",
+        "notifications",
+        "email-sender",
+        "gateway",
+    ] {
+        build.extend(["-p", name]);
+    }
+    process::run_step("cargo build", workspace::cargo(), &build)
+}
+
+/// The debug build of `name`, which [`build`] made.
 fn binary(name: &str) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
