@@ -85,6 +85,9 @@ pub enum EmailContent {
         content: String,
         /// The event it reminds of.
         event: EventSummary,
+        /// What the mail offers to do with the reminder; none from writers older than links.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        links: Option<ReminderLinks>,
     },
     /// An event the recipient saved or has a reminder for moved, changed place or was
     /// deleted: one mail once the changes settled, with the event attached as it now is.
@@ -96,6 +99,16 @@ pub enum EmailContent {
         /// Where one `POST` turns these mails off (RFC 8058 one-click unsubscribe).
         unsubscribe_url: String,
     },
+}
+
+/// The links a reminder mail carries, each to a page that asks before it acts on the reminder
+/// (signed for that reminder and action only, and expiring).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReminderLinks {
+    /// Mail it again an hour after the click.
+    pub snooze_hour: String,
+    /// Mail it again the day after the click, at 09:00 on the owner's clock.
+    pub snooze_tomorrow: String,
 }
 
 /// What a reminder mail says about its event.

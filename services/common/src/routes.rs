@@ -101,6 +101,19 @@ pub const OPERATIONS: &[Operation] = &[
         "notifications",
         Public,
     ),
+    // A reminder mail's links: the signed token is the key, for one reminder and action.
+    op(
+        "GET",
+        "/api/v1/notifications/actions/{token}",
+        "notifications",
+        Public,
+    ),
+    op(
+        "POST",
+        "/api/v1/notifications/actions/{token}",
+        "notifications",
+        Public,
+    ),
     op("GET", "/api/v1/notifications", "notifications", User),
     op("GET", "/api/v1/notifications/{id}", "notifications", User),
     op("PATCH", "/api/v1/notifications/{id}", "notifications", User),
@@ -234,6 +247,7 @@ mod tests {
             (Method::GET, "/api/v1/events"),
             (Method::GET, "/api/v1/events/65f1c0ffee0000000000abcd"),
             (Method::POST, "/api/v1/notifications/mail/unsubscribe/abc"),
+            (Method::POST, "/api/v1/notifications/actions/abc"),
         ] {
             assert_eq!(access(&method, path), Public, "{method} {path}");
         }
@@ -244,6 +258,10 @@ mod tests {
             (Method::POST, "/api/v1/events"),
             (Method::PUT, "/api/v1/events/65f1c0ffee0000000000abcd/saved"),
             (Method::GET, "/api/v1/notifications"),
+            (
+                Method::POST,
+                "/api/v1/notifications/65f1c0ffee0000000000abcd/snooze",
+            ),
             (Method::PUT, "/api/v1/notifications/mail"),
             (Method::GET, "/api/v1/events/a/b/c"),
             (Method::GET, "/api/v1/nothing"),

@@ -100,6 +100,7 @@ impl Templates {
                 subject,
                 content,
                 event,
+                links,
                 ..
             } => {
                 attachment = Some(calendar_file(ics::event_file(event)));
@@ -112,6 +113,7 @@ impl Templates {
                         when => local_start(event),
                         timezone => event.timezone.name(),
                         place => &event.place,
+                        links => links,
                     },
                 )
             }
@@ -182,7 +184,7 @@ fn local_start(event: &common::messages::EventSummary) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use common::domain::EmailAddress;
+    use common::{domain::EmailAddress, messages::ReminderLinks};
 
     use super::*;
 
@@ -262,9 +264,24 @@ mod tests {
                 subject: "Jazz night in one hour".into(),
                 content: "Leave soon!".into(),
                 event: jazz_night(),
+                links: Some(ReminderLinks {
+                    snooze_hour: "https://eventpost.example/snooze-1h".into(),
+                    snooze_tomorrow: "https://eventpost.example/snooze-tomorrow".into(),
+                }),
             }))
             .unwrap();
         assert_eq!(rendered.subject, "Jazz night in one hour");
+        // The HTML part escapes `/`, which a browser reads back in an attribute.
+        for part in [rendered.text.clone(), rendered.html.replace("&#x2f;", "/")] {
+            assert!(
+                part.contains("https://eventpost.example/snooze-1h"),
+                "{part}"
+            );
+            assert!(
+                part.contains("https://eventpost.example/snooze-tomorrow"),
+                "{part}"
+            );
+        }
         assert!(
             rendered
                 .text

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     SERVICE,
+    action_links::ActionLinks,
     api::{self, Ctx},
     cancellation::Canceller,
     clients::Services,
@@ -58,13 +59,14 @@ impl Application {
             config.amqp.deadline,
         )
         .await?;
+        let links = ActionLinks::new(&config.action_link_key, config.public_url.clone());
         let scheduler = Scheduler::new(
             store.clone(),
             email,
             config.scheduler.clone(),
             scheduler_metrics.clone(),
             SystemClock::shared(),
-            config.public_url.clone(),
+            links.clone(),
         );
         let domain = Publisher::new(
             &amqp,
@@ -95,6 +97,7 @@ impl Application {
                 store,
                 canceller,
                 notices,
+                links,
                 services: Services::new(config.users_url.clone(), config.events_url.clone())?,
             };
             let verifier = Arc::new(

@@ -4,12 +4,16 @@
 use std::time::Duration;
 
 use common::config::{
-    self, AmqpConfig, AuthConfig, ConfigError, HttpConfig, MongoConfig, TelemetryConfig,
+    self, AmqpConfig, AuthConfig, ConfigError, HttpConfig, MongoConfig, Secret, TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::SERVICE;
+
+/// The key reminder-mail links are signed with unless one is configured: public, so fit for
+/// development and tests only.
+pub const DEVELOPMENT_ACTION_LINK_KEY: &str = "development-only-action-link-key-not-secret";
 
 /// Everything the notifications service reads at start.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -33,6 +37,10 @@ pub struct Config {
     /// Where people reach the platform (the gateway, from outside), for the calendar feed
     /// addresses handed out. `EVENTPOST_PUBLIC_URL`; default `http://127.0.0.1:8080`.
     pub public_url: Url,
+    /// Signs the links in reminder mails (snooze without a login). Any long random string,
+    /// the same for every instance; changing it ends the links already mailed. The default is
+    /// for development only: set `EVENTPOST_NOTIFICATIONS__ACTION_LINK_KEY` in production.
+    pub action_link_key: Secret,
     /// How long an event a user follows is left alone before they are mailed of its changes
     /// (each change pushes the mail back). Default `10m`.
     #[serde(with = "humantime_serde")]
@@ -128,6 +136,7 @@ impl Default for Config {
             users_url: Url::parse("http://127.0.0.1:8081").expect("valid URL"),
             events_url: Url::parse("http://127.0.0.1:8082").expect("valid URL"),
             public_url: Url::parse("http://127.0.0.1:8080").expect("valid URL"),
+            action_link_key: Secret::new(DEVELOPMENT_ACTION_LINK_KEY),
             change_notice_settle: Duration::from_secs(10 * 60),
             scheduler: SchedulerConfig::default(),
             telemetry: TelemetryConfig::default(),

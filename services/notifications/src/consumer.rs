@@ -304,6 +304,7 @@ impl Handler {
     }
 
     async fn timezone_changed(&self, changed: UserTimezoneChangedV1) -> anyhow::Result<()> {
+        self.store.record_zone(&changed).await?;
         let mut moved = 0;
         for reminder in self
             .store

@@ -1,5 +1,6 @@
 //! eventpost notifications: email reminders of events, and the scheduler that sends them on time.
 
+pub mod action_links;
 pub mod agenda;
 pub mod api;
 pub mod app;

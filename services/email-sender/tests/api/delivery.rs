@@ -195,6 +195,7 @@ async fn a_reminder_arrives_with_the_event_attached_as_ics() -> anyhow::Result<(
     let request = common::messages::EmailRequestedV1 {
         to: common::domain::EmailAddress::parse(&to)?,
         content: common::messages::EmailContent::Reminder {
+            links: None,
             reminder_id: "65f1c0ffee0000000000aaaa".parse()?,
             subject: "Jazz night starts in an hour".into(),
             content: "Time to leave.".into(),

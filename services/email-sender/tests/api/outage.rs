@@ -18,6 +18,7 @@ fn reminder(to: &str, n: usize) -> anyhow::Result<EmailRequestedV1> {
     Ok(EmailRequestedV1 {
         to: EmailAddress::parse(to)?,
         content: EmailContent::Reminder {
+            links: None,
             reminder_id: format!("65f1c0ffee00000000{n:06}").parse()?,
             subject: format!("Reminder {n}"),
             content: "It starts soon.".into(),

@@ -3,13 +3,9 @@
 //! carries (RFC 8058).
 
 use common::{ApiError, ApiResult, auth::BearerAuth, time::Timestamp};
-use poem_openapi::{
-    ApiResponse, Object, OpenApi,
-    param::Path,
-    payload::{Html, Json},
-};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
-use super::{Ctx, Tag};
+use super::{Ctx, Tag, page::Page};
 use crate::store::{MailChoicesDoc, could_be_token};
 
 pub struct MailApi {
@@ -34,22 +30,6 @@ pub struct MailChoicesIn {
     /// Mail me when an event I follow changes.
     pub change_notices: bool,
 }
-
-#[derive(ApiResponse)]
-enum Confirmation {
-    /// A page with one button that sends the `POST`.
-    #[oai(status = 200)]
-    Page(
-        Html<String>,
-        /// Nothing but the page and its form.
-        #[oai(header = "Content-Security-Policy")]
-        String,
-    ),
-}
-
-/// The page loads nothing, runs nothing, and may be framed by no one.
-const PAGE_POLICY: &str =
-    "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The page a link opens: it asks, and only its button unsubscribes, so a mail scanner that
 /// follows links changes nothing. No script, no outside resource.
@@ -123,12 +103,9 @@ impl MailApi {
         &self,
         /// The token from the mail's link.
         token: Path<String>,
-    ) -> ApiResult<Confirmation> {
+    ) -> ApiResult<Page> {
         self.choices_of(&token.0).await?;
-        Ok(Confirmation::Page(
-            Html(CONFIRMATION_PAGE.to_owned()),
-            PAGE_POLICY.to_owned(),
-        ))
+        Ok(Page::new(CONFIRMATION_PAGE.to_owned()))
     }
 
     /// One-click unsubscribe from change notices (RFC 8058): the address in a change notice's

@@ -207,7 +207,8 @@ impl RemindersApi {
             edit.to_email = caller::verified_address(&owner.addresses, recipient, &mut errors);
         }
         errors.result()?;
-        self.apply(&reminder, Transition::Edit(edit)).await
+        let edited = self.ctx.apply(&reminder, Transition::Edit(edit)).await?;
+        Ok(Json(ReminderOut::from(&edited)))
     }
 
     /// Push a reminder later by `minutes`. A `sent` reminder is scheduled again, `minutes`
@@ -232,7 +233,11 @@ impl RemindersApi {
             Status::Sent => Utc::now() + minutes.duration(),
             _ => return Err(not_scheduled(&reminder)),
         };
-        self.apply(&reminder, Transition::Snooze { send_at }).await
+        let snoozed = self
+            .ctx
+            .apply(&reminder, Transition::Snooze { send_at })
+            .await?;
+        Ok(Json(ReminderOut::from(&snoozed)))
     }
 
     /// Cancel a scheduled reminder, or a queued one: the email-sender is told not to mail it
@@ -249,25 +254,9 @@ impl RemindersApi {
         /// The reminder's id.
         id: Path<String>,
     ) -> ApiResult<Cancelled> {
-        // Read again once if it changed meanwhile: a scheduler may have queued it, which can
-        // still be cancelled.
-        let mut reminder = self.owned(&auth, &id).await?;
-        for _ in 0..2 {
-            if self.ctx.canceller.cancel(&reminder).await? {
-                let cancelled = ReminderChanged {
-                    reminder_id: reminder.id,
-                    send_at: None,
-                };
-                self.ctx.notices.tell(cancelled).await;
-                tracing::info!(reminder_id = %reminder.id, "reminder cancelled");
-                return Ok(Cancelled::Done);
-            }
-            reminder = self.owned(&auth, &id).await?;
-        }
-        Err(ApiError::Conflict(format!(
-            "the reminder is {}; only a scheduled or queued one can be cancelled",
-            reminder.status.as_str()
-        )))
+        let reminder = self.owned(&auth, &id).await?;
+        self.ctx.cancel(reminder).await?;
+        Ok(Cancelled::Done)
     }
 }
 
@@ -281,30 +270,9 @@ impl RemindersApi {
             .await?
             .ok_or(ApiError::NotFound("reminder"))
     }
-
-    /// Records `transition` if the reminder is still as it was read; answers with the result.
-    async fn apply(
-        &self,
-        reminder: &ReminderDoc,
-        transition: Transition,
-    ) -> ApiResult<Json<ReminderOut>> {
-        if !self.ctx.store.record(reminder, &transition).await? {
-            return Err(ApiError::Conflict(
-                "the reminder changed meanwhile; read it again".into(),
-            ));
-        }
-        let now = self
-            .ctx
-            .store
-            .reminder(reminder.id)
-            .await?
-            .ok_or(ApiError::NotFound("reminder"))?;
-        self.ctx.notices.tell(ReminderChanged::of(&now)).await;
-        Ok(Json(ReminderOut::from(&now)))
-    }
 }
 
-fn not_scheduled(reminder: &ReminderDoc) -> ApiError {
+pub(super) fn not_scheduled(reminder: &ReminderDoc) -> ApiError {
     ApiError::Conflict(format!(
         "the reminder is {}; only a scheduled reminder can be changed",
         reminder.status.as_str()

@@ -12,4 +12,4 @@ pub use minute::Minute;
 pub use reminder::{RemindBefore, SnoozeMinutes, Status};
 pub use text::{Content, Subject, default_content, default_subject};
 pub use transition::{Edit, Transition};
-pub use wall_clock::{DaysBefore, LocalTime, WallClock};
+pub use wall_clock::{DaysBefore, LocalTime, WallClock, tomorrow_at};

@@ -76,6 +76,15 @@ impl WallClock {
     }
 }
 
+/// `at` on the day after `now`'s, on the clock of `zone` ("tomorrow at 09:00 my time"), with
+/// the same rule for a time the day skips or repeats as [`WallClock::send_at`].
+pub fn tomorrow_at(now: DateTime<Utc>, at: LocalTime, zone: TimeZone) -> DateTime<Utc> {
+    let tz = zone.tz();
+    let today = now.with_timezone(&tz).date_naive();
+    let tomorrow = today.checked_add_days(Days::new(1)).unwrap_or(today);
+    first_instant_from(tz, tomorrow.and_time(at.0))
+}
+
 /// The first instant whose local time in `tz` is `local` or, if the zone skips it, the first
 /// after it.
 fn first_instant_from(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
@@ -177,5 +186,22 @@ mod tests {
         assert!(DaysBefore::parse(365).is_ok());
         assert!(DaysBefore::parse(366).is_err());
         assert!(DaysBefore::parse(-1).is_err());
+    }
+    #[test]
+    fn tomorrow_is_the_day_after_on_the_owners_clock() {
+        let nine = LocalTime::parse("09:00").unwrap();
+        // 23:30 UTC on the 10th is already the 11th in Tokyo, still the 10th in New York.
+        let now = at("2027-06-10T23:30:00Z");
+        let tokyo = TimeZone::parse("Asia/Tokyo").unwrap();
+        let new_york = TimeZone::parse("America/New_York").unwrap();
+        assert_eq!(tomorrow_at(now, nine, tokyo), at("2027-06-12T00:00:00Z"));
+        assert_eq!(tomorrow_at(now, nine, new_york), at("2027-06-11T13:00:00Z"));
+        // Madrid skips 02:00-03:00 on 2027-03-28: 02:30 that day is 03:00 local (01:00 UTC).
+        let half_past_two = LocalTime::parse("02:30").unwrap();
+        let madrid = TimeZone::parse("Europe/Madrid").unwrap();
+        assert_eq!(
+            tomorrow_at(at("2027-03-27T12:00:00Z"), half_past_two, madrid),
+            at("2027-03-28T01:00:00Z")
+        );
     }
 }

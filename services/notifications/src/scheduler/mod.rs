@@ -42,10 +42,9 @@ use tokio::sync::watch;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use url::Url;
-
 use self::{change_mail::ChangeMail, notices::ChangeNoticeDue};
 use crate::{
+    action_links::ActionLinks,
     agenda::Agenda,
     config::SchedulerConfig,
     domain::{Minute, Status},
@@ -89,6 +88,8 @@ pub struct Scheduler {
     started: Arc<watch::Sender<bool>>,
     /// The change notices, on timers of their own.
     change_mail: ChangeMail,
+    /// Signs the snooze links each reminder mail carries.
+    links: ActionLinks,
 }
 
 /// What one pass over some reminders did.
@@ -107,11 +108,17 @@ impl Scheduler {
         config: SchedulerConfig,
         metrics: SchedulerMetrics,
         clock: SharedClock,
-        public_url: Url,
+        links: ActionLinks,
     ) -> Self {
         let horizon = clock.now();
         Self {
-            change_mail: ChangeMail::new(store.clone(), email.clone(), public_url, clock.clone()),
+            change_mail: ChangeMail::new(
+                store.clone(),
+                email.clone(),
+                links.public_url().clone(),
+                clock.clone(),
+            ),
+            links,
             window: Agenda::new(clock.clone()),
             horizon: Arc::new(Mutex::new(horizon)),
             preparing: Arc::default(),

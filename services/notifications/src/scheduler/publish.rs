@@ -173,6 +173,7 @@ impl Scheduler {
                 subject: reminder.effective_subject(),
                 content: reminder.effective_content(),
                 event: reminder.event.clone(),
+                links: Some(self.links.for_mail(reminder.id, Utc::now())),
             },
             requested_at: Utc::now(),
         };

@@ -29,7 +29,7 @@ pub use change_notices::ChangeNoticeDoc;
 pub use claims::{Claim, ClaimOutcome};
 pub use feeds::{FeedDoc, could_be_token};
 pub use follows::{WallClockDoc, follows_fields, stored};
-pub use recipients::{AddressDoc, MailChoicesDoc};
+pub use recipients::{AddressDoc, MailChoicesDoc, ZoneDoc};
 pub use reminders::{DUE_SHARDS, ListCursor, ListFilter, ReminderDoc, due_fields, due_shard};
 pub use saves::{SaveDoc, SavesOf};
 pub use transitions::MailResult;
@@ -44,6 +44,7 @@ pub struct Store {
     saves: Collection<SaveDoc>,
     change_notices: Collection<ChangeNoticeDoc>,
     addresses: Collection<AddressDoc>,
+    zones: Collection<ZoneDoc>,
     mail_choices: Collection<MailChoicesDoc>,
 }
 
@@ -59,6 +60,7 @@ impl Store {
             saves: db.collection("saves"),
             change_notices: db.collection("change_notices"),
             addresses: db.collection("addresses"),
+            zones: db.collection("zones"),
             mail_choices: db.collection("mail_choices"),
         };
         mongo::ensure_indexes(

@@ -1,13 +1,15 @@
-//! Who gets change notices, and where: each user's primary address as the users service
-//! announces it (`user.primary_email_changed.v1`), and whether they want the mails, behind a
-//! token of their own that one-click unsubscribe links carry.
+//! Who gets mail, where and on which clock: each user's primary address as the users service
+//! announces it (`user.primary_email_changed.v1`), their zone (`user.timezone_changed.v1`,
+//! for "tomorrow at 09:00" in a reminder mail), and whether they want change notices, behind
+//! a token of their own that one-click unsubscribe links carry.
 //!
-//! Two collections, so that the consumer writing addresses and the API writing choices never
-//! overwrite each other's fields (updates are read-modify-write on the local store).
+//! A collection each, so that the consumer writing addresses and zones and the API writing
+//! choices never overwrite each other's fields (updates are read-modify-write on the local
+//! store).
 
 use common::{
-    domain::{EmailAddress, UserId, ids::hex},
-    messages::UserPrimaryEmailChangedV1,
+    domain::{EmailAddress, TimeZone, UserId, ids::hex},
+    messages::{UserPrimaryEmailChangedV1, UserTimezoneChangedV1},
     store::{StoreError, StoreResult},
 };
 use mongodb::bson::{self, doc};
@@ -21,6 +23,15 @@ pub struct AddressDoc {
     #[serde(rename = "_id", with = "hex")]
     pub user_id: UserId,
     pub email: EmailAddress,
+    pub changed_at: bson::DateTime,
+}
+
+/// A user's zone, as last announced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneDoc {
+    #[serde(rename = "_id", with = "hex")]
+    pub user_id: UserId,
+    pub timezone: String,
     pub changed_at: bson::DateTime,
 }
 
@@ -68,6 +79,32 @@ impl Store {
             })
             .await?;
         Ok(found.map(|address| address.email))
+    }
+
+    /// Records `changed` unless a newer zone of the same user is recorded.
+    pub async fn record_zone(&self, changed: &UserTimezoneChangedV1) -> StoreResult<bool> {
+        let zone = ZoneDoc {
+            user_id: changed.user_id,
+            timezone: changed.timezone.name().to_owned(),
+            changed_at: bson::DateTime::from_chrono(changed.changed_at),
+        };
+        let (id, changed_at) = (zone.user_id.to_string(), zone.changed_at);
+        self.write_if_newer("recording a zone", &self.zones, id, changed_at, zone)
+            .await
+    }
+
+    /// `user_id`'s zone: UTC until they choose one, as their profile says.
+    pub async fn zone_of(&self, user_id: UserId) -> StoreResult<TimeZone> {
+        let zones = self.zones.clone();
+        let found = self
+            .deadline
+            .run("reading a zone", async move {
+                zones.find_one(doc! { "_id": user_id.to_string() }).await
+            })
+            .await?;
+        Ok(found.map_or(TimeZone::UTC, |zone| {
+            TimeZone::or_utc(&zone.timezone, "user", &user_id)
+        }))
     }
 
     /// `user_id`'s choices: change notices on, with a fresh token, until they choose.
@@ -131,13 +168,18 @@ impl Store {
         Ok(chosen)
     }
 
-    /// Forgets a deleted user's address and choices.
+    /// Forgets a deleted user's address, zone and choices.
     pub async fn forget_recipient(&self, user_id: UserId) -> StoreResult<()> {
-        let (addresses, choices) = (self.addresses.clone(), self.mail_choices.clone());
+        let (addresses, zones, choices) = (
+            self.addresses.clone(),
+            self.zones.clone(),
+            self.mail_choices.clone(),
+        );
         let id = user_id.to_string();
         self.deadline
             .run("forgetting an address", async move {
                 addresses.delete_one(doc! { "_id": &id }).await?;
+                zones.delete_one(doc! { "_id": &id }).await?;
                 choices.delete_one(doc! { "_id": &id }).await.map(drop)
             })
             .await

@@ -1,10 +1,10 @@
 //! A reminder made through the API, mailed by the email-sender through Mailpit, recorded sent.
 
 use chrono::{Duration, Utc};
-use common::testing::{self, MailSummary, Mailpit, PrivateMailpit};
+use common::testing::{self, Mailpit, PrivateMailpit};
 use serde_json::json;
 
-use crate::helpers::{Options, Platform};
+use crate::helpers::{Options, Platform, reminders_to};
 
 #[tokio::test]
 async fn a_reminder_arrives_on_time_with_the_event_attached_and_ends_sent() -> anyhow::Result<()> {
@@ -193,27 +193,4 @@ async fn a_deleted_events_queued_reminder_is_not_mailed() -> anyhow::Result<()> 
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
     assert!(cancelled["sent_at"].is_null(), "{cancelled}");
     platform.cleanup().await
-}
-
-/// Waits until `count` reminder mails (not the welcome and verification mails the account also
-/// got) reached `to`.
-async fn reminders_to(
-    mailpit: &Mailpit,
-    to: &str,
-    count: usize,
-) -> anyhow::Result<Vec<MailSummary>> {
-    testing::eventually(
-        std::time::Duration::from_secs(20),
-        "reminder mail",
-        || async {
-            let reminders: Vec<MailSummary> = mailpit
-                .messages_to(to)
-                .await?
-                .into_iter()
-                .filter(|mail| mail.message_id.starts_with("reminder-"))
-                .collect();
-            Ok((reminders.len() >= count).then_some(reminders))
-        },
-    )
-    .await
 }

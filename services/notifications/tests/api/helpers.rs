@@ -10,11 +10,12 @@ use common::{
     amqp::{Broker, Publisher},
     clock::ManualClock,
     config::{HttpConfig, MongoConfig, Secret},
-    testing::{self, PausableProxy, RabbitAdmin},
+    testing::{self, MailSummary, Mailpit, PausableProxy, RabbitAdmin},
     topology::{Exchange, Queue, Topology},
 };
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use notifications::{
+    action_links::ActionLinks,
     config::{Config, Role, SchedulerConfig},
     metrics::SchedulerMetrics,
     scheduler::Scheduler,
@@ -553,7 +554,7 @@ impl Platform {
             config,
             metrics,
             clock.shared(),
-            self.config.public_url.clone(),
+            ActionLinks::new(&self.config.action_link_key, self.config.public_url.clone()),
         ))
     }
 
@@ -673,3 +674,26 @@ pub async fn open_store(db: &mongodb::Database) -> anyhow::Result<Store> {
 }
 
 pub use common::testing::problem_fields as fields;
+
+/// Waits until `count` reminder mails (not the welcome and verification mails the account also
+/// got) reached `to`.
+pub async fn reminders_to(
+    mailpit: &Mailpit,
+    to: &str,
+    count: usize,
+) -> anyhow::Result<Vec<MailSummary>> {
+    testing::eventually(
+        std::time::Duration::from_secs(20),
+        "reminder mail",
+        || async {
+            let reminders: Vec<MailSummary> = mailpit
+                .messages_to(to)
+                .await?
+                .into_iter()
+                .filter(|mail| mail.message_id.starts_with("reminder-"))
+                .collect();
+            Ok((reminders.len() >= count).then_some(reminders))
+        },
+    )
+    .await
+}

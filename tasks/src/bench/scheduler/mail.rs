@@ -131,6 +131,7 @@ pub async fn raw_rate(port: u16, connections: u32, count: usize) -> anyhow::Resu
             subject: template.effective_subject(),
             content: template.effective_content(),
             event: template.event.clone(),
+            links: None,
         },
         requested_at: now,
     };
