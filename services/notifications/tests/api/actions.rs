@@ -4,7 +4,6 @@
 use chrono::{DateTime, Days, Duration, TimeZone, Utc};
 use common::testing::{self, Mailpit};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
 use crate::helpers::{Options, Platform, reminders_to};
 
@@ -26,13 +25,7 @@ async fn a_reminder_mail_snoozes_and_cancels_from_its_links_with_one_click_each(
         .event("Sunrise hike", Utc::now() + Duration::days(3))
         .await?;
     let send_at = Utc::now() + Duration::seconds(2);
-    let reminder = platform
-        .create_reminder(
-            &me,
-            &json!({ "event_id": event, "send_at": send_at.to_rfc3339() }),
-        )
-        .await?;
-    let id = reminder["id"].as_str().unwrap();
+    let id = &platform.remind(&me, &event, send_at).await?;
 
     let mailpit = Mailpit::local();
     let mailed = reminders_to(&mailpit, &to, 1).await?;

@@ -88,13 +88,7 @@ async fn a_reminder_the_smtp_server_refuses_ends_failed_and_is_sent_once_replaye
         .event("Refused", Utc::now() + Duration::days(1))
         .await?;
     let send_at = Utc::now() + Duration::seconds(2);
-    let reminder = platform
-        .create_reminder(
-            &me,
-            &json!({ "event_id": event, "send_at": send_at.to_rfc3339() }),
-        )
-        .await?;
-    let id = reminder["id"].as_str().unwrap();
+    let id = &platform.remind(&me, &event, send_at).await?;
 
     let failed = platform.wait_for_status(&me, id, "failed").await?;
     let error = failed["last_error"].as_str().unwrap_or_default();

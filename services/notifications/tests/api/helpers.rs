@@ -450,6 +450,18 @@ impl Platform {
         Ok(created.json().await?)
     }
 
+    /// A reminder of `event` for `token`'s owner, due at `send_at`; returns its id.
+    pub async fn remind(
+        &self,
+        token: &str,
+        event: &str,
+        send_at: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
+        let body = json!({ "event_id": event, "send_at": send_at.to_rfc3339() });
+        let created = self.create_reminder(token, &body).await?;
+        Ok(created["id"].as_str().unwrap_or_default().to_owned())
+    }
+
     /// The ids on the first page of the owner of `token`'s reminders, `query` (`?event_id=…`)
     /// narrowing them.
     pub async fn reminder_ids(&self, token: &str, query: &str) -> anyhow::Result<Vec<String>> {

@@ -26,9 +26,7 @@ impl Platform {
         let event = self
             .event("Look-ahead", Utc::now() + Duration::days(400))
             .await?;
-        let body = json!({ "event_id": event, "send_at": send_at.to_rfc3339() });
-        let created = self.create_reminder(token, &body).await?;
-        Ok(created["id"].as_str().unwrap_or_default().to_owned())
+        self.remind(token, &event, send_at).await
     }
 }
 

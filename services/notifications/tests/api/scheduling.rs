@@ -121,13 +121,7 @@ async fn a_due_reminder_is_claimed_and_published_once() -> anyhow::Result<()> {
         .event("Claimed", Utc::now() + Duration::days(1))
         .await?;
     let send_at = Utc::now() + Duration::minutes(5);
-    let reminder = platform
-        .create_reminder(
-            &me,
-            &json!({ "event_id": event, "send_at": send_at.to_rfc3339() }),
-        )
-        .await?;
-    let id = reminder["id"].as_str().unwrap();
+    let id = &platform.remind(&me, &event, send_at).await?;
 
     let clock = ManualClock::at(Utc::now());
     let scheduler = platform
@@ -169,11 +163,7 @@ async fn cancelling_a_queued_reminder_tells_the_email_sender_not_to_mail_it() ->
         .event("Changed my mind", Utc::now() + Duration::days(1))
         .await?;
     let send_at = Utc::now() + Duration::minutes(5);
-    let body = json!({ "event_id": event, "send_at": send_at.to_rfc3339() });
-    let id = platform.create_reminder(&me, &body).await?["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let id = platform.remind(&me, &event, send_at).await?;
     let clock = ManualClock::at(send_at + Duration::seconds(1));
     let scheduler = platform
         .scheduler_at(&clock, SchedulerConfig::default())
