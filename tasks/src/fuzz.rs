@@ -13,8 +13,12 @@ use crate::{
 /// Pinned: a new release adds checks, and a new check failing is a change to review, not noise.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
-/// Calls that would end the run's own login; every other operation is fuzzed.
-const ENDS_THE_LOGIN: [&str; 2] = ["users.delete_me", "users.set_roles"];
+/// Operations not fuzzed; every other one is. Two would end the run's own login. The third:
+/// the stateful phase links `POST /api/v1/users` to removing an address by the new account's
+/// `email` and expects it found on the caller's account (404 is the truth: it is another
+/// account's), and schemathesis 4.32.5 did not honour turning that check off for this
+/// operation in its stateful phase (CI, 2026-12-04). Its tests are in `services/users`.
+const NOT_FUZZED: [&str; 3] = ["users.delete_me", "users.set_roles", "users.remove_email"];
 
 pub async fn run(budget: Duration) -> anyhow::Result<()> {
     deps::ensure_all().await?;
@@ -68,7 +72,7 @@ fn schemathesis(
         // Its cache of past failures, which it replays first, stays with the run's files.
         .current_dir(workspace::run_dir())
         .env("NO_COLOR", "1");
-    for operation in ENDS_THE_LOGIN {
+    for operation in NOT_FUZZED {
         command.args(["--exclude-operation-id", operation]);
     }
     // The token is on the command line of a process that lives as long as this run, on a
