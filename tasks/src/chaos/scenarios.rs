@@ -315,6 +315,9 @@ pub async fn killed_services() -> anyhow::Result<()> {
     let stack = Stack::start("chaos_kill").await?;
     let event = stack.event("Killed services").await?;
     let kills = async {
+        // The kills begin as the first reminders are about to fall due, so the later ones
+        // land while they do.
+        sleep(Duration::from_secs(10)).await;
         for service in Service::ALL {
             sleep(Duration::from_secs(2)).await;
             stack.kill(service).await?;
@@ -324,16 +327,15 @@ pub async fn killed_services() -> anyhow::Result<()> {
         anyhow::Ok(())
     };
     let (created, kills) = tokio::join!(
-        // Due 10 s after they are asked for: a creation retried through a kill (of the users
+        // Due 20 s after they are asked for: a creation retried through a kill (of the users
         // service, asked for the address, or of notifications) must still be in the future
-        // when it gets through, or it is rightly refused; the later kills still land while
-        // earlier reminders fall due.
+        // when it gets through, or it is rightly refused (10 s was not always enough in CI).
         reminder_stream(
             &stack,
             &event,
             Duration::from_secs(40),
             Duration::from_millis(250),
-            Duration::from_secs(10),
+            Duration::from_secs(20),
         ),
         kills
     );
