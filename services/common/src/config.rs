@@ -141,10 +141,7 @@ pub struct AmqpConfig {
     pub uri: Secret,
     /// Prepended to every exchange and queue name; tests use a fresh one each. Default empty.
     pub prefix: String,
-    /// How many unacknowledged deliveries a consumer holds at once. Default `200`: enough that
-    /// a consumer's slow work (an SMTP exchange) overlaps its grouped store writes, which
-    /// grow with what is in flight (a burst reached the SMTP server at 53 % of its raw rate
-    /// with 50, 69 % with 200).
+    /// How many unacknowledged deliveries a consumer holds at once. Default `50`.
     pub prefetch: u16,
     /// How long to keep trying to connect at start before giving up. A connection lost later is
     /// replaced for as long as it takes (the service reports not ready meanwhile). Default `5m`.
@@ -168,7 +165,7 @@ impl Default for AmqpConfig {
         Self {
             uri: Secret::new("amqp://guest:guest@127.0.0.1:5672/%2f?heartbeat=10"),
             prefix: String::new(),
-            prefetch: 200,
+            prefetch: 50,
             retry_for: Duration::from_secs(300),
             deadline: Duration::from_secs(5),
         }
