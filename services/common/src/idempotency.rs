@@ -42,7 +42,7 @@ pub const KEPT_FOR: chrono::Duration = chrono::Duration::hours(24);
 
 /// How long one attempt holds its key: a retry meanwhile is told the first is in progress. Past
 /// it (an instance that died mid-request), a retry takes the key over.
-const HELD_FOR: chrono::Duration = chrono::Duration::seconds(60);
+pub const HELD_FOR: chrono::Duration = chrono::Duration::seconds(60);
 
 /// How often an instance deletes the keys older than [`KEPT_FOR`].
 const PRUNED_EVERY: Duration = Duration::from_secs(3600);

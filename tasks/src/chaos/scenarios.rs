@@ -7,7 +7,7 @@ use std::{collections::HashMap, time::Duration};
 
 use anyhow::ensure;
 use chrono::Utc;
-use common::testing;
+use common::{idempotency, testing};
 use futures::{StreamExt, stream::FuturesUnordered};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -326,16 +326,18 @@ pub async fn killed_services() -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     };
+    // A creation the kill of notifications cuts off leaves its idempotency key held for
+    // `HELD_FOR`, and its retries are told 409 until then: the reminder must still be in the
+    // future when one takes the key over, or it is rightly refused (due 20 s after it was
+    // asked for, a run failed with a 422 whenever a creation was in flight at that kill).
+    let due_in = idempotency::HELD_FOR.to_std()? + Duration::from_secs(15);
     let (created, kills) = tokio::join!(
-        // Due 20 s after they are asked for: a creation retried through a kill (of the users
-        // service, asked for the address, or of notifications) must still be in the future
-        // when it gets through, or it is rightly refused (10 s was not always enough in CI).
         reminder_stream(
             &stack,
             &event,
             Duration::from_secs(40),
             Duration::from_millis(250),
-            Duration::from_secs(20),
+            due_in,
         ),
         kills
     );
