@@ -1,6 +1,7 @@
 //! `cargo task lint`: checks what cannot be compiled here: the compose file against Compose's
-//! schema (Debian's `docker-compose`, which needs no engine for `config`) and the Dockerfile with
-//! hadolint.
+//! schema (Debian's `docker-compose`, which needs no engine for `config`), the Dockerfile with
+//! hadolint, and the monitoring (Prometheus configuration, alert rules and their unit tests,
+//! the Grafana dashboard's queries) with promtool.
 
 use std::process::Command;
 
@@ -36,6 +37,7 @@ pub fn run() -> anyhow::Result<()> {
         status.success(),
         "hadolint found problems in the Dockerfile"
     );
-    eprintln!("==> lint: compose file and Dockerfile are clean");
+    crate::monitoring::check()?;
+    eprintln!("==> lint: compose file, Dockerfile and monitoring are clean");
     Ok(())
 }

@@ -10,6 +10,7 @@ mod dlq;
 mod fuzz;
 mod lint;
 mod make_admin;
+mod monitoring;
 mod perf;
 mod platform;
 mod process;
@@ -45,7 +46,8 @@ enum Command {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
-    /// Validate the compose file (docker-compose config) and lint the Dockerfile (hadolint).
+    /// Validate the compose file (docker-compose config), lint the Dockerfile (hadolint), and
+    /// check the monitoring: Prometheus configuration, alert rules and their tests (promtool).
     Lint,
     /// Deploy to AWS EC2 with Ansible; `--check` lints and runs the AWS part against a local
     /// emulator instead.

@@ -1,5 +1,6 @@
 //! `/healthz` (the process is alive), `/readyz` (its dependencies answer) and `/metrics`
-//! (Prometheus text), which every service mounts at its root.
+//! (Prometheus text, with what `/readyz` would answer as `eventpost_ready` and
+//! `eventpost_dependency_up`), which every service mounts at its root.
 
 use std::{sync::Arc, time::Duration};
 
@@ -114,9 +115,9 @@ fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-#[handler]
-async fn readyz(checks: Data<&Checks>) -> Response {
-    let results = futures::future::join_all(checks.iter().map(|check| async move {
+/// Every check's outcome, asked at once.
+async fn evaluate(checks: &Checks) -> Vec<CheckResult> {
+    futures::future::join_all(checks.iter().map(|check| async move {
         let outcome = check.check().await;
         CheckResult {
             name: check.name(),
@@ -125,8 +126,18 @@ async fn readyz(checks: Data<&Checks>) -> Response {
             error: outcome.err(),
         }
     }))
-    .await;
-    let ready = results.iter().all(|r| r.ok || !r.required);
+    .await
+}
+
+/// Ready unless a dependency it cannot serve without is down.
+fn is_ready(results: &[CheckResult]) -> bool {
+    results.iter().all(|r| r.ok || !r.required)
+}
+
+#[handler]
+async fn readyz(checks: Data<&Checks>) -> Response {
+    let results = evaluate(&checks).await;
+    let ready = is_ready(&results);
     let down: Vec<_> = results.iter().filter(|r| !r.ok).map(|r| r.name).collect();
     if !ready {
         tracing::warn!(?down, "not ready");
@@ -146,7 +157,13 @@ async fn readyz(checks: Data<&Checks>) -> Response {
 }
 
 #[handler]
-fn metrics(metrics: Data<&Metrics>) -> Response {
+async fn metrics(metrics: Data<&Metrics>, checks: Data<&Checks>) -> Response {
+    // What `/readyz` would answer, as gauges an alert can read: Prometheus scrapes only this.
+    let results = evaluate(&checks).await;
+    metrics.record_readiness(
+        is_ready(&results),
+        results.iter().map(|result| (result.name, result.ok)),
+    );
     match metrics.render() {
         Ok(text) => text
             .with_content_type("text/plain; version=0.0.4")
@@ -162,6 +179,6 @@ fn metrics(metrics: Data<&Metrics>) -> Response {
 pub fn mount(route: Route, checks: Checks, metrics_registry: Metrics) -> Route {
     route
         .at("/healthz", get(healthz))
-        .at("/readyz", get(readyz).data(checks))
-        .at("/metrics", get(metrics).data(metrics_registry))
+        .at("/readyz", get(readyz).data(checks.clone()))
+        .at("/metrics", get(metrics).data(metrics_registry).data(checks))
 }

@@ -5,7 +5,9 @@
 use std::time::Instant;
 
 use poem::{Endpoint, Middleware, PathPattern, Request, Response};
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The registry and the HTTP instruments every service has.
 #[derive(Clone)]
@@ -13,6 +15,8 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
+    ready: IntGauge,
+    dependency_up: IntGaugeVec,
 }
 
 impl Metrics {
@@ -30,14 +34,40 @@ impl Metrics {
             HistogramOpts::new("http_request_duration_seconds", "Time to answer a request"),
             &["method", "route"],
         )?;
+        let ready = IntGauge::new("ready", "1 when /readyz would answer 200, 0 when 503")?;
+        let dependency_up = IntGaugeVec::new(
+            Opts::new(
+                "dependency_up",
+                "1 when a dependency /readyz checks answers",
+            ),
+            &["dependency"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(ready.clone()))?;
+        registry.register(Box::new(dependency_up.clone()))?;
         registry.register(Box::new(crate::domain::unparsable_counter().clone()))?;
         Ok(Self {
             registry,
             requests,
             duration,
+            ready,
+            dependency_up,
         })
+    }
+
+    /// Sets the readiness gauges: the service's, and each dependency's.
+    pub fn record_readiness<'a>(
+        &self,
+        ready: bool,
+        dependencies: impl IntoIterator<Item = (&'a str, bool)>,
+    ) {
+        self.ready.set(i64::from(ready));
+        for (name, up) in dependencies {
+            self.dependency_up
+                .with_label_values(&[name])
+                .set(i64::from(up));
+        }
     }
 
     /// The registry, for services to add their own instruments.

@@ -177,7 +177,7 @@ impl Handler {
             .record_result(sent.reminder_id, &sent.message_id, Transition::Sent { at })
             .await?;
         if recorded {
-            self.counted_sent(sent.reminder_id);
+            self.counted_sent(&sent);
             return Ok(());
         }
         // Not queued for that request: cancelled meanwhile, a replayed dead letter, or stale.
@@ -192,14 +192,19 @@ impl Handler {
             .record(&reminder, &Transition::Sent { at })
             .await?
         {
-            self.counted_sent(reminder.id);
+            self.counted_sent(&sent);
         }
         Ok(())
     }
 
-    fn counted_sent(&self, id: ReminderId) {
+    /// Counts a result recorded for the first time, with how late its mail was.
+    fn counted_sent(&self, sent: &ReminderSentV1) {
         self.metrics.sent.inc();
-        tracing::info!(reminder_id = %id, "reminder sent");
+        if let Some(due) = ReminderDoc::scheduled_at(&sent.message_id) {
+            let late_ms = (sent.sent_at - due.to_chrono()).num_milliseconds().max(0);
+            self.metrics.smtp_lateness.observe(late_ms as f64 / 1000.0);
+        }
+        tracing::info!(reminder_id = %sent.reminder_id, "reminder sent");
     }
 
     async fn failed(&self, failed: ReminderFailedV1) -> anyhow::Result<()> {

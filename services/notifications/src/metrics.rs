@@ -21,6 +21,8 @@ pub struct SchedulerMetrics {
     pub failed: IntCounter,
     /// Seconds from `send_at` to the publish.
     pub lateness: Histogram,
+    /// Seconds from `send_at` to the SMTP server's acceptance, as the email-sender reports it.
+    pub smtp_lateness: Histogram,
 }
 
 impl SchedulerMetrics {
@@ -30,14 +32,12 @@ impl SchedulerMetrics {
             registry.register(Box::new(counter.clone()))?;
             Ok(counter)
         };
-        let lateness = Histogram::with_opts(
-            HistogramOpts::new(
-                "reminder_lateness_seconds",
-                "Time from a reminder's send_at to its publish",
-            )
-            .buckets(vec![0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0]),
-        )?;
-        registry.register(Box::new(lateness.clone()))?;
+        let histogram = |name: &str, help: &str| -> prometheus::Result<Histogram> {
+            let buckets = vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0];
+            let histogram = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))?;
+            registry.register(Box::new(histogram.clone()))?;
+            Ok(histogram)
+        };
         let held = IntGauge::new(
             "scheduler_window_reminders",
             "Reminders held in the scheduler's window after its last read-ahead",
@@ -66,7 +66,14 @@ impl SchedulerMetrics {
                 "reminders_failed_total",
                 "Reminders refused for good or out of retries",
             )?,
-            lateness,
+            lateness: histogram(
+                "reminder_lateness_seconds",
+                "Time from a reminder's send_at to its publish",
+            )?,
+            smtp_lateness: histogram(
+                "reminder_smtp_lateness_seconds",
+                "Time from a reminder's send_at to the SMTP server's acceptance",
+            )?,
         })
     }
 }

@@ -17,7 +17,8 @@ pub fn problem_fields(problem: &serde_json::Value) -> Vec<String> {
 /// `/readyz` ready with exactly the named checks passing, then the `shutdown` check every
 /// server adds (it fails while the server drains); an unknown path as a 404 problem with
 /// the request id; a method a path does not serve as a 405 problem with `Allow`; and
-/// `/metrics` counting answered requests under the service's name.
+/// `/metrics` counting answered requests under the service's name, and saying it is ready
+/// with each named check's dependency up.
 pub async fn assert_serves_health(
     base: &str,
     service: &str,
@@ -87,6 +88,19 @@ pub async fn assert_serves_health(
         counted,
         "/metrics does not count /healthz for {service}:\n{metrics}"
     );
+    let ready = format!("eventpost_ready{{service=\"{service}\"}} 1");
+    anyhow::ensure!(
+        metrics.lines().any(|line| line == ready),
+        "/metrics does not say {service} is ready:\n{metrics}"
+    );
+    for check in checks.iter().chain(&["shutdown"]) {
+        let up =
+            format!("eventpost_dependency_up{{dependency=\"{check}\",service=\"{service}\"}} 1");
+        anyhow::ensure!(
+            metrics.lines().any(|line| line == up),
+            "/metrics does not say {check} is up for {service}:\n{metrics}"
+        );
+    }
     Ok(())
 }
 

@@ -66,6 +66,25 @@ async fn a_reminder_arrives_on_time_with_the_event_attached_and_ends_sent() -> a
         1,
         "exactly once"
     );
+
+    // How late it reached the SMTP server, for the alert on the delivery promise.
+    let metrics = reqwest::get(format!("{}/metrics", platform.notifications.address))
+        .await?
+        .text()
+        .await?;
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}{{service=\"notifications\"}} ")))
+            .and_then(|value| value.parse::<f64>().ok())
+    };
+    assert_eq!(
+        value("eventpost_reminder_smtp_lateness_seconds_count"),
+        Some(1.0),
+        "{metrics}"
+    );
+    let late = value("eventpost_reminder_smtp_lateness_seconds_sum").unwrap_or(f64::NAN);
+    assert!((0.0..5.0).contains(&late), "{late} s late");
     platform.cleanup().await
 }
 
