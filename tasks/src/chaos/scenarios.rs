@@ -329,7 +329,7 @@ pub async fn killed_services() -> anyhow::Result<()> {
     // A creation the kill of notifications cuts off leaves its idempotency key held for
     // `HELD_FOR`, and its retries are told 409 until then: the reminder must still be in the
     // future when one takes the key over, or it is rightly refused (due 20 s after it was
-    // asked for, a run failed with a 422 whenever a creation was in flight at that kill).
+    // asked for, a run fails with a 422 whenever a creation is in flight at that kill).
     let due_in = idempotency::HELD_FOR.to_std()? + Duration::from_secs(15);
     let (created, kills) = tokio::join!(
         reminder_stream(
