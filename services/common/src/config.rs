@@ -141,8 +141,10 @@ pub struct AmqpConfig {
     pub uri: Secret,
     /// Prepended to every exchange and queue name; tests use a fresh one each. Default empty.
     pub prefix: String,
-    /// How many unacknowledged deliveries a consumer holds at once. Default `50`; the
-    /// services on the mail path hold [`AmqpConfig::MAIL_PATH_PREFETCH`].
+    /// How many unacknowledged deliveries a consumer holds at once. Default `50`. The
+    /// email-sender's bounds the mail a crash of it may send twice (accepted by the SMTP
+    /// server, not yet recorded): 200 made a burst faster on the local store but let a killed
+    /// worker repeat 112 mails where 50 allows at most 50.
     pub prefetch: u16,
     /// How long to keep trying to connect at start before giving up. A connection lost later is
     /// replaced for as long as it takes (the service reports not ready meanwhile). Default `5m`.
@@ -155,22 +157,6 @@ pub struct AmqpConfig {
 }
 
 impl AmqpConfig {
-    /// The prefetch of the services a burst of mail passes through (the email-sender, and the
-    /// notifications service that records each mail's result). Their handlers mostly wait on
-    /// grouped store writes, and a group holds what is in flight: with 200 a burst of 10,000
-    /// reminders reached the SMTP server at 58 % of its raw rate, with 50 at 43-46 % (the
-    /// local store scans `reminders` once per group of results; `cargo task bench --only
-    /// scheduler`, 2026-12-07). Raising only one of the two gained nothing.
-    pub const MAIL_PATH_PREFETCH: u16 = 200;
-
-    /// The defaults, holding [`Self::MAIL_PATH_PREFETCH`] deliveries at once.
-    pub fn on_the_mail_path() -> Self {
-        Self {
-            prefetch: Self::MAIL_PATH_PREFETCH,
-            ..Self::default()
-        }
-    }
-
     /// The exchange and queue names behind this configuration's prefix.
     pub fn topology(&self) -> crate::topology::Topology {
         crate::topology::Topology::new(&self.prefix)

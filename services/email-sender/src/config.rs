@@ -94,7 +94,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             http: HttpConfig::local(8084),
-            amqp: AmqpConfig::on_the_mail_path(),
+            amqp: AmqpConfig::default(),
             mongo: MongoConfig::local("email_sender"),
             smtp: SmtpConfig {
                 host: "127.0.0.1".into(),

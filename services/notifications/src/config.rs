@@ -131,7 +131,7 @@ impl Default for Config {
             role: Role::All,
             http: HttpConfig::local(8083),
             mongo: MongoConfig::local("notifications"),
-            amqp: AmqpConfig::on_the_mail_path(),
+            amqp: AmqpConfig::default(),
             auth: AuthConfig::default(),
             users_url: Url::parse("http://127.0.0.1:8081").expect("valid URL"),
             events_url: Url::parse("http://127.0.0.1:8082").expect("valid URL"),
