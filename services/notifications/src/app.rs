@@ -28,6 +28,7 @@ use crate::{
     config::Config,
     consumer::{self, Handler},
     metrics::SchedulerMetrics,
+    results::Results,
     scheduler::{Scheduler, notices::Notices},
     store::Store,
 };
@@ -38,6 +39,7 @@ pub struct Application {
     db: Database,
     amqp: Broker,
     handler: Handler,
+    results: Results,
     scheduler: Scheduler,
     deletions: Option<revocation::Follower>,
     config: Config,
@@ -82,12 +84,13 @@ impl Application {
             domain,
         };
         let revocations = Revocations::new(&db, config.mongo.deadline());
+        let results = Results::new(store.clone(), scheduler_metrics);
         let handler = Handler::new(
             store.clone(),
             revocations.tombstones.clone(),
             canceller.clone(),
             notices.clone(),
-            scheduler_metrics,
+            results.clone(),
             config.change_notice_settle,
         );
         // Subscribed before the port is bound, so no request is served unaware of a deletion.
@@ -123,6 +126,7 @@ impl Application {
             db,
             amqp,
             handler,
+            results,
             scheduler,
             deletions,
             config,
@@ -157,6 +161,11 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        // Stopped after the consumer, so that what it hands in while draining is recorded.
+        let recording = CancellationToken::new();
+        let recorder = role
+            .runs_api()
+            .then(|| tokio::spawn(self.results.clone().run(recording.clone())));
         let scheduler = role.runs_scheduler().then(|| {
             tokio::spawn(self.scheduler.clone().run(
                 self.amqp.clone(),
@@ -173,6 +182,10 @@ impl Application {
         }
         if let Some(consumer) = consumer {
             consumer.await??;
+        }
+        recording.cancel();
+        if let Some(recorder) = recorder {
+            recorder.await?;
         }
         if let Some(scheduler) = scheduler {
             scheduler.await??;

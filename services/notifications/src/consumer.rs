@@ -5,14 +5,12 @@
 use common::{
     amqp::{self, Broker, Outcome},
     domain::ReminderId,
-    group_commit::GroupCommit,
     messages::{
         self, EventDeletedV1, EventSaveChangedV1, EventUpdatedV1, ReminderFailedV1, ReminderSentV1,
         UserDeletedV1, UserEmailRemovedV1, UserPrimaryEmailChangedV1, UserTimezoneChangedV1,
     },
     request_id::RequestId,
     revocation::Tombstones,
-    store::StoreResult,
     topology::{Queue, Topology},
 };
 use lapin::message::Delivery;
@@ -23,7 +21,7 @@ use crate::{
     cancellation::Canceller,
     change_notices::{ChangeNotices, Follower, Followers},
     domain::{Follows, Status, Transition},
-    metrics::SchedulerMetrics,
+    results::Results,
     scheduler::notices::{Notices, ReminderChanged},
     store::{MailResult, ReminderDoc, SaveDoc, SavesOf, Store},
 };
@@ -75,9 +73,6 @@ pub async fn consume(
     .await
 }
 
-/// How many results one write records at most.
-const RESULTS_TOGETHER: usize = 256;
-
 /// Applies domain messages to reminders.
 #[derive(Clone)]
 pub struct Handler {
@@ -86,9 +81,8 @@ pub struct Handler {
     canceller: Canceller,
     notices: Notices,
     change_notices: ChangeNotices,
-    metrics: SchedulerMetrics,
-    /// The results handled at once, recorded together.
-    results: GroupCommit<MailResult, StoreResult<bool>>,
+    /// Where the email-sender's results go.
+    results: Results,
 }
 
 impl Handler {
@@ -97,45 +91,41 @@ impl Handler {
         tombstones: Tombstones,
         canceller: Canceller,
         notices: Notices,
-        metrics: SchedulerMetrics,
+        results: Results,
         change_notice_settle: std::time::Duration,
     ) -> Self {
-        let recording = store.clone();
         let change_notices = ChangeNotices {
             store: store.clone(),
             notices: notices.clone(),
             settle: chrono::Duration::from_std(change_notice_settle)
                 .unwrap_or(chrono::Duration::MAX),
         };
-        let results = GroupCommit::spawn(RESULTS_TOGETHER, move |results| {
-            let store = recording.clone();
-            async move { store.record_results(results).await }
-        });
         Self {
             store,
             tombstones,
             canceller,
             notices,
             change_notices,
-            metrics,
             results,
         }
     }
 
-    /// Records `result` if its reminder is still queued for that mail request.
-    async fn record_result(
+    /// Hands the email-sender's result for mail request `message_id` of reminder `id` to the
+    /// recorder, which records it if the reminder is still queued for that request.
+    async fn hand_in(
         &self,
         id: ReminderId,
-        message_id: &str,
+        message_id: String,
         transition: Transition,
-    ) -> anyhow::Result<bool> {
-        let result = MailResult {
-            id,
-            message_id: message_id.to_owned(),
-            transition,
-            pass: RequestId::current(),
-        };
-        Ok(self.results.write(result).await??)
+    ) -> anyhow::Result<()> {
+        self.results
+            .hand_in(MailResult {
+                id,
+                message_id,
+                transition,
+                pass: RequestId::current(),
+            })
+            .await
     }
 
     async fn handle(&self, delivery: &Delivery) -> Outcome {
@@ -173,66 +163,16 @@ impl Handler {
 
     async fn sent(&self, sent: ReminderSentV1) -> anyhow::Result<()> {
         let at = sent.sent_at;
-        let recorded = self
-            .record_result(sent.reminder_id, &sent.message_id, Transition::Sent { at })
-            .await?;
-        if recorded {
-            self.counted_sent(&sent);
-            return Ok(());
-        }
-        // Not queued for that request: cancelled meanwhile, a replayed dead letter, or stale.
-        let Some(reminder) = self.current(sent.reminder_id, &sent.message_id).await? else {
-            return Ok(());
-        };
-        if reminder.status == Status::Cancelled {
-            let late = Transition::SentAfterCancelling { at };
-            self.store.record(&reminder, &late).await?;
-        } else if self
-            .store
-            .record(&reminder, &Transition::Sent { at })
-            .await?
-        {
-            self.counted_sent(&sent);
-        }
-        Ok(())
-    }
-
-    /// Counts a result recorded for the first time, with how late its mail was.
-    fn counted_sent(&self, sent: &ReminderSentV1) {
-        self.metrics.sent.inc();
-        if let Some(due) = ReminderDoc::scheduled_at(&sent.message_id) {
-            let late_ms = (sent.sent_at - due.to_chrono()).num_milliseconds().max(0);
-            self.metrics.smtp_lateness.observe(late_ms as f64 / 1000.0);
-        }
-        tracing::info!(reminder_id = %sent.reminder_id, "reminder sent");
+        self.hand_in(sent.reminder_id, sent.message_id, Transition::Sent { at })
+            .await
     }
 
     async fn failed(&self, failed: ReminderFailedV1) -> anyhow::Result<()> {
         let transition = Transition::Failed {
-            error: failed.error.clone(),
+            error: failed.error,
         };
-        let recorded = self
-            .record_result(failed.reminder_id, &failed.message_id, transition)
-            .await?;
-        if recorded {
-            self.metrics.failed.inc();
-            tracing::warn!(reminder_id = %failed.reminder_id, error = %failed.error, "reminder failed");
-        }
-        Ok(())
-    }
-
-    /// The reminder a result is about, if the result is about its current scheduling (a result
-    /// for a time it was since snoozed from is stale).
-    async fn current(
-        &self,
-        id: ReminderId,
-        message_id: &str,
-    ) -> anyhow::Result<Option<crate::store::ReminderDoc>> {
-        Ok(self
-            .store
-            .reminder(id)
-            .await?
-            .filter(|reminder| reminder.message_id() == message_id))
+        self.hand_in(failed.reminder_id, failed.message_id, transition)
+            .await
     }
 
     async fn event_updated(&self, updated: EventUpdatedV1) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod domain;
 pub mod feed;
 pub mod metrics;
+pub mod results;
 pub mod scheduler;
 pub mod store;
 

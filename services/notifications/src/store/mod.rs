@@ -11,6 +11,7 @@ mod feeds;
 mod follows;
 mod recipients;
 mod reminders;
+mod results;
 mod saves;
 mod transitions;
 mod window;
@@ -31,8 +32,8 @@ pub use feeds::{FeedDoc, could_be_token};
 pub use follows::{WallClockDoc, follows_fields, stored};
 pub use recipients::{AddressDoc, MailChoicesDoc, ZoneDoc};
 pub use reminders::{DUE_SHARDS, ListCursor, ListFilter, ReminderDoc, due_fields, due_shard};
+pub use results::{JournalledResult, MailResult, Outcome};
 pub use saves::{SaveDoc, SavesOf};
-pub use transitions::MailResult;
 
 /// The notifications database.
 #[derive(Clone)]
@@ -40,6 +41,8 @@ pub struct Store {
     deadline: Deadline,
     reminders: Collection<ReminderDoc>,
     claims: Collection<Claim>,
+    /// The email-sender's results, journalled until recorded (see [`results`]).
+    results: Collection<JournalledResult>,
     feeds: Collection<FeedDoc>,
     saves: Collection<SaveDoc>,
     change_notices: Collection<ChangeNoticeDoc>,
@@ -56,6 +59,7 @@ impl Store {
             deadline,
             reminders: db.collection("reminders"),
             claims: db.collection("claims"),
+            results: db.collection("results"),
             feeds: db.collection("feeds"),
             saves: db.collection("saves"),
             change_notices: db.collection("change_notices"),

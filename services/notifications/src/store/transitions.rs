@@ -10,7 +10,7 @@ use common::{
 use mongodb::bson::{self, Document, doc};
 
 use super::{ReminderDoc, Store, follows_fields, reminders::due_fields};
-use crate::domain::{Edit, Follows, Status, Transition, WallClock};
+use crate::domain::{Edit, Follows, Transition, WallClock};
 
 /// From how many reminders [`Store::queue_all`] queues them with one update per minute.
 const QUEUED_TOGETHER_FROM: usize = 16;
@@ -98,8 +98,11 @@ impl Store {
                 }
             }
             for ((attempt, status), group) in groups {
+                let mut filter = within.clone();
+                filter.insert("status", status);
+                let ids = group.iter().map(|&index| won[index].0.id).collect();
                 let ours = self
-                    .queue_group(won, &group, &within, status, &queue(attempt))
+                    .record_over("queueing reminders", filter, ids, &queue(attempt))
                     .await?;
                 for index in group {
                     queued[index] = ours.contains(&won[index].0.id);
@@ -109,155 +112,23 @@ impl Store {
         Ok(queued)
     }
 
-    /// Queues `group` of `won` (all `within` that part of a minute, in `status`) with one
-    /// update; returns those it queued.
-    async fn queue_group(
+    /// Records `transition` over those of `ids` that `filter` matches, with one update;
+    /// returns those it wrote.
+    pub(super) async fn record_over(
         &self,
-        won: &[(ReminderDoc, i64)],
-        group: &[usize],
-        within: &Document,
-        status: &'static str,
-        queue: &Transition,
+        what: &'static str,
+        mut filter: Document,
+        ids: Vec<ReminderId>,
+        transition: &Transition,
     ) -> StoreResult<HashSet<ReminderId>> {
-        let Transition::Queue { attempt, .. } = *queue else {
-            return Ok(HashSet::new());
-        };
-        let ids: Vec<ReminderId> = group.iter().map(|&index| won[index].0.id).collect();
-        let stamp = bson::DateTime::now();
-        let mut set = changes_of(queue);
-        set.insert("updated_at", stamp);
-        let mut filter = within.clone();
-        filter.insert("status", status);
-        filter.insert("_id", doc! { "$in": ids.clone() });
-        let reminders = self.reminders.clone();
-        let modified = self
-            .deadline
-            .run("queueing reminders", async move {
-                reminders
-                    .update_many(filter, doc! { "$set": set })
-                    .await
-                    .map(|result| result.modified_count)
-            })
-            .await?;
-        if usize::try_from(modified).is_ok_and(|modified| modified == ids.len()) {
-            return Ok(ids.into_iter().collect());
-        }
-        // Some changed between the read and the update: those written by it are ours.
-        let mut filter = within.clone();
-        filter.insert("_id", doc! { "$in": ids });
-        Ok(self
-            .all("reading queued reminders back", &self.reminders, filter)
-            .await?
-            .into_iter()
-            .filter(|now| {
-                now.status == Status::Queued && now.attempts == attempt && now.updated_at == stamp
-            })
-            .map(|now| now.id)
-            .collect())
-    }
-
-    /// Records the email-sender's result (`Sent` or `Failed`) for mail request `message_id` of
-    /// reminder `id` if the reminder is still queued for that request: one write, without
-    /// reading it first. False if it is not (cancelled meanwhile, a replayed dead letter, a
-    /// stale result), for the caller to read it and decide.
-    pub async fn record_result(
-        &self,
-        id: ReminderId,
-        message_id: &str,
-        result: &Transition,
-    ) -> StoreResult<bool> {
-        let Some(send_at) = ReminderDoc::scheduled_at(message_id) else {
-            return Ok(false);
-        };
-        if !result.allowed_from(Status::Queued) {
-            return Ok(false);
-        }
-        let filter = doc! { "_id": id, "status": Status::Queued.as_str(), "send_at": send_at };
-        self.update_where("recording a result", filter, changes_of(result))
-            .await
-    }
-
-    /// Records each of `results` (the email-sender's, as [`Store::record_result`] does one) with
-    /// one write per group recorded together, and returns for each whether it was recorded.
-    ///
-    /// A group is the results for one queueing (see [`Queueing`]), of one kind: sent within
-    /// the same second (all recorded as sent at the latest of them), or failed with the same
-    /// error. Its filter is an equality on the state and the queueing, which the local store
-    /// applies inside PostgreSQL, and the ids once over those; one write each would scan every
-    /// reminder once per mail.
-    pub async fn record_results(&self, results: Vec<MailResult>) -> Vec<StoreResult<bool>> {
-        let mut answers: Vec<StoreResult<bool>> = (0..results.len()).map(|_| Ok(false)).collect();
-        let mut groups: BTreeMap<(Queueing, Together), Vec<usize>> = BTreeMap::new();
-        for (index, result) in results.iter().enumerate() {
-            let Some(send_at) = ReminderDoc::scheduled_at(&result.message_id) else {
-                continue;
-            };
-            let together = match &result.transition {
-                Transition::Sent { at } => Together::Sent(at.timestamp()),
-                Transition::Failed { error } => Together::Failed(error.clone()),
-                _ => continue,
-            };
-            let queueing = match &result.pass {
-                Some(pass) => Queueing::Pass(pass.as_str().to_owned()),
-                None => Queueing::DueAt(send_at.timestamp_millis()),
-            };
-            groups.entry((queueing, together)).or_default().push(index);
-        }
-        for ((queueing, _), group) in groups {
-            let recorded = if let [only] = group[..] {
-                let result = &results[only];
-                self.record_result(result.id, &result.message_id, &result.transition)
-                    .await
-                    .map(|recorded| recorded.then_some(result.id).into_iter().collect())
-            } else {
-                self.record_group(&results, &group, &queueing).await
-            };
-            match recorded {
-                Ok(mut recorded) => {
-                    // A result handed in twice at once is recorded for the first copy only.
-                    for index in group {
-                        answers[index] = Ok(recorded.remove(&results[index].id));
-                    }
-                }
-                Err(err) => {
-                    for (index, answer) in group.iter().zip(err.for_each_of(group.len())) {
-                        answers[*index] = answer;
-                    }
-                }
-            }
-        }
-        answers
-    }
-
-    /// Records the results of `group` (for one queueing, of one kind) with one update over
-    /// those still queued by it; returns the reminders it recorded.
-    async fn record_group(
-        &self,
-        results: &[MailResult],
-        group: &[usize],
-        queueing: &Queueing,
-    ) -> StoreResult<HashSet<ReminderId>> {
-        let latest = group
-            .iter()
-            .map(|&index| &results[index].transition)
-            .max_by_key(|transition| match transition {
-                Transition::Sent { at } => Some(*at),
-                _ => None,
-            });
-        let Some(transition) = latest else {
-            return Ok(HashSet::new());
-        };
-        let ids: Vec<ReminderId> = group.iter().map(|&index| results[index].id).collect();
         let stamp = bson::DateTime::now();
         let mut set = changes_of(transition);
         set.insert("updated_at", stamp);
-        let mut filter = queueing.filter();
-        filter.insert("status", Status::Queued.as_str());
         filter.insert("_id", doc! { "$in": ids.clone() });
         let reminders = self.reminders.clone();
         let modified = self
             .deadline
-            .run("recording results", async move {
+            .run(what, async move {
                 reminders
                     .update_many(filter, doc! { "$set": set })
                     .await
@@ -267,12 +138,12 @@ impl Store {
         if usize::try_from(modified).is_ok_and(|modified| modified == ids.len()) {
             return Ok(ids.into_iter().collect());
         }
-        // Some were not queued for these requests: those written by this update are recorded.
+        // Some changed before the update: those it wrote carry its time stamp, an equality the
+        // local store applies inside PostgreSQL.
         let to = transition.to();
-        let mut filter = queueing.filter();
-        filter.insert("_id", doc! { "$in": ids });
+        let written = doc! { "updated_at": stamp, "_id": { "$in": ids } };
         Ok(self
-            .all("reading recorded results back", &self.reminders, filter)
+            .all("reading written reminders back", &self.reminders, written)
             .await?
             .into_iter()
             .filter(|now| now.status == to && now.updated_at == stamp)
@@ -315,49 +186,8 @@ impl Store {
     }
 }
 
-/// The email-sender's result for one mail request: `transition` is `Sent` or `Failed`.
-#[derive(Debug, Clone)]
-pub struct MailResult {
-    pub id: ReminderId,
-    pub message_id: String,
-    pub transition: Transition,
-    /// The request id the result came with: the email-sender answers with the mail request's,
-    /// the id of the scheduling pass that queued it.
-    pub pass: Option<RequestId>,
-}
-
-/// Which queueing of its reminder a result answers: the scheduling pass that queued it, which
-/// queued a batch of reminders at once (the local store finds those by an equality inside
-/// PostgreSQL), or, for a result that names none, the reminder's due time (a burst due within
-/// one second falls due at a thousand different milliseconds, so these groups are small).
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Queueing {
-    Pass(String),
-    DueAt(i64),
-}
-
-impl Queueing {
-    /// The reminders queued this way. A pass queues each of its reminders at one time and a
-    /// later queueing is another pass, so a result naming the pass is about the time it
-    /// queued the reminder at.
-    fn filter(&self) -> Document {
-        match self {
-            Self::Pass(pass) => doc! { "queued_in": pass },
-            Self::DueAt(millis) => doc! { "send_at": bson::DateTime::from_millis(*millis) },
-        }
-    }
-}
-
-/// Results recorded with one write: sent within one second (by its Unix second), or failed
-/// with one error.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Together {
-    Sent(i64),
-    Failed(String),
-}
-
 /// The stored fields `transition` sets, its resulting state among them.
-fn changes_of(transition: &Transition) -> Document {
+pub(super) fn changes_of(transition: &Transition) -> Document {
     let at = bson::DateTime::from_chrono;
     let mut changes = match transition {
         Transition::Queue {

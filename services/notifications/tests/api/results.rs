@@ -1,13 +1,14 @@
 //! The email-sender's results, many recorded with one write: each is recorded only over a
 //! reminder still queued for that mail request, and answers for itself, whether the results
-//! name the scheduling pass that queued their reminders or only their due time.
+//! name the scheduling pass that queued their reminders or only their due time. A result
+//! journalled by a recorder that stopped before recording it is recorded by another.
 
 use chrono::{Duration, DurationRound, Utc};
-use common::request_id::RequestId;
+use common::{request_id::RequestId, testing};
 use mongodb::bson::{self, doc};
 use notifications::{
     domain::{Status, Transition},
-    store::{MailResult, ReminderDoc},
+    store::{JournalledResult, MailResult, ReminderDoc},
 };
 
 use crate::{
@@ -113,5 +114,54 @@ async fn results_recorded_together(pass: Option<RequestId>) -> anyhow::Result<()
             "sent within one second, recorded at the latest of them"
         );
     }
+    platform.cleanup().await
+}
+
+#[tokio::test]
+async fn a_result_another_recorder_journalled_and_left_is_recorded() -> anyhow::Result<()> {
+    let platform = spawn_platform().await?;
+    let ids = due_reminders(&platform, 1).await?;
+    let db = &platform.notifications.db;
+    let reminders = db.collection::<ReminderDoc>("reminders");
+    reminders
+        .update_many(
+            doc! {},
+            doc! { "$set": { "status": "queued", "attempts": 1 } },
+        )
+        .await?;
+    let queued = reminders
+        .find_one(doc! { "_id": ids[0] })
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("stored"))?;
+    let sent_at = Utc::now().duration_trunc(Duration::milliseconds(1))?;
+    let result = MailResult {
+        id: ids[0],
+        message_id: queued.message_id(),
+        transition: Transition::Sent { at: sent_at },
+        pass: None,
+    };
+    let mut left = JournalledResult::new(&result, "a recorder that stopped")
+        .ok_or_else(|| anyhow::anyhow!("a result"))?;
+    left.journalled_at = bson::DateTime::from_chrono(Utc::now() - Duration::minutes(1));
+    let journal = db.collection::<JournalledResult>("results");
+    journal.insert_one(&left).await?;
+
+    // Taken over at the recorder's next look for what others left.
+    let recorded = testing::eventually(
+        std::time::Duration::from_secs(30),
+        "the left result recorded",
+        || async {
+            let now = reminders.find_one(doc! { "_id": ids[0] }).await?;
+            Ok(now.filter(|now| now.status == Status::Sent))
+        },
+    )
+    .await?;
+    assert_eq!(recorded.sent_at, Some(bson::DateTime::from_chrono(sent_at)));
+    testing::eventually(
+        std::time::Duration::from_secs(10),
+        "the recorded result forgotten",
+        || async { Ok((journal.count_documents(doc! {}).await? == 0).then_some(())) },
+    )
+    .await?;
     platform.cleanup().await
 }
