@@ -5,6 +5,7 @@ const services = {
   events: process.env.EVENTS_DB_PASSWORD,
   notifications: process.env.NOTIFICATIONS_DB_PASSWORD,
   email_sender: process.env.EMAIL_SENDER_DB_PASSWORD,
+  web: process.env.WEB_DB_PASSWORD,
 };
 for (const [name, password] of Object.entries(services)) {
   if (!password) {

@@ -34,8 +34,10 @@ impl Application {
         let proxy = Proxy {
             upstreams: upstreams.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
+            // A redirect is the client's to follow (the web app's answers to its forms are).
             http: reqwest::Client::builder()
                 .pool_idle_timeout(std::time::Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()?,
             verifier: Arc::new(JwksVerifier::new(config.auth.clone())),
             limits: Arc::new(RateLimits::new(&config.limits)),

@@ -44,6 +44,9 @@ pub struct Upstreams {
     pub events: Vec<Url>,
     /// Default `["http://127.0.0.1:8083"]`.
     pub notifications: Vec<Url>,
+    /// The web app, which serves every path outside the API. Default
+    /// `["http://127.0.0.1:8085"]`.
+    pub web: Vec<Url>,
     /// How often each instance's `/readyz` is polled. Default `2s`.
     #[serde(with = "humantime_serde")]
     pub health_interval: Duration,
@@ -78,6 +81,7 @@ impl Default for Config {
                 users: local(8081),
                 events: local(8082),
                 notifications: local(8083),
+                web: local(8085),
                 health_interval: Duration::from_secs(2),
             },
             auth: AuthConfig::default(),

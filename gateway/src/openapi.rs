@@ -72,7 +72,7 @@ impl Docs {
             "tags": [],
         });
         let mut missing = Vec::new();
-        for upstream in Upstream::ALL {
+        for upstream in Upstream::APIS {
             match self.fetch(upstream).await {
                 Some(doc) => absorb(&mut merged, &doc),
                 None => missing.push(upstream.name()),

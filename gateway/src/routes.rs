@@ -1,6 +1,7 @@
 //! The routing table (which service answers which path) and the paths refused before routing.
 //! Both follow the public contract, so they are code; the instances behind each service are
-//! config, and who may call what is `common::routes`.
+//! config, and who may call what is `common::routes`. The API lives under `/api/` (and the
+//! JWKS and feeds at their own addresses); every other path is a page of the web app.
 
 /// A service behind the gateway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -8,11 +9,13 @@ pub enum Upstream {
     Users,
     Events,
     Notifications,
+    /// The web app: its pages check their visitors' sessions themselves.
+    Web,
 }
 
 impl Upstream {
-    /// Every service, in the order their documents are merged.
-    pub const ALL: [Upstream; 3] = [Upstream::Users, Upstream::Events, Upstream::Notifications];
+    /// Every service of the API, in the order their documents are merged.
+    pub const APIS: [Upstream; 3] = [Upstream::Users, Upstream::Events, Upstream::Notifications];
 
     /// The name used in metrics and logs.
     pub fn name(self) -> &'static str {
@@ -20,6 +23,7 @@ impl Upstream {
             Upstream::Users => "users",
             Upstream::Events => "events",
             Upstream::Notifications => "notifications",
+            Upstream::Web => "web",
         }
     }
 }
@@ -33,12 +37,17 @@ const TABLE: &[(&str, Upstream)] = &[
     ("/feeds", Upstream::Notifications),
 ];
 
-/// The service for `path`: the one whose prefix matches whole segments.
+/// The service for `path`: the one whose prefix matches whole segments; none for an unknown
+/// path of the API, the web app for any other.
 pub fn upstream_for(path: &str) -> Option<Upstream> {
-    TABLE.iter().find_map(|(prefix, upstream)| {
-        let rest = path.strip_prefix(prefix)?;
-        (rest.is_empty() || rest.starts_with('/')).then_some(*upstream)
-    })
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    TABLE
+        .iter()
+        .find_map(|(prefix, upstream)| under(prefix).then_some(*upstream))
+        .or_else(|| (!under("/api")).then_some(Upstream::Web))
 }
 
 /// Why a path is refused before routing.
@@ -75,6 +84,10 @@ mod tests {
         );
         assert_eq!(upstream_for("/api/v1/usersx"), None);
         assert_eq!(upstream_for("/api/v2/users"), None);
+        assert_eq!(upstream_for("/api"), None);
+        assert_eq!(upstream_for("/"), Some(Upstream::Web));
+        assert_eq!(upstream_for("/events/abc"), Some(Upstream::Web));
+        assert_eq!(upstream_for("/apis"), Some(Upstream::Web));
     }
 
     #[test]

@@ -106,6 +106,7 @@ impl Upstreams {
             (Upstream::Users, Pool::new(&cfg.users)),
             (Upstream::Events, Pool::new(&cfg.events)),
             (Upstream::Notifications, Pool::new(&cfg.notifications)),
+            (Upstream::Web, Pool::new(&cfg.web)),
         ];
         Self {
             pools: Arc::new(pools.into_iter().collect()),
@@ -160,7 +161,8 @@ impl Upstreams {
     }
 }
 
-/// Readiness: every service has at least one healthy instance.
+/// Readiness: every service of the API has at least one healthy instance (without the web app
+/// the API still serves).
 pub struct UpstreamsCheck(pub Upstreams);
 
 impl common::health::Check for UpstreamsCheck {
@@ -169,7 +171,7 @@ impl common::health::Check for UpstreamsCheck {
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), String>> {
-        let down: Vec<_> = Upstream::ALL
+        let down: Vec<_> = Upstream::APIS
             .into_iter()
             .filter(|u| !self.0.pool(*u).has_healthy())
             .map(Upstream::name)

@@ -21,8 +21,12 @@ const SERVICES: &[(&str, u16)] = &[
     ("events", 8082),
     ("notifications", 8083),
     ("email-sender", 8084),
+    ("web", 8085),
     ("gateway", 8080),
 ];
+
+/// The gateway's trusted proxies: the web app, on this machine, names its visitors.
+const TRUSTED_PROXIES_VAR: &str = "EVENTPOST_GATEWAY__TRUSTED_PROXIES";
 
 pub async fn run() -> anyhow::Result<()> {
     let endpoints = deps::ensure_all().await?;
@@ -45,11 +49,14 @@ pub async fn run() -> anyhow::Result<()> {
         if *name == "users" && !configured {
             command.env(SIGNING_KEY_FILE_VAR, &signing_key);
         }
+        if *name == "gateway" && std::env::var_os(TRUSTED_PROXIES_VAR).is_none() {
+            command.env(TRUSTED_PROXIES_VAR, r#"["127.0.0.1/32"]"#);
+        }
         children.push((*name, start(name, command)?));
     }
 
     eprintln!("\neventpost is starting; Ctrl-C stops it.");
-    eprintln!("  gateway        http://127.0.0.1:8080");
+    eprintln!("  eventpost      http://127.0.0.1:8080 (the web app, and the API under /api)");
     for (name, port) in SERVICES {
         eprintln!("  {name:<14} http://127.0.0.1:{port}/healthz");
     }

@@ -141,6 +141,7 @@ pub async fn spawn_gateway(change: impl FnOnce(&mut Config)) -> anyhow::Result<T
     config.upstreams.users = vec![unreachable()];
     config.upstreams.events = vec![unreachable()];
     config.upstreams.notifications = vec![unreachable()];
+    config.upstreams.web = vec![unreachable()];
     config.upstreams.health_interval = Duration::from_millis(100);
     change(&mut config);
     let app = Application::build(config).await?;

@@ -1,0 +1,104 @@
+//! An event's page, and saving or unsaving it.
+
+use minijinja::context;
+use poem::{
+    Response, handler,
+    http::StatusCode,
+    web::{CsrfVerifier, Form, Path},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Visitor, time::on_clock_of};
+use crate::api::{Caller, Event};
+
+/// How many of a visitor's saved events are looked through to show "Unsave" rather than
+/// "Save": the API's largest page.
+const SAVED_LOOKED_THROUGH: u32 = 100;
+
+/// An event as its page shows it.
+#[derive(Serialize)]
+struct EventDetails {
+    id: String,
+    title: String,
+    description: String,
+    starts_at: String,
+    starts_local: String,
+    ends_local: Option<String>,
+    place: String,
+    organizer: Option<String>,
+    topics: Vec<String>,
+}
+
+impl From<Event> for EventDetails {
+    fn from(event: Event) -> Self {
+        let place = match &event.place.address {
+            Some(address) => format!("{}, {address}", event.place.name),
+            None => event.place.name.clone(),
+        };
+        Self {
+            starts_at: event.starts_at.to_rfc3339(),
+            starts_local: on_clock_of(event.starts_at, &event.timezone),
+            ends_local: event.ends_at.map(|end| on_clock_of(end, &event.timezone)),
+            id: event.id,
+            title: event.title,
+            description: event.description,
+            place,
+            organizer: event.organizer,
+            topics: event.topics,
+        }
+    }
+}
+
+#[handler]
+pub async fn event_page(visitor: Visitor, Path(id): Path<String>) -> Response {
+    let anonymous = Caller {
+        address: visitor.address,
+        token: None,
+    };
+    let event = match visitor.api().event(anonymous, &id).await {
+        Ok(event) => event,
+        Err(failure) => return visitor.failed(&failure),
+    };
+    let saved = match &visitor.login {
+        Some(login) => visitor
+            .api()
+            .saved(login.caller(visitor.address), None, SAVED_LOOKED_THROUGH)
+            .await
+            .is_ok_and(|page| page.items.iter().any(|saved| saved.id == event.id)),
+        None => false,
+    };
+    let title = event.title.clone();
+    visitor.render(
+        StatusCode::OK,
+        "event.html",
+        context! { title, event => EventDetails::from(event), saved },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SaveForm {
+    csrf: String,
+    saved: bool,
+}
+
+#[handler]
+pub async fn set_saved(
+    visitor: Visitor,
+    verifier: &CsrfVerifier,
+    Path(id): Path<String>,
+    Form(form): Form<SaveForm>,
+) -> Response {
+    if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
+        return refused;
+    }
+    let page = format!("/events/{id}");
+    let Some(login) = &visitor.login else {
+        return visitor.sign_in_first(&page);
+    };
+    let caller = login.caller(visitor.address);
+    match visitor.api().set_saved(caller, &id, form.saved).await {
+        Ok(()) if form.saved => visitor.go_to(&page, "Saved. Find it under Saved."),
+        Ok(()) => visitor.go_to(&page, "No longer saved."),
+        Err(failure) => visitor.failed(&failure),
+    }
+}

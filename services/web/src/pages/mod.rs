@@ -1,0 +1,235 @@
+//! The pages: each module owns a part of the site, every handler renders a template of
+//! `templates/` with what the API answered. A page that needs a signed-in visitor sends the
+//! others to the sign-in page and back; every form that changes something carries the CSRF
+//! token, and a form without a valid one changes nothing.
+
+mod account;
+mod discover;
+mod event;
+mod saved;
+mod time;
+
+use std::{net::IpAddr, sync::Arc};
+
+use minijinja::{Environment, Value, context};
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
+    error::NotFoundError,
+    get, handler,
+    http::{StatusCode, header},
+    post,
+    session::Session,
+    web::{CsrfToken, CsrfVerifier, Data, Html, Redirect},
+};
+use serde::Serialize;
+
+use crate::{
+    api::{Api, ApiFailure},
+    sessions::{Login, Logins},
+};
+
+/// What every page shares.
+#[derive(Clone)]
+pub struct Pages {
+    pub api: Api,
+    pub logins: Logins,
+    templates: Arc<Environment<'static>>,
+}
+
+impl Pages {
+    pub fn new(api: Api) -> anyhow::Result<Self> {
+        let mut templates = Environment::new();
+        for (name, source) in TEMPLATES {
+            templates.add_template(name, source)?;
+        }
+        Ok(Self {
+            logins: Logins::new(api.clone()),
+            api,
+            templates: Arc::new(templates),
+        })
+    }
+}
+
+/// Every template, named `.html` so that minijinja escapes every value in it.
+const TEMPLATES: [(&str, &str); 7] = [
+    ("base.html", include_str!("../../templates/base.html")),
+    (
+        "discover.html",
+        include_str!("../../templates/discover.html"),
+    ),
+    (
+        "event_list.html",
+        include_str!("../../templates/event_list.html"),
+    ),
+    ("event.html", include_str!("../../templates/event.html")),
+    ("saved.html", include_str!("../../templates/saved.html")),
+    (
+        "account_form.html",
+        include_str!("../../templates/account_form.html"),
+    ),
+    ("problem.html", include_str!("../../templates/problem.html")),
+];
+
+const STYLE_SHEET: &str = include_str!("../../static/app.css");
+
+/// The site's routes; an address that is none of them answers the "not found" page.
+pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
+    let not_found = pages
+        .templates
+        .get_template("problem.html")?
+        .render(context! {
+            title => "Not found",
+            detail => "There is no page at this address.",
+        })?;
+    Ok(Route::new()
+        .at("/", get(discover::discover))
+        .at("/events/:id", get(event::event_page))
+        .at("/events/:id/saved", post(event::set_saved))
+        .at("/saved", get(saved::saved))
+        .at(
+            "/sign-in",
+            get(account::sign_in_form).post(account::sign_in),
+        )
+        .at(
+            "/register",
+            get(account::register_form).post(account::register),
+        )
+        .at("/sign-out", post(account::sign_out))
+        .at("/static/app.css", get(style_sheet))
+        .data(pages)
+        .catch_error(move |_: NotFoundError| {
+            let page = Html(not_found.clone())
+                .with_status(StatusCode::NOT_FOUND)
+                .with_header(header::CACHE_CONTROL, "no-store");
+            async move { page }
+        }))
+}
+
+#[handler]
+fn style_sheet() -> impl IntoResponse {
+    STYLE_SHEET
+        .with_content_type("text/css; charset=utf-8")
+        .with_header(header::CACHE_CONTROL, "public, max-age=3600")
+}
+
+/// The visitor a page is for: their address, session, login and CSRF token.
+pub struct Visitor {
+    pages: Pages,
+    pub address: IpAddr,
+    pub session: Session,
+    pub login: Option<Login>,
+    csrf: String,
+}
+
+/// What the base template shows of a login (never its tokens).
+#[derive(Serialize)]
+struct SignedIn<'a> {
+    email: &'a str,
+}
+
+/// The session entry holding a line for the next page to show ("Saved.").
+const NOTICE: &str = "notice";
+
+impl<'a> poem::FromRequest<'a> for Visitor {
+    async fn from_request(req: &'a Request, body: &mut poem::RequestBody) -> poem::Result<Self> {
+        let pages = <Data<&Pages>>::from_request(req, body).await?.0.clone();
+        let session = <&Session>::from_request(req, body).await?.clone();
+        let csrf = <&CsrfToken>::from_request(req, body).await?.0.clone();
+        let address = visitor_address(req);
+        let login = pages.logins.current(&session, address).await;
+        Ok(Self {
+            pages,
+            address,
+            session,
+            login,
+            csrf,
+        })
+    }
+}
+
+/// The visitor's address: the gateway's `X-Client-Address` (it alone reaches this app, and
+/// drops what clients send under that name), else the connection's peer.
+fn visitor_address(req: &Request) -> IpAddr {
+    req.header(common::client_address::HEADER)
+        .and_then(|value| value.parse().ok())
+        .or_else(|| req.remote_addr().as_socket_addr().map(|peer| peer.ip()))
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+impl Visitor {
+    pub fn api(&self) -> &Api {
+        &self.pages.api
+    }
+
+    pub fn logins(&self) -> &Logins {
+        &self.pages.logins
+    }
+
+    /// `template` rendered with `values` and what every page shows, answered with `status`.
+    pub fn render(&self, status: StatusCode, template: &str, values: Value) -> Response {
+        let notice: Option<String> = self.session.get(NOTICE);
+        if notice.is_some() {
+            self.session.remove(NOTICE);
+        }
+        let shared = context! {
+            login => self.login.as_ref().map(|login| SignedIn { email: &login.email }),
+            csrf => &self.csrf,
+            notice,
+        };
+        let rendered = self
+            .pages
+            .templates
+            .get_template(template)
+            .and_then(|page| page.render(context! { ..values, ..shared }));
+        match rendered {
+            Ok(html) => Html(html)
+                .with_status(status)
+                .with_header(header::CACHE_CONTROL, "no-store")
+                .into_response(),
+            Err(err) => {
+                tracing::error!(error = %err, template, "rendering a page failed");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
+    }
+
+    /// A page that says what went wrong.
+    pub fn problem(&self, status: StatusCode, title: &str, detail: &str) -> Response {
+        self.render(status, "problem.html", context! { title, detail })
+    }
+
+    /// The page for an API call that failed.
+    pub fn failed(&self, failure: &ApiFailure) -> Response {
+        let status = failure.status();
+        let title = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::TOO_MANY_REQUESTS => "Too many requests",
+            StatusCode::SERVICE_UNAVAILABLE => "Unavailable",
+            _ => "That did not work",
+        };
+        self.problem(status, title, &failure.detail())
+    }
+
+    /// Sends a visitor who is not signed in to the sign-in page, to come back to `path`.
+    pub fn sign_in_first(&self, path: &str) -> Response {
+        let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+        Redirect::see_other(format!("/sign-in?next={next}")).into_response()
+    }
+
+    /// Goes to `path`, showing `notice` there.
+    pub fn go_to(&self, path: &str, notice: &str) -> Response {
+        self.session.set(NOTICE, notice);
+        Redirect::see_other(path).into_response()
+    }
+
+    /// Whether a form's CSRF token is valid; a form without one must change nothing.
+    pub fn refuses_form(&self, verifier: &CsrfVerifier, token: &str) -> Option<Response> {
+        (!verifier.is_valid(token)).then(|| {
+            self.problem(
+                StatusCode::FORBIDDEN,
+                "The form has expired",
+                "Go back, reload the page and send it again.",
+            )
+        })
+    }
+}

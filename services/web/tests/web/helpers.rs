@@ -1,0 +1,324 @@
+//! A whole site for one test: fresh databases and broker names, the services in this process,
+//! and a browser-like client (cookies kept, redirects not followed) at the public gateway.
+
+use std::time::Duration;
+
+use common::{
+    client_address::TrustedProxies,
+    config::{AuthConfig, HttpConfig, Secret},
+    testing,
+};
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Nothing listens here.
+#[expect(clippy::expect_used, reason = "a constant URL parses")]
+fn unreachable() -> Url {
+    Url::parse("http://127.0.0.1:1/").expect("a constant URL")
+}
+
+pub struct Site {
+    /// The public gateway, in front of the API and the web app.
+    pub url: Url,
+    /// The gateway the web app calls the API through.
+    api: Url,
+    pub admin_token: String,
+    api_client: reqwest::Client,
+    stop: CancellationToken,
+    databases: Vec<mongodb::Database>,
+    prefix: String,
+}
+
+/// What changes between sites: the access tokens' lifetime.
+pub struct Options {
+    pub access_ttl: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl Site {
+    pub async fn start(options: Options) -> anyhow::Result<Self> {
+        testing::init();
+        let stop = CancellationToken::new();
+        let amqp = testing::amqp_config("web");
+        let admin_email = format!("{}@example.com", testing::unique_name("admin"));
+
+        let users = users::Application::build(users::config::Config {
+            http: HttpConfig::ephemeral(),
+            mongo: testing::mongo_config("web_users"),
+            amqp: amqp.clone(),
+            tokens: users::tokens::TokenConfig {
+                signing_key: Some(Secret::new(testing::TEST_SIGNING_KEY)),
+                access_ttl: options.access_ttl,
+                ..Default::default()
+            },
+            admin_emails: vec![common::domain::EmailAddress::parse(&admin_email)?],
+            ..users::config::Config::default()
+        })
+        .await?;
+        let users_url = Url::parse(&format!("http://127.0.0.1:{}/", users.port()))?;
+        let mut databases = vec![users.db().clone()];
+        tokio::spawn(users.run_until_stopped(stop.clone()));
+        let auth = AuthConfig {
+            jwks_url: users_url.join(".well-known/jwks.json")?,
+            ..AuthConfig::default()
+        };
+
+        let events = events::Application::build(events::config::Config {
+            http: HttpConfig::ephemeral(),
+            mongo: testing::mongo_config("web_events"),
+            amqp: amqp.clone(),
+            auth: auth.clone(),
+            ..events::config::Config::default()
+        })
+        .await?;
+        let events_url = Url::parse(&format!("http://127.0.0.1:{}/", events.port()))?;
+        databases.push(events.db().clone());
+        tokio::spawn(events.run_until_stopped(stop.clone()));
+
+        let gateway = |web: Url| {
+            let mut config = gateway::config::Config {
+                http: HttpConfig::ephemeral(),
+                auth: auth.clone(),
+                // The web app is on this machine: what it forwards names the visitor.
+                trusted_proxies: TrustedProxies::loopback(),
+                ..gateway::config::Config::default()
+            };
+            config.upstreams.users = vec![users_url.clone()];
+            config.upstreams.events = vec![events_url.clone()];
+            config.upstreams.notifications = vec![unreachable()];
+            config.upstreams.web = vec![web];
+            config.upstreams.health_interval = Duration::from_millis(200);
+            config
+        };
+        let api_gateway = gateway::Application::build(gateway(unreachable())).await?;
+        let api = Url::parse(&format!("http://127.0.0.1:{}/", api_gateway.port()))?;
+        tokio::spawn(api_gateway.run_until_stopped(stop.clone()));
+
+        let web = web::Application::build(web::config::Config {
+            http: HttpConfig::ephemeral(),
+            mongo: testing::mongo_config("web"),
+            api_url: api.clone(),
+            ..web::config::Config::default()
+        })
+        .await?;
+        let web_url = Url::parse(&format!("http://127.0.0.1:{}/", web.port()))?;
+        databases.push(web.db().clone());
+        tokio::spawn(web.run_until_stopped(stop.clone()));
+
+        let public = gateway::Application::build(gateway(web_url)).await?;
+        let url = Url::parse(&format!("http://127.0.0.1:{}/", public.port()))?;
+        tokio::spawn(public.run_until_stopped(stop.clone()));
+
+        let mut site = Self {
+            url,
+            api,
+            admin_token: String::new(),
+            api_client: reqwest::Client::new(),
+            stop,
+            databases,
+            prefix: amqp.prefix,
+        };
+        site.register_by_api(&admin_email).await?;
+        site.admin_token = site.token(&admin_email).await?;
+        Ok(site)
+    }
+
+    async fn register_by_api(&self, email: &str) -> anyhow::Result<()> {
+        let response = self
+            .api_client
+            .post(self.api.join("api/v1/users")?)
+            .json(&json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == StatusCode::CREATED,
+            "registered: {response:?}"
+        );
+        Ok(())
+    }
+
+    async fn token(&self, email: &str) -> anyhow::Result<String> {
+        let tokens: Value = self
+            .api_client
+            .post(self.api.join("api/v1/auth/token")?)
+            .json(&json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        tokens["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no token in {tokens}"))
+    }
+
+    /// Creates an event starting `days` from now in Berlin; returns its id.
+    pub async fn event(
+        &self,
+        title: &str,
+        description: &str,
+        topic: &str,
+    ) -> anyhow::Result<String> {
+        let starts_at = chrono::Utc::now() + chrono::Duration::days(3);
+        let created: Value = self
+            .api_client
+            .post(self.api.join("api/v1/events")?)
+            .bearer_auth(&self.admin_token)
+            .json(&json!({
+                "title": title,
+                "description": description,
+                "starts_at": starts_at,
+                "timezone": "Europe/Berlin",
+                "place": { "name": "Volkspark", "address": "Friedrichshain, Berlin" },
+                "topics": [topic],
+            }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        created["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no id in {created}"))
+    }
+
+    /// A new browser: its own cookies, redirects shown rather than followed.
+    pub fn browser(&self) -> anyhow::Result<Browser> {
+        Ok(Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            base: self.url.clone(),
+        })
+    }
+
+    /// Stops everything and drops the databases and queues.
+    pub async fn cleanup(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        for db in self.databases {
+            db.drop().await?;
+        }
+        testing::RabbitAdmin::local()
+            .delete_prefixed(&self.prefix)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A visitor's browser.
+pub struct Browser {
+    pub client: reqwest::Client,
+    base: Url,
+}
+
+/// A page as the browser got it.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    /// Where a redirect goes.
+    pub fn location(&self) -> Option<&str> {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+    }
+
+    /// The CSRF token the page's forms carry.
+    pub fn csrf(&self) -> anyhow::Result<String> {
+        let marker = r#"name="csrf" value=""#;
+        let start = self
+            .body
+            .find(marker)
+            .ok_or_else(|| anyhow::anyhow!("no CSRF token in {}", self.body))?
+            + marker.len();
+        let end = self.body[start..]
+            .find('"')
+            .ok_or_else(|| anyhow::anyhow!("an unterminated token"))?;
+        Ok(unescape(&self.body[start..start + end]))
+    }
+}
+
+/// An attribute's value as a browser reads it (minijinja escapes `/` too).
+fn unescape(html: &str) -> String {
+    [
+        ("&#x2f;", "/"),
+        ("&#x27;", "'"),
+        ("&quot;", "\""),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&amp;", "&"),
+    ]
+    .iter()
+    .fold(html.to_owned(), |text, (entity, character)| {
+        text.replace(entity, character)
+    })
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> anyhow::Result<Page> {
+        let response = self.client.get(self.base.join(path)?).send().await?;
+        Page::read(response).await
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Page> {
+        let response = self
+            .client
+            .post(self.base.join(path)?)
+            .form(form)
+            .send()
+            .await?;
+        Page::read(response).await
+    }
+
+    /// Registers through the register page and lands signed in; returns the address.
+    pub async fn register(&self) -> anyhow::Result<String> {
+        let email = format!("{}@example.com", testing::unique_name("visitor"));
+        let form = self.get("/register").await?;
+        let csrf = form.csrf()?;
+        let registered = self
+            .post(
+                "/register",
+                &[
+                    ("csrf", &csrf),
+                    ("email", &email),
+                    ("password", PASSWORD),
+                    ("display_name", "Ada"),
+                ],
+            )
+            .await?;
+        anyhow::ensure!(
+            registered.status == StatusCode::SEE_OTHER,
+            "registered: {} {}",
+            registered.status,
+            registered.body
+        );
+        Ok(email)
+    }
+}
+
+impl Page {
+    async fn read(response: reqwest::Response) -> anyhow::Result<Self> {
+        Ok(Self {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.text().await?,
+        })
+    }
+}

@@ -1,0 +1,270 @@
+//! The pages through the public gateway: discovering, an event's page, registering, saving,
+//! signing in and out, and what a form without its CSRF token does.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Options, PASSWORD, Site};
+
+#[tokio::test]
+async fn a_visitor_finds_an_event_by_a_misspelt_word_and_reads_its_page() -> anyhow::Result<()> {
+    let site = Site::start(Options::default()).await?;
+    let id = site
+        .event(
+            "Jazz workshop in the park",
+            "Bring <your> instrument.",
+            "music",
+        )
+        .await?;
+    let browser = site.browser()?;
+
+    let found = browser.get("/?q=worksop").await?;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    assert!(
+        found.body.contains("Jazz workshop in the park"),
+        "{}",
+        found.body
+    );
+    assert!(found.body.contains(&format!(r#"href="/events/{id}""#)));
+    assert!(
+        found.body.contains(r#"music <span class="count">1</span>"#),
+        "the topic chip with its count: {}",
+        found.body
+    );
+    let nothing = browser.get("/?q=opera").await?;
+    assert!(nothing.body.contains("No events found"), "{}", nothing.body);
+
+    let page = browser.get(&format!("/events/{id}")).await?;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<h1>Jazz workshop in the park</h1>"));
+    assert!(
+        page.body.contains("Bring &lt;your&gt; instrument."),
+        "what the API holds is escaped: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains(" CET") || page.body.contains(" CEST"),
+        "the start on the event's clock: {}",
+        page.body
+    );
+    assert!(page.body.contains("Sign in</a> to save this event"));
+
+    let missing = browser.get("/events/65f1c0ffee0000000000abcd").await?;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(
+        missing.body.contains("<h1>Not found</h1>"),
+        "{}",
+        missing.body
+    );
+    site.cleanup().await
+}
+
+#[tokio::test]
+async fn every_page_forbids_scripts_frames_and_caching() -> anyhow::Result<()> {
+    let site = Site::start(Options::default()).await?;
+    let browser = site.browser()?;
+    for path in ["/", "/sign-in", "/register", "/no-such-page"] {
+        let page = browser.get(path).await?;
+        let header = |name: &str| {
+            page.headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let policy = header("content-security-policy");
+        assert!(policy.contains("default-src 'none'"), "{path}: {policy}");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        assert!(!policy.contains("unsafe"), "{path}: {policy}");
+        assert_eq!(header("cache-control"), "no-store", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+    }
+    let style = browser.get("/static/app.css").await?;
+    assert_eq!(style.status, StatusCode::OK);
+    assert!(style.body.contains(":focus-visible"));
+    site.cleanup().await
+}
+
+#[tokio::test]
+async fn a_new_person_registers_saves_an_event_and_finds_it_among_their_saved() -> anyhow::Result<()>
+{
+    let site = Site::start(Options::default()).await?;
+    let id = site.event("Salsa night", "Dance.", "dance").await?;
+    let browser = site.browser()?;
+
+    let saved_before = browser.get("/saved").await?;
+    assert_eq!(
+        saved_before.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        saved_before.body
+    );
+    assert_eq!(saved_before.location(), Some("/sign-in?next=%2Fsaved"));
+
+    let form = browser.get("/register").await?;
+    let session_cookie = form
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|cookie| cookie.starts_with("eventpost_csrf="))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(session_cookie.contains("HttpOnly"), "{session_cookie}");
+    assert!(
+        session_cookie.contains("SameSite=Strict"),
+        "{session_cookie}"
+    );
+
+    let email = browser.register().await?;
+    let home = browser.get("/").await?;
+    assert!(
+        home.body.contains(&format!("({email})")),
+        "signed in: {}",
+        home.body
+    );
+    assert!(
+        home.body
+            .contains("We mailed you a link to verify your address."),
+        "{}",
+        home.body
+    );
+    let again = browser.get("/").await?;
+    assert!(!again.body.contains("We mailed you"), "a notice shows once");
+
+    let page = browser.get(&format!("/events/{id}")).await?;
+    assert!(page.body.contains(">Save</button>"), "{}", page.body);
+    let csrf = page.csrf()?;
+    let saved = browser
+        .post(
+            &format!("/events/{id}/saved"),
+            &[("csrf", &csrf), ("saved", "true")],
+        )
+        .await?;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let page = browser.get(&format!("/events/{id}")).await?;
+    assert!(
+        page.body.contains("Saved. Find it under Saved."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(">Unsave</button>"));
+
+    let list = browser.get("/saved").await?;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("Salsa night"), "{}", list.body);
+    site.cleanup().await
+}
+
+#[tokio::test]
+async fn a_form_without_its_csrf_token_changes_nothing() -> anyhow::Result<()> {
+    let site = Site::start(Options::default()).await?;
+    let id = site.event("Poetry slam", "Words.", "poetry").await?;
+    let browser = site.browser()?;
+    browser.register().await?;
+
+    for csrf in ["", "forged"] {
+        let refused = browser
+            .post(
+                &format!("/events/{id}/saved"),
+                &[("csrf", csrf), ("saved", "true")],
+            )
+            .await?;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{csrf:?}");
+        assert!(refused.body.contains("The form has expired"));
+    }
+    // Another browser's valid token does not pass with this browser's cookie.
+    let other = site.browser()?;
+    let foreign = other.get("/sign-in").await?.csrf()?;
+    let refused = browser
+        .post(
+            &format!("/events/{id}/saved"),
+            &[("csrf", &foreign), ("saved", "true")],
+        )
+        .await?;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let list = browser.get("/saved").await?;
+    assert!(list.body.contains("Nothing saved yet"), "{}", list.body);
+    site.cleanup().await
+}
+
+#[tokio::test]
+async fn signing_in_and_out() -> anyhow::Result<()> {
+    let site = Site::start(Options::default()).await?;
+    let first = site.browser()?;
+    let email = first.register().await?;
+    let home = first.get("/").await?;
+    let signed_out = first.post("/sign-out", &[("csrf", &home.csrf()?)]).await?;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        first.get("/saved").await?.status,
+        StatusCode::SEE_OTHER,
+        "signed out"
+    );
+
+    let browser = site.browser()?;
+    let form = browser.get("/sign-in?next=/saved").await?;
+    let wrong = browser
+        .post(
+            "/sign-in",
+            &[
+                ("csrf", &form.csrf()?),
+                ("email", &email),
+                ("password", "not the password"),
+                ("next", "/saved"),
+            ],
+        )
+        .await?;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("The address or the password is wrong."));
+    assert!(
+        wrong.body.contains(&format!(r#"value="{email}""#)),
+        "the address stays"
+    );
+    assert!(
+        !wrong.body.contains("not the password"),
+        "a password is never shown"
+    );
+
+    let signed_in = browser
+        .post(
+            "/sign-in",
+            &[
+                ("csrf", &wrong.csrf()?),
+                ("email", &email),
+                ("password", PASSWORD),
+                ("next", "/saved"),
+            ],
+        )
+        .await?;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.location(), Some("/saved"));
+    let session = signed_in
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|cookie| cookie.starts_with("eventpost_session="))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Lax"), "{session}");
+    assert_eq!(browser.get("/saved").await?.status, StatusCode::OK);
+
+    let elsewhere = browser
+        .post(
+            "/sign-in",
+            &[
+                ("csrf", &form.csrf()?),
+                ("email", &email),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await?;
+    assert_eq!(elsewhere.location(), Some("/"), "never to another site");
+    site.cleanup().await
+}
