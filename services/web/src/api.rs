@@ -155,6 +155,44 @@ pub struct Search {
     pub limit: u32,
 }
 
+/// A reminder as the notifications service answers it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reminder {
+    pub id: String,
+    pub event_id: String,
+    pub to_email: String,
+    pub subject: String,
+    pub send_at: DateTime<Utc>,
+    pub status: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReminderPage {
+    pub items: Vec<Reminder>,
+    pub next_cursor: Option<String>,
+}
+
+/// When a reminder goes out.
+#[derive(Debug, Clone, Serialize)]
+pub enum Timing {
+    /// This many minutes before the event starts (following it if it moves).
+    #[serde(rename = "remind_before_minutes")]
+    MinutesBefore(u32),
+    /// At a time of day on the owner's clock, days before the event.
+    #[serde(rename = "wall_clock")]
+    WallClock { days_before: u32, at: String },
+    /// At this moment.
+    #[serde(rename = "send_at")]
+    At(DateTime<Utc>),
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    timezone: String,
+}
+
 impl Api {
     pub fn new(base: Url, timeout: Duration) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
@@ -255,6 +293,63 @@ impl Api {
         let method = if saved { Method::PUT } else { Method::DELETE };
         let path = format!("/api/v1/events/{}/saved", segment(id));
         done(self.request(method, &path, caller)).await
+    }
+}
+
+impl Api {
+    /// The caller's time zone (IANA; UTC until they choose one).
+    pub async fn zone(&self, caller: Caller<'_>) -> Result<String, ApiFailure> {
+        let profile: Profile =
+            answer(self.request(Method::GET, "/api/v1/users/me", caller)).await?;
+        Ok(profile.timezone)
+    }
+
+    /// Sets a reminder of `event_id` for the caller, to their primary address.
+    pub async fn remind(
+        &self,
+        caller: Caller<'_>,
+        event_id: &str,
+        timing: &Timing,
+    ) -> Result<Reminder, ApiFailure> {
+        let mut body =
+            serde_json::to_value(timing).map_err(|err| ApiFailure::Unavailable(err.into()))?;
+        body["event_id"] = json!(event_id);
+        let request = self.request(Method::POST, "/api/v1/notifications", caller);
+        answer(request.json(&body)).await
+    }
+
+    /// A page of the caller's reminders, newest first.
+    pub async fn reminders(
+        &self,
+        caller: Caller<'_>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ReminderPage, ApiFailure> {
+        let request = self.request(Method::GET, "/api/v1/notifications", caller);
+        let limit = limit.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        query.extend(cursor.map(|cursor| ("cursor", cursor)));
+        answer(request.query(&query)).await
+    }
+
+    /// Sends the reminder `id` again `minutes` from now.
+    pub async fn snooze(
+        &self,
+        caller: Caller<'_>,
+        id: &str,
+        minutes: u32,
+    ) -> Result<(), ApiFailure> {
+        let path = format!("/api/v1/notifications/{}/snooze", segment(id));
+        let request = self.request(Method::POST, &path, caller);
+        answer::<serde_json::Value>(request.json(&json!({ "minutes": minutes })))
+            .await
+            .map(drop)
+    }
+
+    /// Cancels the reminder `id`.
+    pub async fn cancel(&self, caller: Caller<'_>, id: &str) -> Result<(), ApiFailure> {
+        let path = format!("/api/v1/notifications/{}", segment(id));
+        done(self.request(Method::DELETE, &path, caller)).await
     }
 }
 

@@ -6,6 +6,7 @@
 mod account;
 mod discover;
 mod event;
+mod reminders;
 mod saved;
 mod time;
 
@@ -51,7 +52,7 @@ impl Pages {
 }
 
 /// Every template, named `.html` so that minijinja escapes every value in it.
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 8] = [
     ("base.html", include_str!("../../templates/base.html")),
     (
         "discover.html",
@@ -63,6 +64,10 @@ const TEMPLATES: [(&str, &str); 7] = [
     ),
     ("event.html", include_str!("../../templates/event.html")),
     ("saved.html", include_str!("../../templates/saved.html")),
+    (
+        "reminders.html",
+        include_str!("../../templates/reminders.html"),
+    ),
     (
         "account_form.html",
         include_str!("../../templates/account_form.html"),
@@ -85,7 +90,11 @@ pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
         .at("/", get(discover::discover))
         .at("/events/:id", get(event::event_page))
         .at("/events/:id/saved", post(event::set_saved))
+        .at("/events/:id/remind", post(reminders::remind))
         .at("/saved", get(saved::saved))
+        .at("/reminders", get(reminders::reminders))
+        .at("/reminders/:id/snooze", post(reminders::snooze))
+        .at("/reminders/:id/cancel", post(reminders::cancel))
         .at(
             "/sign-in",
             get(account::sign_in_form).post(account::sign_in),

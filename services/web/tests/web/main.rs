@@ -4,4 +4,5 @@
 
 mod helpers;
 mod pages;
+mod reminders;
 mod sessions;

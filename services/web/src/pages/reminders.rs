@@ -1,0 +1,216 @@
+//! Reminders: setting one from an event's page with a preset or a chosen moment, and the
+//! visitor's reminders with their state, snooze and cancel.
+
+use chrono::{NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+use minijinja::context;
+use poem::{
+    Response, handler,
+    http::StatusCode,
+    web::{CsrfVerifier, Form, Path, Query},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Visitor, time::on_clock_of};
+use crate::api::{Reminder, Timing};
+
+/// Reminders per page.
+const PAGE_SIZE: u32 = 50;
+
+/// How long "Snooze" puts a reminder off.
+const SNOOZE_MINUTES: u32 = 60;
+
+/// What the event page's "Remind me" form sends.
+#[derive(Deserialize)]
+pub struct RemindForm {
+    csrf: String,
+    /// `hour`, `day`, `evening` or `moment`.
+    preset: String,
+    /// For `moment`: a local date and time (`2026-12-10T18:30`), on the visitor's clock.
+    #[serde(default)]
+    moment: String,
+}
+
+/// The visitor's clock: their profile's zone.
+async fn zone_of(visitor: &Visitor) -> Tz {
+    let Some(login) = &visitor.login else {
+        return Tz::UTC;
+    };
+    visitor
+        .api()
+        .zone(login.caller(visitor.address))
+        .await
+        .ok()
+        .and_then(|zone| zone.parse().ok())
+        .unwrap_or(Tz::UTC)
+}
+
+/// The timing a preset names; `None` for a moment that is not a date and time.
+fn timing(form: &RemindForm, zone: Tz) -> Option<Timing> {
+    match form.preset.as_str() {
+        "hour" => Some(Timing::MinutesBefore(60)),
+        "day" => Some(Timing::MinutesBefore(24 * 60)),
+        "evening" => Some(Timing::WallClock {
+            days_before: 1,
+            at: "18:00".into(),
+        }),
+        "moment" => {
+            let local = NaiveDateTime::parse_from_str(form.moment.trim(), "%Y-%m-%dT%H:%M").ok()?;
+            let at = zone.from_local_datetime(&local).earliest()?;
+            Some(Timing::At(at.with_timezone(&chrono::Utc)))
+        }
+        _ => None,
+    }
+}
+
+#[handler]
+pub async fn remind(
+    visitor: Visitor,
+    verifier: &CsrfVerifier,
+    Path(id): Path<String>,
+    Form(form): Form<RemindForm>,
+) -> Response {
+    if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
+        return refused;
+    }
+    let page = format!("/events/{id}");
+    let Some(login) = &visitor.login else {
+        return visitor.sign_in_first(&page);
+    };
+    let zone = zone_of(&visitor).await;
+    let Some(timing) = timing(&form, zone) else {
+        return visitor.go_to(&page, "Choose when: a preset, or a date and a time.");
+    };
+    let caller = login.caller(visitor.address);
+    match visitor.api().remind(caller, &id, &timing).await {
+        Ok(reminder) => {
+            let when = on_clock_of(reminder.send_at, zone.name());
+            visitor.go_to(&page, &format!("We will remind you on {when}."))
+        }
+        Err(failure) if failure.status().is_client_error() => {
+            let why = failure
+                .field_errors()
+                .into_values()
+                .next()
+                .unwrap_or_else(|| failure.detail());
+            visitor.go_to(&page, &format!("No reminder set: {why}."))
+        }
+        Err(failure) => visitor.failed(&failure),
+    }
+}
+
+/// A reminder as the list shows it.
+#[derive(Serialize)]
+struct ReminderItem {
+    id: String,
+    event_id: String,
+    subject: String,
+    to_email: String,
+    send_at: String,
+    send_local: String,
+    status: String,
+    sent_local: Option<String>,
+    last_error: Option<String>,
+    can_snooze: bool,
+    can_cancel: bool,
+}
+
+impl ReminderItem {
+    fn new(reminder: Reminder, zone: Tz) -> Self {
+        let status = reminder.status.as_str();
+        Self {
+            can_snooze: matches!(status, "scheduled" | "sent"),
+            can_cancel: matches!(status, "scheduled" | "queued"),
+            send_at: reminder.send_at.to_rfc3339(),
+            send_local: on_clock_of(reminder.send_at, zone.name()),
+            sent_local: reminder.sent_at.map(|at| on_clock_of(at, zone.name())),
+            id: reminder.id,
+            event_id: reminder.event_id,
+            subject: reminder.subject,
+            to_email: reminder.to_email,
+            status: reminder.status,
+            last_error: reminder.last_error,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    cursor: Option<String>,
+}
+
+#[handler]
+pub async fn reminders(visitor: Visitor, Query(query): Query<ListQuery>) -> Response {
+    let Some(login) = &visitor.login else {
+        return visitor.sign_in_first("/reminders");
+    };
+    let caller = login.caller(visitor.address);
+    let zone = zone_of(&visitor).await;
+    let page = match visitor
+        .api()
+        .reminders(caller, query.cursor.as_deref(), PAGE_SIZE)
+        .await
+    {
+        Ok(page) => page,
+        Err(failure) => return visitor.failed(&failure),
+    };
+    let reminders: Vec<ReminderItem> = page
+        .items
+        .into_iter()
+        .map(|reminder| ReminderItem::new(reminder, zone))
+        .collect();
+    let more = page.next_cursor.map(|cursor| {
+        let cursor: String = url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
+        format!("/reminders?cursor={cursor}")
+    });
+    visitor.render(
+        StatusCode::OK,
+        "reminders.html",
+        context! { title => "My reminders", reminders, more, zone => zone.name(), snooze_minutes => SNOOZE_MINUTES },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    csrf: String,
+}
+
+#[handler]
+pub async fn snooze(
+    visitor: Visitor,
+    verifier: &CsrfVerifier,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
+        return refused;
+    }
+    let Some(login) = &visitor.login else {
+        return visitor.sign_in_first("/reminders");
+    };
+    let caller = login.caller(visitor.address);
+    match visitor.api().snooze(caller, &id, SNOOZE_MINUTES).await {
+        Ok(()) => visitor.go_to("/reminders", "Snoozed for an hour."),
+        Err(failure) => visitor.failed(&failure),
+    }
+}
+
+#[handler]
+pub async fn cancel(
+    visitor: Visitor,
+    verifier: &CsrfVerifier,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
+        return refused;
+    }
+    let Some(login) = &visitor.login else {
+        return visitor.sign_in_first("/reminders");
+    };
+    let caller = login.caller(visitor.address);
+    match visitor.api().cancel(caller, &id).await {
+        Ok(()) => visitor.go_to("/reminders", "Reminder cancelled."),
+        Err(failure) => visitor.failed(&failure),
+    }
+}
