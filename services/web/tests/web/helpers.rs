@@ -212,6 +212,14 @@ impl Site {
             .ok_or_else(|| anyhow::anyhow!("no id in {created}"))
     }
 
+    /// A new account with a verified address and [`PASSWORD`]; returns the address.
+    pub async fn account(&self) -> anyhow::Result<String> {
+        let email = format!("{}@example.com", testing::unique_name("person"));
+        self.register_by_api(&email).await?;
+        self.verify(&email).await?;
+        Ok(email)
+    }
+
     /// Marks `email`'s address verified, as following the mailed link would (that link is the
     /// users service's own tests' business).
     pub async fn verify(&self, email: &str) -> anyhow::Result<()> {
