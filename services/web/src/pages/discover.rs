@@ -162,6 +162,7 @@ pub async fn discover(visitor: Visitor, Query(form): Query<SearchForm>) -> Respo
             presets => Preset::choices(),
             topics,
             events,
+            item_level => 3,
             more,
         },
     )

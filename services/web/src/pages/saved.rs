@@ -36,6 +36,6 @@ pub async fn saved(visitor: Visitor, Query(query): Query<SavedQuery>) -> Respons
     visitor.render(
         StatusCode::OK,
         "saved.html",
-        context! { title => "Saved events", events, more },
+        context! { title => "Saved events", events, item_level => 2, more },
     )
 }
