@@ -109,14 +109,29 @@ try {
     await audit(page, "reminders");
   });
 
+  await step("opens their account", async () => {
+    await page.getByRole("link", { name: "Account", exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: "My account" }).waitFor();
+    await audit(page, "account");
+  });
+
   await step("reads well on a phone", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const path of ["/", "/reminders"]) {
+    for (const path of ["/", "/reminders", "/account"]) {
       await page.goto(`${site}${path}`);
       const overflow = await page.evaluate(
         () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
       );
-      if (overflow > 0) throw new Error(`${path} scrolls sideways by ${overflow}px at 390px`);
+      if (overflow > 0) {
+        const widest = await page.evaluate(() => {
+          const width = document.documentElement.clientWidth;
+          const culprit = [...document.querySelectorAll("body *")]
+            .filter((element) => element.getBoundingClientRect().right > width)
+            .pop();
+          return culprit ? culprit.outerHTML.slice(0, 160) : "?";
+        });
+        throw new Error(`${path} scrolls sideways by ${overflow}px at 390px: ${widest}`);
+      }
     }
   });
 } catch (error) {

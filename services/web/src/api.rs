@@ -188,9 +188,30 @@ pub enum Timing {
     At(DateTime<Utc>),
 }
 
-#[derive(Deserialize)]
-struct Profile {
-    timezone: String,
+/// The caller's account as the users service answers it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Profile {
+    pub email: String,
+    pub display_name: Option<String>,
+    pub emails: Vec<Address>,
+    #[serde(default)]
+    pub interests: Vec<String>,
+    pub timezone: String,
+}
+
+/// One of an account's addresses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Address {
+    pub email: String,
+    pub verified: bool,
+    pub primary: bool,
+}
+
+/// A calendar feed's addresses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Feed {
+    pub url: String,
+    pub webcal_url: String,
 }
 
 impl Api {
@@ -299,9 +320,80 @@ impl Api {
 impl Api {
     /// The caller's time zone (IANA; UTC until they choose one).
     pub async fn zone(&self, caller: Caller<'_>) -> Result<String, ApiFailure> {
-        let profile: Profile =
-            answer(self.request(Method::GET, "/api/v1/users/me", caller)).await?;
-        Ok(profile.timezone)
+        Ok(self.profile(caller).await?.timezone)
+    }
+
+    pub async fn profile(&self, caller: Caller<'_>) -> Result<Profile, ApiFailure> {
+        answer(self.request(Method::GET, "/api/v1/users/me", caller)).await
+    }
+
+    /// Changes what `changes` names of the caller's profile (`timezone`, `interests`).
+    pub async fn update_profile(
+        &self,
+        caller: Caller<'_>,
+        changes: &serde_json::Value,
+    ) -> Result<(), ApiFailure> {
+        let request = self.request(Method::PATCH, "/api/v1/users/me", caller);
+        answer::<serde_json::Value>(request.json(changes))
+            .await
+            .map(drop)
+    }
+
+    /// Changes the caller's password; every other login ends, and this one goes on with the
+    /// tokens answered.
+    pub async fn change_password(
+        &self,
+        caller: Caller<'_>,
+        current: &str,
+        new: &str,
+    ) -> Result<Tokens, ApiFailure> {
+        let body = json!({ "current_password": current, "new_password": new });
+        let request = self.request(Method::PUT, "/api/v1/users/me/password", caller);
+        answer(request.json(&body)).await
+    }
+
+    /// Adds a secondary address; a verification mail goes to it.
+    pub async fn add_address(&self, caller: Caller<'_>, email: &str) -> Result<(), ApiFailure> {
+        let request = self.request(Method::POST, "/api/v1/users/me/emails", caller);
+        answer::<serde_json::Value>(request.json(&json!({ "email": email })))
+            .await
+            .map(drop)
+    }
+
+    pub async fn make_primary(&self, caller: Caller<'_>, email: &str) -> Result<(), ApiFailure> {
+        let request = self.request(Method::PUT, "/api/v1/users/me/emails/primary", caller);
+        answer::<serde_json::Value>(request.json(&json!({ "email": email })))
+            .await
+            .map(drop)
+    }
+
+    pub async fn remove_address(&self, caller: Caller<'_>, email: &str) -> Result<(), ApiFailure> {
+        let path = format!("/api/v1/users/me/emails/{}", segment(email));
+        done(self.request(Method::DELETE, &path, caller)).await
+    }
+
+    /// The caller's calendar feed, if they made one.
+    pub async fn feed(&self, caller: Caller<'_>) -> Result<Option<Feed>, ApiFailure> {
+        match answer(self.request(Method::GET, "/api/v1/notifications/feed", caller)).await {
+            Ok(feed) => Ok(Some(feed)),
+            Err(failure) if failure.status() == StatusCode::NOT_FOUND => Ok(None),
+            Err(failure) => Err(failure),
+        }
+    }
+
+    /// Makes the caller's calendar feed, or gives it a new address (the old one stops).
+    pub async fn renew_feed(&self, caller: Caller<'_>) -> Result<Feed, ApiFailure> {
+        answer(self.request(Method::PUT, "/api/v1/notifications/feed", caller)).await
+    }
+
+    /// Deletes the caller's account, confirmed with its password.
+    pub async fn delete_account(
+        &self,
+        caller: Caller<'_>,
+        password: &str,
+    ) -> Result<(), ApiFailure> {
+        let request = self.request(Method::DELETE, "/api/v1/users/me", caller);
+        done(request.json(&json!({ "password": password }))).await
     }
 
     /// Sets a reminder of `event_id` for the caller, to their primary address.

@@ -8,6 +8,7 @@ mod discover;
 mod event;
 mod reminders;
 mod saved;
+mod settings;
 mod time;
 
 use std::{net::IpAddr, sync::Arc};
@@ -52,7 +53,7 @@ impl Pages {
 }
 
 /// Every template, named `.html` so that minijinja escapes every value in it.
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
     (
         "discover.html",
@@ -73,6 +74,7 @@ const TEMPLATES: [(&str, &str); 8] = [
         include_str!("../../templates/account_form.html"),
     ),
     ("problem.html", include_str!("../../templates/problem.html")),
+    ("account.html", include_str!("../../templates/account.html")),
 ];
 
 const STYLE_SHEET: &str = include_str!("../../static/app.css");
@@ -104,6 +106,15 @@ pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
             get(account::register_form).post(account::register),
         )
         .at("/sign-out", post(account::sign_out))
+        .at("/account", get(settings::account))
+        .at("/account/addresses", post(settings::add_address))
+        .at("/account/addresses/primary", post(settings::make_primary))
+        .at("/account/addresses/remove", post(settings::remove_address))
+        .at("/account/zone", post(settings::set_zone))
+        .at("/account/interests", post(settings::set_interests))
+        .at("/account/feed", post(settings::renew_feed))
+        .at("/account/password", post(settings::change_password))
+        .at("/account/delete", post(settings::delete_account))
         .at("/static/app.css", get(style_sheet))
         .data(pages)
         .catch_error(move |_: NotFoundError| {

@@ -2,6 +2,7 @@
 //! public door, and the one the app calls the API through) and the app, in this process, on
 //! the local MongoDB and RabbitMQ.
 
+mod account;
 mod browser;
 mod helpers;
 mod pages;
