@@ -66,6 +66,10 @@ pub enum EmailContent {
         token: String,
         /// When the token stops working.
         expires_at: DateTime<Utc>,
+        /// The web app's page that sends it back with one click; requests made before there
+        /// was one carry the token alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
     },
     /// Lets the owner of an account choose a new password.
     ResetPassword {
@@ -73,6 +77,10 @@ pub enum EmailContent {
         token: String,
         /// When the token stops working.
         expires_at: DateTime<Utc>,
+        /// The web app's page where the new password is chosen; requests made before there
+        /// was one carry the token alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
     },
     /// A reminder of an event, with the event attached as an iCalendar file.
     Reminder {

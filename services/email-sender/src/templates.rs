@@ -78,21 +78,31 @@ impl Templates {
                 "welcome",
                 context! { display_name => display_name },
             ),
-            EmailContent::VerifyAddress { token, expires_at } => (
+            EmailContent::VerifyAddress {
+                token,
+                expires_at,
+                link,
+            } => (
                 "Confirm your email address".to_owned(),
                 "verify_address",
                 context! {
                     to => request.to.as_str(),
                     token => token,
+                    link => link,
                     expires_at => expires_at.format("%Y-%m-%d %H:%M").to_string(),
                 },
             ),
-            EmailContent::ResetPassword { token, expires_at } => (
+            EmailContent::ResetPassword {
+                token,
+                expires_at,
+                link,
+            } => (
                 "Reset your eventpost password".to_owned(),
                 "reset_password",
                 context! {
                     to => request.to.as_str(),
                     token => token,
+                    link => link,
                     expires_at => expires_at.format("%Y-%m-%d %H:%M").to_string(),
                 },
             ),
@@ -304,11 +314,34 @@ mod tests {
             .render(&request(EmailContent::VerifyAddress {
                 token: "tok-123".into(),
                 expires_at: Utc::now(),
+                link: None,
             }))
             .unwrap();
         assert_eq!(rendered.subject, "Confirm your email address");
         assert!(rendered.text.contains("tok-123") && rendered.html.contains("tok-123"));
         assert!(rendered.text.contains("ada@example.com"));
+    }
+
+    #[test]
+    fn a_verification_with_a_link_offers_the_link_and_not_the_code() {
+        let link = "https://eventpost.example/verify?token=tok-123";
+        let rendered = Templates::new()
+            .unwrap()
+            .render(&request(EmailContent::VerifyAddress {
+                token: "tok-123".into(),
+                expires_at: Utc::now(),
+                link: Some(link.into()),
+            }))
+            .unwrap();
+        assert!(rendered.text.contains(link), "{}", rendered.text);
+        assert!(
+            rendered.html.contains(
+                r#"href="https:&#x2f;&#x2f;eventpost.example&#x2f;verify?token=tok-123""#
+            ),
+            "{}",
+            rendered.html
+        );
+        assert!(!rendered.text.contains("POST /api"), "{}", rendered.text);
     }
 
     #[test]
@@ -318,10 +351,26 @@ mod tests {
             .render(&request(EmailContent::ResetPassword {
                 token: "reset-456".into(),
                 expires_at: Utc::now(),
+                link: None,
             }))
             .unwrap();
         assert_eq!(rendered.subject, "Reset your eventpost password");
         assert!(rendered.text.contains("reset-456") && rendered.html.contains("reset-456"));
         assert!(rendered.text.contains("password-reset/confirm"));
+    }
+
+    #[test]
+    fn a_password_reset_with_a_link_offers_the_link() {
+        let link = "https://eventpost.example/reset-password?token=reset-456";
+        let rendered = Templates::new()
+            .unwrap()
+            .render(&request(EmailContent::ResetPassword {
+                token: "reset-456".into(),
+                expires_at: Utc::now(),
+                link: Some(link.into()),
+            }))
+            .unwrap();
+        assert!(rendered.text.contains(link), "{}", rendered.text);
+        assert!(rendered.html.contains("Choose a new password"));
     }
 }

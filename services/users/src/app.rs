@@ -22,6 +22,7 @@ use crate::{
     api::{self, Ctx},
     config::Config,
     limits::LoginLimits,
+    mail_links::MailLinks,
     outbox::{self, Outbox, Relay},
     passwords::Passwords,
     store::Store,
@@ -84,6 +85,7 @@ impl Application {
             refresh_ttl: config.tokens.refresh_ttl,
             trusted_proxies: config.trusted_proxies.clone(),
             revoked,
+            links: MailLinks::new(config.public_url.clone()),
         };
         let checks: Vec<Box<dyn Check>> = vec![
             Box::new(MongoCheck(db.clone())),

@@ -10,6 +10,7 @@ use common::{
 };
 use figment::providers::Env;
 use serde::{Deserialize, Deserializer, Serialize, de};
+use url::Url;
 
 use crate::{SERVICE, tokens::TokenConfig};
 
@@ -40,8 +41,16 @@ pub struct Config {
     /// How often the outbox relay looks for messages a failed publish left behind. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub outbox_interval: Duration,
+    /// Where people reach the web app, whose pages the verification and password-reset mails
+    /// link to. `EVENTPOST_PUBLIC_URL`; default `http://127.0.0.1:8080`.
+    pub public_url: Url,
     /// Log filter and format.
     pub telemetry: TelemetryConfig,
+}
+
+#[expect(clippy::expect_used, reason = "a constant loopback URL parses")]
+fn local_gateway() -> Url {
+    Url::parse("http://127.0.0.1:8080/").expect("a loopback URL parses")
 }
 
 impl Default for Config {
@@ -56,6 +65,7 @@ impl Default for Config {
             login_attempts_per_client: 30,
             trusted_proxies: TrustedProxies::loopback(),
             outbox_interval: Duration::from_secs(5),
+            public_url: local_gateway(),
             telemetry: TelemetryConfig::default(),
         }
     }

@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod limits;
+pub mod mail_links;
 pub mod outbox;
 pub mod passwords;
 pub mod store;

@@ -386,6 +386,29 @@ impl Api {
         answer(self.request(Method::PUT, "/api/v1/notifications/feed", caller)).await
     }
 
+    /// Verifies the address a mailed `token` was sent to.
+    pub async fn verify_address(&self, caller: Caller<'_>, token: &str) -> Result<(), ApiFailure> {
+        let request = self.request(Method::POST, "/api/v1/users/me/emails/verify", caller);
+        done(request.json(&json!({ "token": token }))).await
+    }
+
+    /// Mails a password-reset link to the account of `email`, if there is one.
+    pub async fn request_reset(&self, caller: Caller<'_>, email: &str) -> Result<(), ApiFailure> {
+        let request = self.request(Method::POST, "/api/v1/auth/password-reset", caller);
+        done(request.json(&json!({ "email": email }))).await
+    }
+
+    /// Sets a new password with a mailed reset `token`; every login of the account ends.
+    pub async fn reset_password(
+        &self,
+        caller: Caller<'_>,
+        token: &str,
+        password: &str,
+    ) -> Result<(), ApiFailure> {
+        let request = self.request(Method::POST, "/api/v1/auth/password-reset/confirm", caller);
+        done(request.json(&json!({ "token": token, "password": password }))).await
+    }
+
     /// Deletes the caller's account, confirmed with its password.
     pub async fn delete_account(
         &self,

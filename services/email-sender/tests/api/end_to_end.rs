@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::helpers::{spawn_with, unique_address};
 
 #[tokio::test]
-async fn registering_mails_a_welcome_and_a_code_that_verifies_the_address() -> anyhow::Result<()> {
+async fn registering_mails_a_welcome_and_a_link_that_verifies_the_address() -> anyhow::Result<()> {
     let sender = spawn_with(|_| {}).await?;
     let users_config = users::config::Config {
         http: HttpConfig::ephemeral(),
@@ -56,11 +56,17 @@ async fn registering_mails_a_welcome_and_a_code_that_verifies_the_address() -> a
         .find(|m| m.subject == "Confirm your email address")
         .expect("a verification mail");
     let text = mailpit.message(&verification.id).await?.text;
-    let token = text
+    // The mail links to the web app's page, which sends the token back with one click.
+    let link = text
         .lines()
         .map(str::trim)
-        .find(|line| line.len() == 43 && !line.contains(' '))
-        .unwrap_or_else(|| panic!("no code in:\n{text}"));
+        .find(|line| line.contains("/verify?token="))
+        .unwrap_or_else(|| panic!("no link in:\n{text}"));
+    let token = url::Url::parse(link)?
+        .query_pairs()
+        .find(|(name, _)| name == "token")
+        .map(|(_, token)| token.into_owned())
+        .unwrap_or_else(|| panic!("no token in {link}"));
 
     let verified = http
         .post(format!("{users_url}/api/v1/users/me/emails/verify"))

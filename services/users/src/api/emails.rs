@@ -24,6 +24,7 @@ use super::{
     views::{EmailOut, ProfileOut},
 };
 use crate::{
+    mail_links::MailLinks,
     outbox,
     store::{ClaimError, OutboxMessage, Verification},
     tokens::OpaqueToken,
@@ -57,6 +58,7 @@ enum Done {
 pub fn verification(
     user_id: UserId,
     address: &EmailAddress,
+    links: &MailLinks,
 ) -> anyhow::Result<(Verification, OutboxMessage)> {
     let token = OpaqueToken::generate()?;
     let expires_at = Utc::now() + VERIFICATION_TTL;
@@ -67,6 +69,7 @@ pub fn verification(
             content: EmailContent::VerifyAddress {
                 token: token.reveal().to_owned(),
                 expires_at,
+                link: Some(links.verify(token.reveal())),
             },
             requested_at: Utc::now(),
         },
@@ -117,7 +120,7 @@ impl EmailsApi {
                 "an account holds at most {MAX_EMAILS} addresses"
             )));
         }
-        let (verification, message) = verification(user.id, &address)?;
+        let (verification, message) = verification(user.id, &address, &self.ctx.links)?;
         self.ctx.store.enqueue(&[message]).await?;
         match self.ctx.store.add_email(user.id, &verification).await {
             Ok(()) => {}

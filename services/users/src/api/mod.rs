@@ -18,7 +18,8 @@ use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::{
-    limits::LoginLimits, outbox::Relay, passwords::Passwords, store::Store, tokens::Signer,
+    limits::LoginLimits, mail_links::MailLinks, outbox::Relay, passwords::Passwords, store::Store,
+    tokens::Signer,
 };
 
 #[derive(Tags)]
@@ -45,6 +46,8 @@ pub struct Ctx {
     pub trusted_proxies: TrustedProxies,
     /// The deleted accounts whose tokens this instance refuses.
     pub revoked: Arc<RevokedAccounts>,
+    /// The web app's pages the mails link to.
+    pub links: MailLinks,
 }
 
 /// The service's routes: the API, its OpenAPI document at `/openapi.json`.

@@ -136,6 +136,7 @@ impl PasswordsApi {
                 content: EmailContent::ResetPassword {
                     token: token.reveal().to_owned(),
                     expires_at,
+                    link: Some(self.ctx.links.reset_password(token.reveal())),
                 },
                 requested_at: Utc::now(),
             },

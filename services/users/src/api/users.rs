@@ -126,7 +126,7 @@ impl UsersApi {
         let id = new_id.id();
         // Queued in this order (the relay sends oldest first): welcome, then the verification.
         let welcome_message = outbox::email(id, &welcome)?;
-        let (verification, verify_message) = emails::verification(id, &email)?;
+        let (verification, verify_message) = emails::verification(id, &email, &self.ctx.links)?;
         let user = User {
             id,
             display_name,

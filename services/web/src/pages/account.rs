@@ -110,6 +110,7 @@ fn sign_in_page(
                 Field::new("password", "Password", "password", "current-password"),
             ],
             other => OtherPage { text: "New here?", link: "Create an account", href: "/register" },
+            forgot => true,
         },
     )
 }

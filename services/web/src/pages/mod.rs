@@ -6,6 +6,7 @@
 mod account;
 mod discover;
 mod event;
+mod from_mail;
 mod reminders;
 mod saved;
 mod settings;
@@ -75,6 +76,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("problem.html", include_str!("../../templates/problem.html")),
     ("account.html", include_str!("../../templates/account.html")),
+    ("confirm.html", include_str!("../../templates/confirm.html")),
 ];
 
 const STYLE_SHEET: &str = include_str!("../../static/app.css");
@@ -106,6 +108,18 @@ pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
             get(account::register_form).post(account::register),
         )
         .at("/sign-out", post(account::sign_out))
+        .at(
+            "/verify",
+            get(from_mail::verify_page).post(from_mail::verify),
+        )
+        .at(
+            "/forgot-password",
+            get(from_mail::forgot_form).post(from_mail::forgot),
+        )
+        .at(
+            "/reset-password",
+            get(from_mail::reset_form).post(from_mail::reset),
+        )
         .at("/account", get(settings::account))
         .at("/account/addresses", post(settings::add_address))
         .at("/account/addresses/primary", post(settings::make_primary))

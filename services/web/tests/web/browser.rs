@@ -1,8 +1,8 @@
 //! The web app in a real browser: `tests/browser/journey.mjs` drives Debian's Chromium
 //! (playwright-core) through registering, signing in, finding an event by a misspelt word,
-//! saving it, asking for a reminder and reading the lists, on a desktop and a phone's width,
-//! with axe-core's checks on every page. `EVENTPOST_SCREENSHOTS=<dir>` keeps the README's
-//! screenshots there.
+//! saving it, asking for a reminder, reading the lists and the account page, on a desktop's
+//! and a phone's width, with axe-core's checks on every page. `EVENTPOST_SCREENSHOTS=<dir>`
+//! keeps the README's screenshots there.
 
 use std::path::PathBuf;
 
@@ -56,7 +56,7 @@ async fn a_person_finds_saves_and_is_reminded_of_an_event_in_chromium_without_se
     assert_eq!(report["failed"], Value::Null, "{report:#}");
     assert_eq!(
         report["steps"].as_array().map(Vec::len),
-        Some(7),
+        Some(8),
         "every step: {report:#}"
     );
     let serious: Vec<&Value> = report["violations"]

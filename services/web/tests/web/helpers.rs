@@ -15,6 +15,9 @@ use url::Url;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// Where the mails say the web app is.
+pub const PUBLIC_URL: &str = "https://eventpost.example/";
+
 /// Nothing listens here.
 #[expect(clippy::expect_used, reason = "a constant URL parses")]
 fn unreachable() -> Url {
@@ -29,6 +32,7 @@ pub struct Site {
     pub admin_token: String,
     api_client: reqwest::Client,
     users_db: mongodb::Database,
+    amqp: common::config::AmqpConfig,
     stop: CancellationToken,
     databases: Vec<mongodb::Database>,
     prefix: String,
@@ -64,6 +68,7 @@ impl Site {
                 ..Default::default()
             },
             admin_emails: vec![common::domain::EmailAddress::parse(&admin_email)?],
+            public_url: Url::parse(PUBLIC_URL)?,
             ..users::config::Config::default()
         })
         .await?;
@@ -142,6 +147,7 @@ impl Site {
             admin_token: String::new(),
             api_client: reqwest::Client::new(),
             users_db,
+            amqp: amqp.clone(),
             stop,
             databases,
             prefix: amqp.prefix,
@@ -245,6 +251,36 @@ impl Site {
             .await?;
         anyhow::ensure!(verified.matched_count == 1, "{email} registered");
         Ok(())
+    }
+
+    /// The link of the next verification (or, with `reset`, password-reset) mail requested
+    /// for `to`, taken off the email queue (no email-sender runs here).
+    pub async fn mailed_link(&self, to: &str, reset: bool) -> anyhow::Result<String> {
+        use common::messages::{EmailContent, EmailRequestedV1};
+        use lapin::options::{BasicAckOptions, BasicGetOptions};
+        let broker = common::amqp::Broker::connect(&self.amqp, "web-test-mail").await?;
+        let channel = broker.channel().await?;
+        let queue = common::topology::Topology::new(&self.amqp.prefix)
+            .queue(common::topology::Queue::Emails);
+        testing::eventually(Duration::from_secs(10), "the mail", || async {
+            while let Some(message) = channel
+                .basic_get(queue.as_str().into(), BasicGetOptions::default())
+                .await?
+            {
+                message.delivery.ack(BasicAckOptions::default()).await?;
+                let mail: EmailRequestedV1 = serde_json::from_slice(&message.delivery.data)?;
+                let link = match mail.content {
+                    EmailContent::VerifyAddress { link, .. } if !reset => link,
+                    EmailContent::ResetPassword { link, .. } if reset => link,
+                    _ => None,
+                };
+                if mail.to.as_str() == to && link.is_some() {
+                    return Ok(link);
+                }
+            }
+            Ok(None)
+        })
+        .await
     }
 
     /// A new browser: its own cookies, redirects shown rather than followed.

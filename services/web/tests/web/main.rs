@@ -4,6 +4,7 @@
 
 mod account;
 mod browser;
+mod from_mail;
 mod helpers;
 mod pages;
 mod reminders;
