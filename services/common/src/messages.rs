@@ -117,6 +117,9 @@ pub struct ReminderLinks {
     pub snooze_hour: String,
     /// Mail it again the day after the click, at 09:00 on the owner's clock.
     pub snooze_tomorrow: String,
+    /// The event's page in the web app; none from writers older than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_event: Option<String>,
 }
 
 /// What a reminder mail says about its event.

@@ -277,6 +277,7 @@ mod tests {
                 links: Some(ReminderLinks {
                     snooze_hour: "https://eventpost.example/snooze-1h".into(),
                     snooze_tomorrow: "https://eventpost.example/snooze-tomorrow".into(),
+                    open_event: Some("https://eventpost.example/events/e1".into()),
                 }),
             }))
             .unwrap();
@@ -289,6 +290,10 @@ mod tests {
             );
             assert!(
                 part.contains("https://eventpost.example/snooze-tomorrow"),
+                "{part}"
+            );
+            assert!(
+                part.contains("https://eventpost.example/events/e1"),
                 "{part}"
             );
         }

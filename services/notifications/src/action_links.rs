@@ -11,7 +11,11 @@ use std::sync::Arc;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{config::Secret, domain::ReminderId, messages::ReminderLinks};
+use common::{
+    config::Secret,
+    domain::{EventId, ReminderId},
+    messages::ReminderLinks,
+};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use url::Url;
@@ -92,8 +96,13 @@ impl ActionLinks {
         &self.public_url
     }
 
-    /// The links a mail of `reminder_id` sent at `now` carries.
-    pub fn for_mail(&self, reminder_id: ReminderId, now: DateTime<Utc>) -> ReminderLinks {
+    /// The links a mail of `reminder_id` (of `event_id`) sent at `now` carries.
+    pub fn for_mail(
+        &self,
+        reminder_id: ReminderId,
+        event_id: EventId,
+        now: DateTime<Utc>,
+    ) -> ReminderLinks {
         let expires_at = now + LINK_LIFETIME;
         let url = |action| {
             self.url(&ActionLink {
@@ -102,9 +111,11 @@ impl ActionLinks {
                 expires_at,
             })
         };
+        let base = self.public_url.as_str().trim_end_matches('/');
         ReminderLinks {
             snooze_hour: url(Action::SnoozeHour),
             snooze_tomorrow: url(Action::SnoozeTomorrow),
+            open_event: Some(format!("{base}/events/{event_id}")),
         }
     }
 
@@ -237,7 +248,12 @@ mod tests {
     fn a_mail_carries_a_link_per_snooze_under_the_public_address() {
         let links = links("key");
         let reminder_id = ReminderId::new();
-        let mail = links.for_mail(reminder_id, now());
+        let event_id = EventId::new();
+        let mail = links.for_mail(reminder_id, event_id, now());
+        assert_eq!(
+            mail.open_event,
+            Some(format!("https://eventpost.example/events/{event_id}"))
+        );
         for (url, action) in [
             (&mail.snooze_hour, Action::SnoozeHour),
             (&mail.snooze_tomorrow, Action::SnoozeTomorrow),

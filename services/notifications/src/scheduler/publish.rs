@@ -173,7 +173,10 @@ impl Scheduler {
                 subject: reminder.effective_subject(),
                 content: reminder.effective_content(),
                 event: reminder.event.clone(),
-                links: Some(self.links.for_mail(reminder.id, Utc::now())),
+                links: Some(
+                    self.links
+                        .for_mail(reminder.id, reminder.event_id, Utc::now()),
+                ),
             },
             requested_at: Utc::now(),
         };
