@@ -409,6 +409,37 @@ impl Api {
         done(request.json(&json!({ "token": token, "password": password }))).await
     }
 
+    /// Creates an event (administrators); answers it.
+    pub async fn create_event(
+        &self,
+        caller: Caller<'_>,
+        event: &serde_json::Value,
+    ) -> Result<Event, ApiFailure> {
+        let request = self.request(Method::POST, "/api/v1/events", caller);
+        answer(request.json(event)).await
+    }
+
+    /// Replaces event `id` (administrators) if it is still at `version`: a 412 otherwise.
+    pub async fn replace_event(
+        &self,
+        caller: Caller<'_>,
+        id: &str,
+        version: i64,
+        event: &serde_json::Value,
+    ) -> Result<Event, ApiFailure> {
+        let path = format!("/api/v1/events/{}", segment(id));
+        let request = self
+            .request(Method::PUT, &path, caller)
+            .header("if-match", format!("\"{version}\""));
+        answer(request.json(event)).await
+    }
+
+    /// Deletes event `id` (administrators).
+    pub async fn delete_event(&self, caller: Caller<'_>, id: &str) -> Result<(), ApiFailure> {
+        let path = format!("/api/v1/events/{}", segment(id));
+        done(self.request(Method::DELETE, &path, caller)).await
+    }
+
     /// Deletes the caller's account, confirmed with its password.
     pub async fn delete_account(
         &self,

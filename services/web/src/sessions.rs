@@ -77,6 +77,27 @@ impl Login {
     pub fn refresh_token(&self) -> &str {
         &self.refresh_token
     }
+
+    /// Whether the access token says `admin`: only which pages to offer; the API decides
+    /// what is allowed.
+    pub fn is_admin(&self) -> bool {
+        use base64::Engine;
+        self.access_token
+            .split('.')
+            .nth(1)
+            .and_then(|payload| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .ok()
+            })
+            .and_then(|claims| serde_json::from_slice::<Value>(&claims).ok())
+            .and_then(|claims| {
+                claims["roles"]
+                    .as_array()
+                    .map(|roles| roles.iter().any(|role| role == "admin"))
+            })
+            .unwrap_or(false)
+    }
 }
 
 /// Reads and writes the signed-in part of sessions, refreshing tokens one at a time.

@@ -68,10 +68,14 @@ pub async fn event_page(visitor: Visitor, Path(id): Path<String>) -> Response {
         None => false,
     };
     let title = event.title.clone();
+    let admin = visitor
+        .login
+        .as_ref()
+        .is_some_and(crate::sessions::Login::is_admin);
     visitor.render(
         StatusCode::OK,
         "event.html",
-        context! { title, event => EventDetails::from(event), saved },
+        context! { title, event => EventDetails::from(event), saved, admin },
     )
 }
 

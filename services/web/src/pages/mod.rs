@@ -4,6 +4,7 @@
 //! token, and a form without a valid one changes nothing.
 
 mod account;
+mod admin;
 mod discover;
 mod event;
 mod from_mail;
@@ -77,6 +78,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("problem.html", include_str!("../../templates/problem.html")),
     ("account.html", include_str!("../../templates/account.html")),
     ("confirm.html", include_str!("../../templates/confirm.html")),
+    (
+        "event_form.html",
+        include_str!("../../templates/event_form.html"),
+    ),
 ];
 
 const STYLE_SHEET: &str = include_str!("../../static/app.css");
@@ -92,7 +97,13 @@ pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
         })?;
     Ok(Route::new()
         .at("/", get(discover::discover))
+        .at("/events/new", get(admin::new_form).post(admin::create))
         .at("/events/:id", get(event::event_page))
+        .at(
+            "/events/:id/edit",
+            get(admin::edit_form).post(admin::replace),
+        )
+        .at("/events/:id/delete", post(admin::delete))
         .at("/events/:id/saved", post(event::set_saved))
         .at("/events/:id/remind", post(reminders::remind))
         .at("/saved", get(saved::saved))
@@ -159,6 +170,7 @@ pub struct Visitor {
 #[derive(Serialize)]
 struct SignedIn<'a> {
     email: &'a str,
+    admin: bool,
 }
 
 /// The session entry holding a line for the next page to show ("Saved.").
@@ -206,7 +218,10 @@ impl Visitor {
             self.session.remove(NOTICE);
         }
         let shared = context! {
-            login => self.login.as_ref().map(|login| SignedIn { email: &login.email }),
+            login => self.login.as_ref().map(|login| SignedIn {
+                email: &login.email,
+                admin: login.is_admin(),
+            }),
             csrf => &self.csrf,
             notice,
         };

@@ -30,6 +30,8 @@ pub struct Site {
     /// The gateway the web app calls the API through.
     api: Url,
     pub admin_token: String,
+    /// The administrator's address (password [`PASSWORD`]).
+    pub admin_email: String,
     api_client: reqwest::Client,
     users_db: mongodb::Database,
     amqp: common::config::AmqpConfig,
@@ -145,6 +147,7 @@ impl Site {
             url,
             api,
             admin_token: String::new(),
+            admin_email: admin_email.clone(),
             api_client: reqwest::Client::new(),
             users_db,
             amqp: amqp.clone(),
@@ -360,6 +363,27 @@ fn unescape(html: &str) -> String {
 }
 
 impl Browser {
+    /// Signs in through the sign-in page.
+    pub async fn sign_in(&self, email: &str) -> anyhow::Result<()> {
+        let form = self.get("/sign-in").await?;
+        let answer = self
+            .post(
+                "/sign-in",
+                &[
+                    ("csrf", &form.csrf()?),
+                    ("email", email),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await?;
+        anyhow::ensure!(
+            answer.status == StatusCode::SEE_OTHER,
+            "signed in: {}",
+            answer.body
+        );
+        Ok(())
+    }
+
     pub async fn get(&self, path: &str) -> anyhow::Result<Page> {
         let response = self.client.get(self.base.join(path)?).send().await?;
         Page::read(response).await

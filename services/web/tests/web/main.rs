@@ -3,6 +3,7 @@
 //! the local MongoDB and RabbitMQ.
 
 mod account;
+mod admin;
 mod browser;
 mod from_mail;
 mod helpers;
