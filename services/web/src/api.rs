@@ -150,6 +150,11 @@ pub struct Search {
     pub from: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<DateTime<Utc>>,
+    /// `lat,lon`: only events within `radius_km` of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub near: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub radius_km: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     pub limit: u32,

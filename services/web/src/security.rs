@@ -1,13 +1,15 @@
 //! The headers every answer carries: a strict content security policy (nothing but this
-//! origin's own style sheet; no script, no frames, forms only to this origin). Pages also say
+//! origin's own style sheet and script file; no inline script, no frames, forms only to this
+//! origin). Pages also say
 //! `Cache-Control: no-store` (see `pages::Visitor::render`): they may show a signed-in
 //! visitor's data.
 
 use poem::{Endpoint, EndpointExt, middleware::SetHeader};
 
 /// The content security policy of every page.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
 
 /// `endpoint` with the security headers on every response.
 pub fn with_headers(endpoint: impl Endpoint + 'static) -> impl Endpoint + 'static {

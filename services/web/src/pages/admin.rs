@@ -41,6 +41,11 @@ pub struct EventForm {
     place_name: String,
     #[serde(default)]
     place_address: String,
+    /// The place's position, for "near" searches (optional, both or neither).
+    #[serde(default)]
+    lat: String,
+    #[serde(default)]
+    lon: String,
     #[serde(default)]
     organizer: String,
     #[serde(default)]
@@ -64,6 +69,16 @@ impl EventForm {
             timezone: event.timezone.clone(),
             place_name: event.place.name.clone(),
             place_address: event.place.address.clone().unwrap_or_default(),
+            lat: event
+                .place
+                .lat
+                .map(|lat| lat.to_string())
+                .unwrap_or_default(),
+            lon: event
+                .place
+                .lon
+                .map(|lon| lon.to_string())
+                .unwrap_or_default(),
             organizer: event.organizer.clone().unwrap_or_default(),
             topics: event.topics.join(", "),
         }
@@ -92,6 +107,18 @@ impl EventForm {
         } else {
             at("ends_at", &self.ends_at, &mut errors)
         };
+        let mut coordinate = |field: &str, raw: &str| {
+            let raw = raw.trim();
+            if raw.is_empty() {
+                return None;
+            }
+            let parsed = raw.parse::<f64>().ok();
+            if parsed.is_none() {
+                errors.insert(field.into(), "give a number, like 38.7223".into());
+            }
+            parsed
+        };
+        let (lat, lon) = (coordinate("lat", &self.lat), coordinate("lon", &self.lon));
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -108,7 +135,12 @@ impl EventForm {
             "starts_at": starts_at,
             "ends_at": ends_at,
             "timezone": self.timezone,
-            "place": { "name": self.place_name.trim(), "address": optional(&self.place_address) },
+            "place": {
+                "name": self.place_name.trim(),
+                "address": optional(&self.place_address),
+                "lat": lat,
+                "lon": lon,
+            },
             "organizer": optional(&self.organizer),
             "topics": topics,
         }))
@@ -120,6 +152,8 @@ fn form_field(api_field: &str) -> &str {
     match api_field {
         "place.name" | "place" => "place_name",
         "place.address" => "place_address",
+        "place.lat" => "lat",
+        "place.lon" => "lon",
         other => other.split(['.', '[']).next().unwrap_or(other),
     }
 }

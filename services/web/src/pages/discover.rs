@@ -25,9 +25,14 @@ pub struct SearchForm {
     topic: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     when: Option<String>,
-    /// The visitor's time zone (IANA), for the presets; UTC without one.
+    /// The visitor's time zone (IANA), for the presets; else a signed-in visitor's profile
+    /// zone, else UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tz: Option<String>,
+    /// A city of [`CITIES`] by name, or `lat,lon` (the browser's location, when the visitor
+    /// shares it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    near: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cursor: Option<String>,
 }
@@ -54,6 +59,7 @@ fn query_of(form: &SearchForm) -> String {
         ("topic", &form.topic),
         ("when", &form.when),
         ("tz", &form.tz),
+        ("near", &form.near),
         ("cursor", &form.cursor),
     ];
     for (name, value) in fields {
@@ -96,13 +102,46 @@ struct TopicChip {
     href: String,
 }
 
+/// The places "near" offers without the browser's location: name, latitude, longitude.
+const CITIES: [(&str, f64, f64); 8] = [
+    ("Amsterdam", 52.3676, 4.9041),
+    ("Barcelona", 41.3874, 2.1686),
+    ("Berlin", 52.52, 13.405),
+    ("Lisbon", 38.7223, -9.1393),
+    ("London", 51.5072, -0.1276),
+    ("Madrid", 40.4168, -3.7038),
+    ("Paris", 48.8566, 2.3522),
+    ("Rome", 41.9028, 12.4964),
+];
+
+/// How far "near" reaches, in km.
+const NEAR_KM: u32 = 25;
+
+/// `near` as the API's `lat,lon`: a city's, or coordinates as given.
+fn position(near: &str) -> Option<String> {
+    if let Some((_, lat, lon)) = CITIES.iter().find(|(name, _, _)| *name == near) {
+        return Some(format!("{lat},{lon}"));
+    }
+    let (lat, lon) = near.split_once(',')?;
+    let (lat, lon): (f64, f64) = (lat.trim().parse().ok()?, lon.trim().parse().ok()?);
+    Some(format!("{lat:.4},{lon:.4}"))
+}
+
 #[handler]
 pub async fn discover(visitor: Visitor, Query(form): Query<SearchForm>) -> Response {
-    let zone: Tz = form
-        .tz
-        .as_deref()
-        .and_then(|zone| zone.parse().ok())
-        .unwrap_or(Tz::UTC);
+    let chosen_zone = form.tz.as_deref().and_then(|zone| zone.parse::<Tz>().ok());
+    let zone = match (chosen_zone, &visitor.login) {
+        (Some(zone), _) => zone,
+        (None, Some(login)) if form.when.is_some() => visitor
+            .api()
+            .zone(login.caller(visitor.address))
+            .await
+            .ok()
+            .and_then(|zone| zone.parse().ok())
+            .unwrap_or(Tz::UTC),
+        _ => Tz::UTC,
+    };
+    let near = form.near.as_deref().and_then(position);
     let preset = form.when.as_deref().and_then(Preset::parse);
     let (from, to) = match preset {
         Some(preset) => {
@@ -116,6 +155,8 @@ pub async fn discover(visitor: Visitor, Query(form): Query<SearchForm>) -> Respo
         topic: form.topic.clone().filter(|topic| !topic.is_empty()),
         from,
         to,
+        radius_km: near.as_ref().map(|_| NEAR_KM),
+        near,
         cursor: form.cursor.clone(),
         limit: PAGE_SIZE,
     };
@@ -160,6 +201,9 @@ pub async fn discover(visitor: Visitor, Query(form): Query<SearchForm>) -> Respo
             search => form,
             when => preset.map(Preset::value),
             presets => Preset::choices(),
+            cities => CITIES.iter().map(|(name, _, _)| *name).collect::<Vec<_>>(),
+            near_km => NEAR_KM,
+            zone => zone.name(),
             topics,
             events,
             item_level => 3,

@@ -86,6 +86,8 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 const STYLE_SHEET: &str = include_str!("../../static/app.css");
 
+const DISCOVER_SCRIPT: &str = include_str!("../../static/discover.js");
+
 /// The site's routes; an address that is none of them answers the "not found" page.
 pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
     let not_found = pages
@@ -141,6 +143,7 @@ pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
         .at("/account/password", post(settings::change_password))
         .at("/account/delete", post(settings::delete_account))
         .at("/static/app.css", get(style_sheet))
+        .at("/static/discover.js", get(discover_script))
         .data(pages)
         .catch_error(move |_: NotFoundError| {
             let page = Html(not_found.clone())
@@ -148,6 +151,13 @@ pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
                 .with_header(header::CACHE_CONTROL, "no-store");
             async move { page }
         }))
+}
+
+#[handler]
+fn discover_script() -> impl IntoResponse {
+    DISCOVER_SCRIPT
+        .with_content_type("text/javascript; charset=utf-8")
+        .with_header(header::CACHE_CONTROL, "public, max-age=3600")
 }
 
 #[handler]

@@ -286,6 +286,29 @@ impl Site {
         .await
     }
 
+    /// Creates an event at a position (three days from now, in Lisbon's zone); returns its id.
+    pub async fn event_at(&self, title: &str, lat: f64, lon: f64) -> anyhow::Result<String> {
+        let created: Value = self
+            .api_client
+            .post(self.api.join("api/v1/events")?)
+            .bearer_auth(&self.admin_token)
+            .json(&json!({
+                "title": title,
+                "starts_at": chrono::Utc::now() + chrono::Duration::days(3),
+                "timezone": "Europe/Lisbon",
+                "place": { "name": title, "lat": lat, "lon": lon },
+            }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        created["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no id in {created}"))
+    }
+
     /// A new browser: its own cookies, redirects shown rather than followed.
     pub fn browser(&self) -> anyhow::Result<Browser> {
         Ok(Browser {

@@ -59,7 +59,7 @@ async fn a_visitor_finds_an_event_by_a_misspelt_word_and_reads_its_page() -> any
 }
 
 #[tokio::test]
-async fn every_page_forbids_scripts_frames_and_caching() -> anyhow::Result<()> {
+async fn every_page_forbids_inline_scripts_frames_and_caching() -> anyhow::Result<()> {
     let site = Site::start(Options::default()).await?;
     let browser = site.browser()?;
     for path in ["/", "/sign-in", "/register", "/no-such-page"] {
@@ -73,6 +73,7 @@ async fn every_page_forbids_scripts_frames_and_caching() -> anyhow::Result<()> {
         };
         let policy = header("content-security-policy");
         assert!(policy.contains("default-src 'none'"), "{path}: {policy}");
+        assert!(policy.contains("script-src 'self';"), "{path}: {policy}");
         assert!(
             policy.contains("frame-ancestors 'none'"),
             "{path}: {policy}"
@@ -266,5 +267,38 @@ async fn signing_in_and_out() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(elsewhere.location(), Some("/"), "never to another site");
+    site.cleanup().await
+}
+
+#[tokio::test]
+async fn near_a_city_or_the_visitors_location_finds_only_what_is_close() -> anyhow::Result<()> {
+    let site = Site::start(Options::default()).await?;
+    site.event_at("Fado by the river", 38.7075, -9.1364).await?;
+    site.event_at("Techno in a power plant", 52.5108, 13.4201)
+        .await?;
+    let browser = site.browser()?;
+    for (near, found, not_found) in [
+        ("Lisbon", "Fado by the river", "Techno in a power plant"),
+        (
+            "52.52,13.40",
+            "Techno in a power plant",
+            "Fado by the river",
+        ),
+    ] {
+        let page = browser.get(&format!("/?near={near}")).await?;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains(found), "{near}: {}", page.body);
+        assert!(!page.body.contains(not_found), "{near}");
+    }
+    let anywhere = browser.get("/").await?;
+    assert!(anywhere.body.contains("Fado by the river") && anywhere.body.contains("Techno"));
+    assert!(
+        anywhere
+            .body
+            .contains(r#"<script src="/static/discover.js" defer></script>"#),
+        "the location and zone script, from this origin"
+    );
+    let script = browser.get("/static/discover.js").await?;
+    assert!(script.body.contains("geolocation"));
     site.cleanup().await
 }
