@@ -74,10 +74,6 @@ impl Login {
         }
     }
 
-    pub fn refresh_token(&self) -> &str {
-        &self.refresh_token
-    }
-
     /// Whether the access token says `admin`: only which pages to offer; the API decides
     /// what is allowed.
     pub fn is_admin(&self) -> bool {
