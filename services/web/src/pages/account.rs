@@ -69,10 +69,18 @@ struct OtherPage {
     href: &'static str,
 }
 
-/// Where to go after signing in: a path of this site only, never another origin.
+/// Where to go after signing in: a path of this site only, never another origin. Browsers
+/// drop tabs and line breaks from addresses and read `\` as `/`, so `/\t/evil.example` or
+/// `/\\evil.example` would leave the site: anything but a plain path is refused.
 fn next_page(next: Option<&str>) -> Option<String> {
-    next.filter(|next| next.starts_with('/') && !next.starts_with("//") && !next.contains('\\'))
-        .map(str::to_owned)
+    next.filter(|next| {
+        next.starts_with('/')
+            && !next.starts_with("//")
+            && !next
+                .chars()
+                .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+    })
+    .map(str::to_owned)
 }
 
 #[derive(Deserialize)]
@@ -266,4 +274,30 @@ pub async fn sign_out(
         .sign_out(&visitor.session, visitor.address)
         .await;
     Redirect::see_other("/").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_page;
+
+    #[test]
+    fn only_a_plain_path_of_this_site_is_a_next_page() {
+        assert_eq!(next_page(Some("/saved")), Some("/saved".to_owned()));
+        assert_eq!(
+            next_page(Some("/events/1?x=2")),
+            Some("/events/1?x=2".to_owned())
+        );
+        for elsewhere in [
+            "//evil.example/",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "https://evil.example/",
+            "saved",
+            "/ /x",
+        ] {
+            assert_eq!(next_page(Some(elsewhere)), None, "{elsewhere:?}");
+        }
+        assert_eq!(next_page(None), None);
+    }
 }
