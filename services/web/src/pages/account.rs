@@ -10,57 +10,11 @@ use poem::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::Visitor;
+use super::{Field, Visitor};
 use crate::{
     api::{ApiFailure, Caller},
     sessions::{Login, Logins},
 };
-
-/// A field of an account form, with what was typed (never a password) and its error.
-#[derive(Serialize)]
-struct Field {
-    name: &'static str,
-    label: &'static str,
-    kind: &'static str,
-    autocomplete: &'static str,
-    required: bool,
-    value: String,
-    error: Option<String>,
-}
-
-impl Field {
-    fn new(
-        name: &'static str,
-        label: &'static str,
-        kind: &'static str,
-        autocomplete: &'static str,
-    ) -> Self {
-        Self {
-            name,
-            label,
-            kind,
-            autocomplete,
-            required: true,
-            value: String::new(),
-            error: None,
-        }
-    }
-
-    fn optional(self) -> Self {
-        Self {
-            required: false,
-            ..self
-        }
-    }
-
-    fn with(mut self, value: &str, errors: &BTreeMap<String, String>) -> Self {
-        if self.kind != "password" {
-            value.clone_into(&mut self.value);
-        }
-        self.error = errors.get(self.name).cloned();
-        self
-    }
-}
 
 #[derive(Serialize)]
 struct OtherPage {

@@ -92,14 +92,11 @@ pub async fn set_saved(
     Path(id): Path<String>,
     Form(form): Form<SaveForm>,
 ) -> Response {
-    if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
-        return refused;
-    }
     let page = format!("/events/{id}");
-    let Some(login) = &visitor.login else {
-        return visitor.sign_in_first(&page);
+    let caller = match visitor.signed_in_form(verifier, &form.csrf, &page) {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
     };
-    let caller = login.caller(visitor.address);
     match visitor.api().set_saved(caller, &id, form.saved).await {
         Ok(()) if form.saved => visitor.go_to(&page, "Saved. Find it under Saved."),
         Ok(()) => visitor.go_to(&page, "No longer saved."),

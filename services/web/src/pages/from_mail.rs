@@ -8,27 +8,15 @@ use poem::{
     http::StatusCode,
     web::{CsrfVerifier, Form, Query},
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::Visitor;
+use super::{Field, Visitor};
 use crate::api::{ApiFailure, Caller};
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
     #[serde(default)]
     token: String,
-}
-
-/// One field of a one-button form.
-#[derive(Serialize)]
-struct Field {
-    name: &'static str,
-    label: &'static str,
-    kind: &'static str,
-    autocomplete: &'static str,
-    required: bool,
-    value: String,
-    error: Option<String>,
 }
 
 fn anonymous(visitor: &Visitor) -> Caller<'static> {
@@ -92,15 +80,7 @@ fn forgot_page(visitor: &Visitor, status: StatusCode, error: Option<String>) -> 
             action => "/forgot-password",
             submit => "Mail me a link",
             error,
-            fields => [Field {
-                name: "email",
-                label: "Email address",
-                kind: "email",
-                autocomplete: "email",
-                required: true,
-                value: String::new(),
-                error: None,
-            }],
+            fields => [Field::new("email", "Email address", "email", "email")],
         },
     )
 }
@@ -155,15 +135,13 @@ fn reset_page(
             token,
             button => "Save my new password",
             error => errors.get("token").map(|_| "This link was used already, or it expired: ask for a new one.".to_owned()),
-            password => Field {
-                name: "password",
-                label: "New password (at least 8 characters)",
-                kind: "password",
-                autocomplete: "new-password",
-                required: true,
-                value: String::new(),
-                error: errors.get("password").cloned(),
-            },
+            password => Field::new(
+                "password",
+                "New password (at least 8 characters)",
+                "password",
+                "new-password",
+            )
+            .with("", &errors),
         },
     )
 }

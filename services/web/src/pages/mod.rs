@@ -13,7 +13,7 @@ mod saved;
 mod settings;
 mod time;
 
-use std::{net::IpAddr, sync::Arc};
+use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 
 use minijinja::{Environment, Value, context};
 use poem::{
@@ -28,7 +28,7 @@ use poem::{
 use serde::Serialize;
 
 use crate::{
-    api::{Api, ApiFailure},
+    api::{Api, ApiFailure, Caller},
     sessions::{Login, Logins},
 };
 
@@ -167,6 +167,52 @@ fn style_sheet() -> impl IntoResponse {
         .with_header(header::CACHE_CONTROL, "public, max-age=3600")
 }
 
+/// A field of a form, with what was typed (never a password) and its error.
+#[derive(Serialize)]
+pub struct Field {
+    name: &'static str,
+    label: &'static str,
+    kind: &'static str,
+    autocomplete: &'static str,
+    required: bool,
+    value: String,
+    error: Option<String>,
+}
+
+impl Field {
+    pub fn new(
+        name: &'static str,
+        label: &'static str,
+        kind: &'static str,
+        autocomplete: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            label,
+            kind,
+            autocomplete,
+            required: true,
+            value: String::new(),
+            error: None,
+        }
+    }
+
+    pub fn optional(self) -> Self {
+        Self {
+            required: false,
+            ..self
+        }
+    }
+
+    pub fn with(mut self, value: &str, errors: &BTreeMap<String, String>) -> Self {
+        if self.kind != "password" {
+            value.clone_into(&mut self.value);
+        }
+        self.error = errors.get(self.name).cloned();
+        self
+    }
+}
+
 /// The visitor a page is for: their address, session, login and CSRF token.
 pub struct Visitor {
     pages: Pages,
@@ -279,6 +325,23 @@ impl Visitor {
     pub fn go_to(&self, path: &str, notice: &str) -> Response {
         self.session.set(NOTICE, notice);
         Redirect::see_other(path).into_response()
+    }
+
+    /// The caller for a form that changes something: refused (boxed: it is large) without a
+    /// valid CSRF token, and sent to sign in (back to `back_to`) without a login.
+    pub fn signed_in_form(
+        &self,
+        verifier: &CsrfVerifier,
+        csrf: &str,
+        back_to: &str,
+    ) -> Result<Caller<'_>, Box<Response>> {
+        if let Some(refused) = self.refuses_form(verifier, csrf) {
+            return Err(Box::new(refused));
+        }
+        match &self.login {
+            Some(login) => Ok(login.caller(self.address)),
+            None => Err(Box::new(self.sign_in_first(back_to))),
+        }
     }
 
     /// Whether a form's CSRF token is valid; a form without one must change nothing.

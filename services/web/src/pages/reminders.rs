@@ -70,18 +70,15 @@ pub async fn remind(
     Path(id): Path<String>,
     Form(form): Form<RemindForm>,
 ) -> Response {
-    if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
-        return refused;
-    }
     let page = format!("/events/{id}");
-    let Some(login) = &visitor.login else {
-        return visitor.sign_in_first(&page);
+    let caller = match visitor.signed_in_form(verifier, &form.csrf, &page) {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
     };
     let zone = zone_of(&visitor).await;
     let Some(timing) = timing(&form, zone) else {
         return visitor.go_to(&page, "Choose when: a preset, or a date and a time.");
     };
-    let caller = login.caller(visitor.address);
     match visitor.api().remind(caller, &id, &timing).await {
         Ok(reminder) => {
             let when = on_clock_of(reminder.send_at, zone.name());
@@ -182,13 +179,10 @@ pub async fn snooze(
     Path(id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
-        return refused;
-    }
-    let Some(login) = &visitor.login else {
-        return visitor.sign_in_first("/reminders");
+    let caller = match visitor.signed_in_form(verifier, &form.csrf, "/reminders") {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
     };
-    let caller = login.caller(visitor.address);
     match visitor.api().snooze(caller, &id, SNOOZE_MINUTES).await {
         Ok(()) => visitor.go_to("/reminders", "Snoozed for an hour."),
         Err(failure) => visitor.failed(&failure),
@@ -202,13 +196,10 @@ pub async fn cancel(
     Path(id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
-        return refused;
-    }
-    let Some(login) = &visitor.login else {
-        return visitor.sign_in_first("/reminders");
+    let caller = match visitor.signed_in_form(verifier, &form.csrf, "/reminders") {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
     };
-    let caller = login.caller(visitor.address);
     match visitor.api().cancel(caller, &id).await {
         Ok(()) => visitor.go_to("/reminders", "Reminder cancelled."),
         Err(failure) => visitor.failed(&failure),

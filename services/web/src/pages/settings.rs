@@ -72,13 +72,11 @@ where
     F: FnOnce(Caller<'v>) -> Fut,
     Fut: Future<Output = Result<(), ApiFailure>>,
 {
-    if let Some(refused) = visitor.refuses_form(verifier, csrf) {
-        return refused;
-    }
-    let Some(login) = &visitor.login else {
-        return visitor.sign_in_first(PAGE);
+    let caller = match visitor.signed_in_form(verifier, csrf, PAGE) {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
     };
-    match act(login.caller(visitor.address)).await {
+    match act(caller).await {
         Ok(()) => visitor.go_to(PAGE, done),
         Err(failure) if failure.status().is_client_error() => {
             let why = failure
@@ -209,13 +207,10 @@ pub async fn change_password(
     verifier: &CsrfVerifier,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
-        return refused;
-    }
-    let Some(login) = &visitor.login else {
-        return visitor.sign_in_first(PAGE);
+    let caller = match visitor.signed_in_form(verifier, &form.csrf, PAGE) {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
     };
-    let caller = login.caller(visitor.address);
     let changed = visitor
         .api()
         .change_password(caller, &form.current_password, &form.new_password)
@@ -223,7 +218,12 @@ pub async fn change_password(
     match changed {
         Ok(tokens) => {
             // Every other login ended; this one goes on with the tokens answered.
-            Logins::sign_in(&visitor.session, &Login::new(login.email.clone(), tokens));
+            let email = visitor
+                .login
+                .as_ref()
+                .map(|login| login.email.clone())
+                .unwrap_or_default();
+            Logins::sign_in(&visitor.session, &Login::new(email, tokens));
             visitor.go_to(
                 PAGE,
                 "Password changed. You are signed out everywhere else.",
@@ -256,17 +256,11 @@ pub async fn delete_account(
     verifier: &CsrfVerifier,
     Form(form): Form<DeleteForm>,
 ) -> Response {
-    if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
-        return refused;
-    }
-    let Some(login) = &visitor.login else {
-        return visitor.sign_in_first(PAGE);
+    let caller = match visitor.signed_in_form(verifier, &form.csrf, PAGE) {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
     };
-    match visitor
-        .api()
-        .delete_account(login.caller(visitor.address), &form.password)
-        .await
-    {
+    match visitor.api().delete_account(caller, &form.password).await {
         Ok(()) => {
             visitor.session.purge();
             Redirect::see_other("/").into_response()
