@@ -203,6 +203,11 @@ impl Mailpit {
         }
     }
 
+    /// Where its API is (`http://host:port`).
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
     /// Its version information; an error if it does not answer.
     pub async fn info(&self) -> anyhow::Result<serde_json::Value> {
         Ok(self

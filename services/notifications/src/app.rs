@@ -101,6 +101,7 @@ impl Application {
                 canceller,
                 notices,
                 links,
+                results: results.clone(),
                 services: Services::new(config.users_url.clone(), config.events_url.clone())?,
             };
             let verifier = Arc::new(

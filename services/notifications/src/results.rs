@@ -92,6 +92,21 @@ impl Results {
         }
     }
 
+    /// `reminder` with the results journalled for it recorded now: one read as `queued` may
+    /// have been mailed already, and whoever asks for it (the owner snoozing it from the mail
+    /// that just arrived) should find it `sent`, not wait for the recorder.
+    pub async fn settle(&self, reminder: ReminderDoc) -> StoreResult<ReminderDoc> {
+        if reminder.status != Status::Queued {
+            return Ok(reminder);
+        }
+        let entries = self.store.journalled_results_of(reminder.id).await?;
+        if entries.is_empty() {
+            return Ok(reminder);
+        }
+        self.record(entries).await?;
+        Ok(self.store.reminder(reminder.id).await?.unwrap_or(reminder))
+    }
+
     /// Records this recorder's journalled results and those another left, and forgets them
     /// unless recording failed.
     async fn record_journalled(&self) -> StoreResult<()> {
@@ -103,6 +118,13 @@ impl Results {
             .into_iter()
             .filter(|entry| ours_to_record(entry, &self.name, now))
             .collect();
+        self.record(entries).await
+    }
+
+    /// Records `entries` over their reminders, and forgets those recorded (or found to need
+    /// no record). A result recorded by [`Results::settle`] and the recorder at once is
+    /// recorded and counted once: only one of them finds its reminder still queued for it.
+    async fn record(&self, entries: Vec<JournalledResult>) -> StoreResult<()> {
         if entries.is_empty() {
             return Ok(());
         }

@@ -124,6 +124,16 @@ pub struct Place {
     pub lon: Option<f64>,
 }
 
+impl Place {
+    /// The place's name, then its address if known.
+    pub fn line(&self) -> String {
+        match &self.address {
+            Some(address) => format!("{}, {address}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
 /// A page of events; a search's also counts each topic among all its matches.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventPage {

@@ -9,9 +9,9 @@ use common::{ApiError, ApiResult, domain::TimeZone};
 use minijinja::{Environment, context};
 use poem_openapi::{OpenApi, param::Path};
 
-use super::{Ctx, Tag, page::Page, reminders::not_scheduled};
+use super::{Ctx, Tag, page::LinkPage};
 use crate::{
-    action_links::{Action, ActionLink, LINK_LIFETIME, Refused},
+    action_links::{Action, ActionLink, LINK_LIFETIME},
     domain::{LocalTime, Status, Transition, tomorrow_at},
     store::ReminderDoc,
 };
@@ -28,7 +28,7 @@ const PAGE: &str = r#"<!doctype html>
 <body>
 <main>
 <h1>{{ heading }}</h1>
-<p>{{ event }}</p>
+{% if event %}<p>{{ event }}</p>{% endif %}
 <p>{{ line }}</p>
 {% if button %}<form method="post"{% if action %} action="{{ action }}"{% endif %}><button type="submit">{{ button }}</button></form>{% endif %}
 </main>
@@ -72,8 +72,10 @@ impl ActionsApi {
         /// The token from the mail's link.
         #[oai(validator(max_length = 200))]
         token: Path<String>,
-    ) -> ApiResult<Page> {
-        let (link, reminder) = self.open(&token.0).await?;
+    ) -> ApiResult<LinkPage> {
+        let Some((link, reminder)) = self.open(&token.0).await? else {
+            return missing();
+        };
         let zone = self.ctx.store.zone_of(reminder.user_id).await?;
         let (heading, line, button) = match link.action {
             Action::SnoozeHour => (
@@ -103,7 +105,7 @@ impl ActionsApi {
                 None,
             ),
         };
-        render(heading, &reminder, &line, button, None)
+        render(heading, &reminder, &line, button, None).map(LinkPage::shown)
     }
 
     /// Does what a link in a reminder mail offers, as its page's button asks: snooze it an
@@ -116,22 +118,26 @@ impl ActionsApi {
         /// The token from the mail's link.
         #[oai(validator(max_length = 200))]
         token: Path<String>,
-    ) -> ApiResult<Page> {
-        let (link, reminder) = self.open(&token.0).await?;
+    ) -> ApiResult<LinkPage> {
+        let Some((link, reminder)) = self.open(&token.0).await? else {
+            return missing();
+        };
         let zone = self.ctx.store.zone_of(reminder.user_id).await?;
         let now = Utc::now();
         let send_at = match link.action {
             Action::SnoozeHour => now + chrono::TimeDelta::hours(1),
             Action::SnoozeTomorrow => tomorrow_at(now, nine_in_the_morning(), zone),
-            Action::Cancel => {
+            Action::Cancel if cancellable(&reminder) => {
                 self.ctx.cancel(reminder.clone()).await?;
                 tracing::info!(reminder_id = %reminder.id, "reminder cancelled from its mail");
                 let line = "It will not be mailed.";
-                return render("Reminder cancelled", &reminder, line, None, None);
+                return render("Reminder cancelled", &reminder, line, None, None)
+                    .map(LinkPage::shown);
             }
+            Action::Cancel => return refused(&reminder, "cancelled"),
         };
         if !matches!(reminder.status, Status::Scheduled | Status::Sent) {
-            return Err(not_scheduled(&reminder));
+            return refused(&reminder, "snoozed");
         }
         let snoozed = self
             .ctx
@@ -156,27 +162,21 @@ impl ActionsApi {
             Some("Cancel it instead"),
             Some(&cancel),
         )
+        .map(LinkPage::shown)
     }
 }
 
 impl ActionsApi {
-    /// The link `token` is and the reminder it names; 404 for a link that opens nothing.
-    async fn open(&self, token: &str) -> ApiResult<(ActionLink, ReminderDoc)> {
-        let link = self
-            .ctx
-            .links
-            .open(token, Utc::now())
-            .map_err(|refused| match refused {
-                Refused::Unknown => ApiError::NotFound("reminder link"),
-                Refused::Expired => ApiError::NotFound("unexpired reminder link"),
-            })?;
-        let reminder = self
-            .ctx
-            .store
-            .reminder(link.reminder_id)
-            .await?
-            .ok_or(ApiError::NotFound("reminder"))?;
-        Ok((link, reminder))
+    /// The link `token` is and the reminder it names, as it stands (its mail's result
+    /// recorded); `None` for a link that opens nothing.
+    async fn open(&self, token: &str) -> ApiResult<Option<(ActionLink, ReminderDoc)>> {
+        let Ok(link) = self.ctx.links.open(token, Utc::now()) else {
+            return Ok(None);
+        };
+        let Some(reminder) = self.ctx.store.reminder(link.reminder_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some((link, self.ctx.results.settle(reminder).await?)))
     }
 }
 
@@ -194,24 +194,54 @@ fn local(at: DateTime<Utc>, zone: TimeZone) -> String {
     )
 }
 
+/// The page of a link that opens nothing.
+fn missing() -> ApiResult<LinkPage> {
+    page(
+        "This link does not work",
+        "",
+        "It is more than 7 days old, or it was changed on its way, or its reminder is gone.",
+        None,
+        None,
+    )
+    .map(LinkPage::missing)
+}
+
+/// The page of a link whose reminder can no longer be `done` (snoozed, cancelled).
+fn refused(reminder: &ReminderDoc, done: &str) -> ApiResult<LinkPage> {
+    let line = format!(
+        "This reminder is {}, so it cannot be {done} any more.",
+        reminder.status.as_str()
+    );
+    page("Nothing to do", &reminder.event.title, &line, None, None).map(LinkPage::refused)
+}
+
 fn render(
     heading: &str,
     reminder: &ReminderDoc,
     line: &str,
     button: Option<&str>,
     action: Option<&str>,
-) -> ApiResult<Page> {
-    let html = PAGES
+) -> ApiResult<String> {
+    page(heading, &reminder.event.title, line, button, action)
+}
+
+fn page(
+    heading: &str,
+    event: &str,
+    line: &str,
+    button: Option<&str>,
+    action: Option<&str>,
+) -> ApiResult<String> {
+    PAGES
         .get_template("action.html")
         .and_then(|page| {
             page.render(context! {
                 heading,
-                event => reminder.event.title,
+                event,
                 line,
                 button,
                 action,
             })
         })
-        .map_err(|err| ApiError::Internal(err.into()))?;
-    Ok(Page::new(html))
+        .map_err(|err| ApiError::Internal(err.into()))
 }

@@ -23,6 +23,7 @@ use crate::{
     cancellation::Canceller,
     clients::Services,
     domain::Transition,
+    results::Results,
     scheduler::notices::{Notices, ReminderChanged},
     store::{ReminderDoc, Store},
 };
@@ -45,6 +46,8 @@ pub struct Ctx {
     pub services: Services,
     /// Signs and opens the links in reminder mails.
     pub links: ActionLinks,
+    /// Records a reminder's journalled result before it is acted on.
+    pub results: Results,
 }
 
 impl Ctx {

@@ -24,3 +24,40 @@ impl Page {
         Self::Html(Html(html), PAGE_POLICY.to_owned())
     }
 }
+
+/// A page a reminder mail's link opens: what it does, or why it cannot.
+#[derive(ApiResponse)]
+pub enum LinkPage {
+    /// What the link does, or did.
+    #[oai(status = 200)]
+    Shown(
+        Html<String>,
+        #[oai(header = "Content-Security-Policy")] String,
+    ),
+    /// The link opens nothing: not signed here, past its time, or its reminder deleted.
+    #[oai(status = 404)]
+    Missing(
+        Html<String>,
+        #[oai(header = "Content-Security-Policy")] String,
+    ),
+    /// The reminder's state does not allow what the link asks any more.
+    #[oai(status = 409)]
+    Refused(
+        Html<String>,
+        #[oai(header = "Content-Security-Policy")] String,
+    ),
+}
+
+impl LinkPage {
+    pub fn shown(html: String) -> Self {
+        Self::Shown(Html(html), PAGE_POLICY.to_owned())
+    }
+
+    pub fn missing(html: String) -> Self {
+        Self::Missing(Html(html), PAGE_POLICY.to_owned())
+    }
+
+    pub fn refused(html: String) -> Self {
+        Self::Refused(Html(html), PAGE_POLICY.to_owned())
+    }
+}

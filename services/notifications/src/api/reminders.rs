@@ -264,11 +264,13 @@ impl RemindersApi {
     /// The caller's reminder `raw_id`; someone else's is as unknown as a missing one.
     async fn owned(&self, auth: &BearerAuth, raw_id: &str) -> ApiResult<ReminderDoc> {
         let id = ReminderId::parse(raw_id).map_err(|_| ApiError::NotFound("reminder"))?;
-        self.ctx
+        let reminder = self
+            .ctx
             .store
             .owned(auth.user_id(), id)
             .await?
-            .ok_or(ApiError::NotFound("reminder"))
+            .ok_or(ApiError::NotFound("reminder"))?;
+        Ok(self.ctx.results.settle(reminder).await?)
     }
 }
 

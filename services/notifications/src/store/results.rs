@@ -107,6 +107,22 @@ impl Store {
         Ok(journalled)
     }
 
+    /// The journalled results for reminder `id`, oldest first.
+    pub async fn journalled_results_of(
+        &self,
+        id: ReminderId,
+    ) -> StoreResult<Vec<JournalledResult>> {
+        let mut journalled = self
+            .all(
+                "reading a reminder's journalled results",
+                &self.results,
+                doc! { "reminder_id": id },
+            )
+            .await?;
+        journalled.sort_by_key(|entry| entry.id);
+        Ok(journalled)
+    }
+
     /// Removes the journal entries `ids`, recorded (or found to need no record).
     pub async fn forget_results(&self, ids: Vec<ObjectId>) -> StoreResult<()> {
         if ids.is_empty() {

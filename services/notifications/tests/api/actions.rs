@@ -121,11 +121,18 @@ async fn a_reminder_mail_snoozes_and_cancels_from_its_links_with_one_click_each(
         .send(Method::POST, &action(&platform, in_an_hour), None, None)
         .await?;
     assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let refused = refused.text().await?;
+    assert!(
+        refused.contains("This reminder is cancelled, so it cannot be snoozed any more."),
+        "a page a person reads: {refused}"
+    );
     let forged = in_an_hour.replacen("snooze-hour", "cancel", 1);
     let forged = platform
         .send(Method::POST, &action(&platform, &forged), None, None)
         .await?;
     assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    let forged = forged.text().await?;
+    assert!(forged.contains("This link does not work"), "{forged}");
     assert_eq!(platform.reminder(&me, id).await?["status"], "cancelled");
     platform.cleanup().await
 }

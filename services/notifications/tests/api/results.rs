@@ -1,15 +1,18 @@
 //! The email-sender's results, many recorded with one write: each is recorded only over a
 //! reminder still queued for that mail request, and answers for itself, whether the results
 //! name the scheduling pass that queued their reminders or only their due time. A result
-//! journalled by a recorder that stopped before recording it is recorded by another.
+//! journalled by a recorder that stopped before recording it is recorded by another, and one
+//! not recorded yet is recorded when its reminder is asked for.
 
 use chrono::{Duration, DurationRound, Utc};
-use common::{request_id::RequestId, testing};
+use common::{domain::ReminderId, request_id::RequestId, testing};
 use mongodb::bson::{self, doc};
 use notifications::{
     domain::{Status, Transition},
     store::{JournalledResult, MailResult, ReminderDoc},
 };
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 use crate::{
     helpers::{open_store, spawn_platform},
@@ -163,5 +166,58 @@ async fn a_result_another_recorder_journalled_and_left_is_recorded() -> anyhow::
         || async { Ok((journal.count_documents(doc! {}).await? == 0).then_some(())) },
     )
     .await?;
+    platform.cleanup().await
+}
+
+#[tokio::test]
+async fn a_reminder_asked_for_right_after_its_mail_was_accepted_is_sent_and_can_be_snoozed()
+-> anyhow::Result<()> {
+    let platform = spawn_platform().await?;
+    let me = platform.user().await?;
+    let event = platform
+        .event("Quiz night", Utc::now() + Duration::days(3))
+        .await?;
+    let id = platform
+        .remind(&me, &event, Utc::now() + Duration::days(1))
+        .await?;
+    let db = &platform.notifications.db;
+    let reminders = db.collection::<ReminderDoc>("reminders");
+    let filter = doc! { "_id": ReminderId::parse(&id)? };
+    reminders
+        .update_one(
+            filter.clone(),
+            doc! { "$set": { "status": "queued", "attempts": 1 } },
+        )
+        .await?;
+    let queued = reminders
+        .find_one(filter)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("stored"))?;
+    let result = MailResult {
+        id: queued.id,
+        message_id: queued.message_id(),
+        transition: Transition::Sent { at: Utc::now() },
+        pass: None,
+    };
+    // Journalled by a recorder that is alive: the platform's leaves it alone for 10 s.
+    let entry = JournalledResult::new(&result, "a recorder gathering for a second")
+        .ok_or_else(|| anyhow::anyhow!("a result"))?;
+    let journal = db.collection::<JournalledResult>("results");
+    journal.insert_one(&entry).await?;
+
+    let read = platform.reminder(&me, &id).await?;
+    assert_eq!(read["status"], "sent", "{read}");
+    assert_eq!(journal.count_documents(doc! {}).await?, 0, "recorded once");
+    let snoozed = platform
+        .reminders(
+            Method::POST,
+            &format!("/{id}/snooze"),
+            &me,
+            Some(&json!({ "minutes": 60 })),
+        )
+        .await?;
+    assert_eq!(snoozed.status(), StatusCode::OK);
+    let snoozed: serde_json::Value = snoozed.json().await?;
+    assert_eq!(snoozed["status"], "scheduled", "{snoozed}");
     platform.cleanup().await
 }

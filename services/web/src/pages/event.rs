@@ -1,9 +1,14 @@
-//! An event's page, and saving or unsaving it.
+//! An event's page, its calendar file, and saving or unsaving it.
 
+use common::{
+    domain::{EventId, TimeZone},
+    ics::{self, CalendarFile},
+    messages::EventSummary,
+};
 use minijinja::context;
 use poem::{
-    Response, handler,
-    http::StatusCode,
+    IntoResponse, Response, handler,
+    http::{StatusCode, header},
     web::{CsrfVerifier, Form, Path},
 };
 use serde::{Deserialize, Serialize};
@@ -31,10 +36,7 @@ struct EventDetails {
 
 impl From<Event> for EventDetails {
     fn from(event: Event) -> Self {
-        let place = match &event.place.address {
-            Some(address) => format!("{}, {address}", event.place.name),
-            None => event.place.name.clone(),
-        };
+        let place = event.place.line();
         Self {
             starts_at: event.starts_at.to_rfc3339(),
             starts_local: on_clock_of(event.starts_at, &event.timezone),
@@ -77,6 +79,49 @@ pub async fn event_page(visitor: Visitor, Path(id): Path<String>) -> Response {
         "event.html",
         context! { title, event => EventDetails::from(event), saved, admin },
     )
+}
+
+/// The event as an `.ics` file a calendar imports (the same file as a reminder mail's, so a
+/// calendar that has both keeps one).
+#[handler]
+pub async fn calendar_file(visitor: Visitor, Path(id): Path<String>) -> Response {
+    let anonymous = Caller {
+        address: visitor.address,
+        token: None,
+    };
+    let event = match visitor.api().event(anonymous, &id).await {
+        Ok(event) => event,
+        Err(failure) => return visitor.failed(&failure),
+    };
+    let summary = match summary_of(&event) {
+        Some(summary) => summary,
+        None => {
+            return visitor.problem(
+                StatusCode::BAD_GATEWAY,
+                "This event cannot be exported",
+                "The catalogue answered with an event this page does not understand.",
+            );
+        }
+    };
+    CalendarFile(ics::event_file(&summary))
+        .with_header(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"event.ics\"",
+        )
+        .into_response()
+}
+
+/// What a calendar file says of `event`; `None` when the API's id or zone do not parse.
+fn summary_of(event: &Event) -> Option<EventSummary> {
+    Some(EventSummary {
+        id: EventId::parse(&event.id).ok()?,
+        title: event.title.clone(),
+        starts_at: event.starts_at,
+        ends_at: event.ends_at,
+        timezone: TimeZone::parse(&event.timezone).ok()?,
+        place: event.place.line(),
+        version: event.version,
+    })
 }
 
 #[derive(Deserialize)]

@@ -101,6 +101,7 @@ pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
         .at("/", get(discover::discover))
         .at("/events/new", get(admin::new_form).post(admin::create))
         .at("/events/:id", get(event::event_page))
+        .at("/events/:id/calendar.ics", get(event::calendar_file))
         .at(
             "/events/:id/edit",
             get(admin::edit_form).post(admin::replace),

@@ -26,7 +26,8 @@ pub struct RemindForm {
     csrf: String,
     /// `hour`, `day`, `evening` or `moment`.
     preset: String,
-    /// For `moment`: a local date and time (`2026-12-10T18:30`), on the visitor's clock.
+    /// For `moment`: a local date and time (`2026-12-10T18:30`, seconds optional), on the
+    /// visitor's clock.
     #[serde(default)]
     moment: String,
 }
@@ -55,12 +56,20 @@ fn timing(form: &RemindForm, zone: Tz) -> Option<Timing> {
             at: "18:00".into(),
         }),
         "moment" => {
-            let local = NaiveDateTime::parse_from_str(form.moment.trim(), "%Y-%m-%dT%H:%M").ok()?;
+            let local = local_moment(&form.moment)?;
             let at = zone.from_local_datetime(&local).earliest()?;
             Some(Timing::At(at.with_timezone(&chrono::Utc)))
         }
         _ => None,
     }
+}
+
+/// A `datetime-local` input's value: browsers leave out the seconds when they are zero.
+fn local_moment(raw: &str) -> Option<NaiveDateTime> {
+    let raw = raw.trim();
+    NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M"))
+        .ok()
 }
 
 #[handler]
@@ -203,5 +212,19 @@ pub async fn cancel(
     match visitor.api().cancel(caller, &id).await {
         Ok(()) => visitor.go_to("/reminders", "Reminder cancelled."),
         Err(failure) => visitor.failed(&failure),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_moment;
+
+    #[test]
+    fn a_moment_is_read_with_or_without_its_seconds() {
+        let with = local_moment("2026-12-10T18:30:05").map(|at| at.to_string());
+        let without = local_moment(" 2026-12-10T18:30 ").map(|at| at.to_string());
+        assert_eq!(with.as_deref(), Some("2026-12-10 18:30:05"));
+        assert_eq!(without.as_deref(), Some("2026-12-10 18:30:00"));
+        assert_eq!(local_moment("10.12.2026 18:30"), None);
     }
 }

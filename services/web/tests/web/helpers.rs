@@ -40,15 +40,20 @@ pub struct Site {
     prefix: String,
 }
 
-/// What changes between sites: the access tokens' lifetime.
+/// What changes between sites.
 pub struct Options {
+    /// The access tokens' lifetime.
     pub access_ttl: Duration,
+    /// Whether an email-sender mails what is asked to the local Mailpit. Without one, the
+    /// mails wait on the queue, where [`Site::mailed_link`] reads them.
+    pub mail: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             access_ttl: Duration::from_secs(15 * 60),
+            mail: false,
         }
     }
 }
@@ -102,12 +107,26 @@ impl Site {
             auth: auth.clone(),
             users_url: users_url.clone(),
             events_url: events_url.clone(),
+            public_url: Url::parse(PUBLIC_URL)?,
             ..notifications::config::Config::default()
         })
         .await?;
         let notifications_url = Url::parse(&format!("http://127.0.0.1:{}/", notifications.port()))?;
         databases.push(notifications.db().clone());
         tokio::spawn(notifications.run_until_stopped(stop.clone()));
+
+        if options.mail {
+            let mut config = email_sender::config::Config {
+                http: HttpConfig::ephemeral(),
+                mongo: testing::mongo_config("web_email"),
+                amqp: amqp.clone(),
+                ..email_sender::config::Config::default()
+            };
+            (config.smtp.host, config.smtp.port) = testing::Mailpit::smtp_address();
+            let email_sender = email_sender::Application::build(config).await?;
+            databases.push(email_sender.db().clone());
+            tokio::spawn(email_sender.run_until_stopped(stop.clone()));
+        }
 
         let gateway = |web: Url| {
             let mut config = gateway::config::Config {

@@ -12,6 +12,7 @@ async fn pages_asked_for_at_once_with_an_ending_token_keep_the_login() -> anyhow
     // Every page finds the access token about to end, and refreshes it.
     let site = Site::start(Options {
         access_ttl: Duration::from_secs(5),
+        ..Options::default()
     })
     .await?;
     let id = site.event("Chess club", "Play.", "games").await?;
