@@ -312,7 +312,30 @@ impl Api {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<EventPage, ApiFailure> {
-        let request = self.request(Method::GET, "/api/v1/events/saved", caller);
+        self.events_for(caller, "/api/v1/events/saved", cursor, limit)
+            .await
+    }
+
+    /// A page of upcoming events in the caller's interests and the topics of what they saved,
+    /// soonest first.
+    pub async fn recommended(
+        &self,
+        caller: Caller<'_>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<EventPage, ApiFailure> {
+        self.events_for(caller, "/api/v1/events/recommended", cursor, limit)
+            .await
+    }
+
+    async fn events_for(
+        &self,
+        caller: Caller<'_>,
+        path: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<EventPage, ApiFailure> {
+        let request = self.request(Method::GET, path, caller);
         let limit = limit.to_string();
         let mut query = vec![("limit", limit.as_str())];
         query.extend(cursor.map(|cursor| ("cursor", cursor)));

@@ -68,6 +68,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("event.html", include_str!("../../templates/event.html")),
     ("saved.html", include_str!("../../templates/saved.html")),
     (
+        "recommended.html",
+        include_str!("../../templates/recommended.html"),
+    ),
+    (
         "reminders.html",
         include_str!("../../templates/reminders.html"),
     ),
@@ -110,6 +114,7 @@ pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
         .at("/events/:id/saved", post(event::set_saved))
         .at("/events/:id/remind", post(reminders::remind))
         .at("/saved", get(saved::saved))
+        .at("/recommended", get(saved::recommended))
         .at("/reminders", get(reminders::reminders))
         .at("/reminders/:id/snooze", post(reminders::snooze))
         .at("/reminders/:id/cancel", post(reminders::cancel))

@@ -1,5 +1,5 @@
-//! The pages through the public gateway: discovering, an event's page, registering, saving,
-//! signing in and out, and what a form without its CSRF token does.
+//! The pages through the public gateway: discovering, an event's page and its calendar file,
+//! registering, saving, signing in and out, and what a form without its CSRF token does.
 
 use reqwest::StatusCode;
 
@@ -48,6 +48,36 @@ async fn a_visitor_finds_an_event_by_a_misspelt_word_and_reads_its_page() -> any
     );
     assert!(page.body.contains("Sign in</a> to save this event"));
 
+    // Its calendar file, linked from its page: the same UID and SEQUENCE as every other.
+    let calendar = format!("/events/{id}/calendar.ics");
+    assert!(page.body.contains(&format!(r#"href="{calendar}""#)));
+    let file = browser.get(&calendar).await?;
+    assert_eq!(file.status, StatusCode::OK);
+    let header = |name| {
+        file.headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    };
+    assert!(header("content-type").starts_with("text/calendar"));
+    assert!(header("content-disposition").starts_with("attachment"));
+    assert!(
+        file.body.contains(&format!("UID:event-{id}@eventpost")),
+        "{}",
+        file.body
+    );
+    assert!(file.body.contains("SEQUENCE:1"), "{}", file.body);
+    assert!(
+        file.body.contains("SUMMARY:Jazz workshop in the park"),
+        "{}",
+        file.body
+    );
+    assert!(file.body.contains("TZID=Europe/Berlin"), "{}", file.body);
+    let no_file = browser
+        .get("/events/65f1c0ffee0000000000abcd/calendar.ics")
+        .await?;
+    assert_eq!(no_file.status, StatusCode::NOT_FOUND);
+
     let missing = browser.get("/events/65f1c0ffee0000000000abcd").await?;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(
@@ -89,10 +119,12 @@ async fn every_page_forbids_inline_scripts_frames_and_caching() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn a_new_person_registers_saves_an_event_and_finds_it_among_their_saved() -> anyhow::Result<()>
-{
+async fn a_new_person_registers_saves_an_event_and_finds_it_among_their_saved_and_more_like_it()
+-> anyhow::Result<()> {
     let site = Site::start(Options::default()).await?;
     let id = site.event("Salsa night", "Dance.", "dance").await?;
+    site.event("Tango evening", "Dance too.", "dance").await?;
+    site.event("Cheese tasting", "Food.", "food").await?;
     let browser = site.browser()?;
 
     let saved_before = browser.get("/saved").await?;
@@ -156,6 +188,17 @@ async fn a_new_person_registers_saves_an_event_and_finds_it_among_their_saved() 
     let list = browser.get("/saved").await?;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains("Salsa night"), "{}", list.body);
+
+    // Recommended: more in the saved event's topic, not what is saved already.
+    let recommended = browser.get("/recommended").await?;
+    assert_eq!(recommended.status, StatusCode::OK);
+    assert!(
+        recommended.body.contains("Tango evening"),
+        "{}",
+        recommended.body
+    );
+    assert!(!recommended.body.contains("Salsa night"), "saved already");
+    assert!(!recommended.body.contains("Cheese tasting"), "another topic");
     site.cleanup().await
 }
 
