@@ -530,6 +530,18 @@ impl Api {
             .map(drop)
     }
 
+    /// Moves the scheduled reminder `id` to `send_at`.
+    pub async fn reschedule(
+        &self,
+        caller: Caller<'_>,
+        id: &str,
+        send_at: DateTime<Utc>,
+    ) -> Result<Reminder, ApiFailure> {
+        let path = format!("/api/v1/notifications/{}", segment(id));
+        let request = self.request(Method::PATCH, &path, caller);
+        answer(request.json(&json!({ "send_at": send_at }))).await
+    }
+
     /// Cancels the reminder `id`.
     pub async fn cancel(&self, caller: Caller<'_>, id: &str) -> Result<(), ApiFailure> {
         let path = format!("/api/v1/notifications/{}", segment(id));

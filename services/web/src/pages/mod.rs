@@ -117,6 +117,7 @@ pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
         .at("/recommended", get(saved::recommended))
         .at("/reminders", get(reminders::reminders))
         .at("/reminders/:id/snooze", post(reminders::snooze))
+        .at("/reminders/:id/change", post(reminders::change))
         .at("/reminders/:id/cancel", post(reminders::cancel))
         .at(
             "/sign-in",

@@ -1,7 +1,7 @@
 //! Reminders: setting one from an event's page with a preset or a chosen moment, and the
 //! visitor's reminders with their state, snooze and cancel.
 
-use chrono::{NaiveDateTime, TimeZone};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use minijinja::context;
 use poem::{
@@ -55,11 +55,7 @@ fn timing(form: &RemindForm, zone: Tz) -> Option<Timing> {
             days_before: 1,
             at: "18:00".into(),
         }),
-        "moment" => {
-            let local = local_moment(&form.moment)?;
-            let at = zone.from_local_datetime(&local).earliest()?;
-            Some(Timing::At(at.with_timezone(&chrono::Utc)))
-        }
+        "moment" => at_moment(&form.moment, zone).map(Timing::At),
         _ => None,
     }
 }
@@ -70,6 +66,14 @@ fn local_moment(raw: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M"))
         .ok()
+}
+
+/// The instant a `datetime-local` value names on `zone`'s clock (a time the clock skips does
+/// not exist; one it repeats is the first).
+fn at_moment(raw: &str, zone: Tz) -> Option<DateTime<Utc>> {
+    let local = local_moment(raw)?;
+    let at = zone.from_local_datetime(&local).earliest()?;
+    Some(at.with_timezone(&Utc))
 }
 
 #[handler]
@@ -114,10 +118,13 @@ struct ReminderItem {
     to_email: String,
     send_at: String,
     send_local: String,
+    /// `send_at` as the change form's `datetime-local` value.
+    send_input: String,
     status: String,
     sent_local: Option<String>,
     last_error: Option<String>,
     can_snooze: bool,
+    can_change: bool,
     can_cancel: bool,
 }
 
@@ -126,8 +133,14 @@ impl ReminderItem {
         let status = reminder.status.as_str();
         Self {
             can_snooze: matches!(status, "scheduled" | "sent"),
+            can_change: status == "scheduled",
             can_cancel: matches!(status, "scheduled" | "queued"),
             send_at: reminder.send_at.to_rfc3339(),
+            send_input: reminder
+                .send_at
+                .with_timezone(&zone)
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string(),
             send_local: on_clock_of(reminder.send_at, zone.name()),
             sent_local: reminder.sent_at.map(|at| on_clock_of(at, zone.name())),
             id: reminder.id,
@@ -194,6 +207,47 @@ pub async fn snooze(
     };
     match visitor.api().snooze(caller, &id, SNOOZE_MINUTES).await {
         Ok(()) => visitor.go_to("/reminders", "Snoozed for an hour."),
+        Err(failure) => visitor.failed(&failure),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ChangeForm {
+    csrf: String,
+    /// The new time, on the visitor's clock.
+    moment: String,
+}
+
+#[handler]
+pub async fn change(
+    visitor: Visitor,
+    verifier: &CsrfVerifier,
+    Path(id): Path<String>,
+    Form(form): Form<ChangeForm>,
+) -> Response {
+    let caller = match visitor.signed_in_form(verifier, &form.csrf, "/reminders") {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
+    };
+    let zone = zone_of(&visitor).await;
+    let Some(send_at) = at_moment(&form.moment, zone) else {
+        return visitor.go_to("/reminders", "Not changed: choose a date and a time.");
+    };
+    match visitor.api().reschedule(caller, &id, send_at).await {
+        Ok(reminder) => {
+            let when = on_clock_of(reminder.send_at, zone.name());
+            visitor.go_to("/reminders", &format!("Changed: it goes on {when}."))
+        }
+        Err(failure)
+            if failure.status().is_client_error() && failure.status() != StatusCode::NOT_FOUND =>
+        {
+            let why = failure
+                .field_errors()
+                .into_values()
+                .next()
+                .unwrap_or_else(|| failure.detail());
+            visitor.go_to("/reminders", &format!("Not changed: {why}."))
+        }
         Err(failure) => visitor.failed(&failure),
     }
 }

@@ -198,7 +198,10 @@ async fn a_new_person_registers_saves_an_event_and_finds_it_among_their_saved_an
         recommended.body
     );
     assert!(!recommended.body.contains("Salsa night"), "saved already");
-    assert!(!recommended.body.contains("Cheese tasting"), "another topic");
+    assert!(
+        !recommended.body.contains("Cheese tasting"),
+        "another topic"
+    );
     site.cleanup().await
 }
 

@@ -1,6 +1,7 @@
 //! Reminders from the pages: set from an event's page with a preset or a chosen moment, listed
-//! on the visitor's clock, snoozed and cancelled.
+//! on the visitor's clock, changed, snoozed and cancelled.
 
+use chrono::Timelike;
 use reqwest::StatusCode;
 
 use crate::helpers::{Options, Site};
@@ -67,6 +68,38 @@ async fn a_visitor_sets_reminders_from_an_event_and_manages_them() -> anyhow::Re
             .ok_or_else(|| anyhow::anyhow!("an id"))?;
         list.body[start..start + end].to_owned()
     };
+    // Changed to a moment on the visitor's clock (UTC, the new account's).
+    let change = format!("/reminders/{reminder_id}/change");
+    let moment = (chrono::Utc::now() + chrono::Duration::days(2))
+        .with_nanosecond(0)
+        .ok_or_else(|| anyhow::anyhow!("a whole second"))?;
+    let local = moment.format("%Y-%m-%dT%H:%M:%S").to_string();
+    for (to, notice) in [
+        ("2001-01-01T09:00", "Not changed: "),
+        ("soon", "Not changed: choose a date and a time."),
+        (local.as_str(), "Changed: it goes on "),
+    ] {
+        let list = browser.get("/reminders").await?;
+        let changed = browser
+            .post(&change, &[("csrf", &list.csrf()?), ("moment", to)])
+            .await?;
+        assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
+        let list = browser.get("/reminders").await?;
+        assert!(list.body.contains(notice), "{to}: {}", list.body);
+    }
+    let list = browser.get("/reminders").await?;
+    assert!(
+        list.body
+            .contains(&format!(r#"datetime="{}""#, moment.to_rfc3339())),
+        "the new time: {}",
+        list.body
+    );
+    assert!(
+        list.body.contains(&format!(r#"value="{local}""#)),
+        "the form shows it: {}",
+        list.body
+    );
+
     let cancelled = browser
         .post(
             &format!("/reminders/{reminder_id}/cancel"),
