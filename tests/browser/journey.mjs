@@ -97,11 +97,22 @@ let failed = null;
 let page;
 try {
   // axe is injected as a script, which the pages' policy forbids: the audit bypasses it.
-  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({
+    bypassCSP: true,
+    timezoneId: "UTC",
+    viewport: { width: 1280, height: 900 },
+  });
   page = await context.newPage();
   const shots = process.env.SCREENSHOTS;
   const email = `new-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
   let password = "a long enough password";
+
+  await step("a visitor reads an event's start on their own clock", async () => {
+    await page.goto(`${site}/?q=${encodeURIComponent(env("SEARCH"))}`);
+    await page.getByRole("link", { name: title }).click();
+    await page.getByRole("heading", { level: 1, name: title }).waitFor();
+    await expectText(page, "on your clock (UTC)");
+  });
 
   await step("a new person registers", async () => {
     await page.goto(`${site}/register`);

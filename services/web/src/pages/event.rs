@@ -1,5 +1,6 @@
 //! An event's page, its calendar file, and saving or unsaving it.
 
+use chrono_tz::Tz;
 use common::{
     domain::{EventId, TimeZone},
     ics::{self, CalendarFile},
@@ -28,19 +29,34 @@ struct EventDetails {
     description: String,
     starts_at: String,
     starts_local: String,
+    /// The start on the signed-in viewer's clock, when it is not the event's.
+    starts_yours: Option<String>,
+    timezone: String,
     ends_local: Option<String>,
     place: String,
     organizer: Option<String>,
     topics: Vec<String>,
 }
 
-impl From<Event> for EventDetails {
-    fn from(event: Event) -> Self {
+impl EventDetails {
+    /// `event` as `viewer` (their zone, if signed in) reads it.
+    fn new(event: Event, viewer: Option<Tz>) -> Self {
         let place = event.place.line();
+        let starts_yours = viewer
+            .filter(|zone| zone.name() != event.timezone)
+            .map(|zone| {
+                format!(
+                    "{} on your clock ({})",
+                    on_clock_of(event.starts_at, zone.name()),
+                    zone.name()
+                )
+            });
         Self {
             starts_at: event.starts_at.to_rfc3339(),
             starts_local: on_clock_of(event.starts_at, &event.timezone),
+            starts_yours,
             ends_local: event.ends_at.map(|end| on_clock_of(end, &event.timezone)),
+            timezone: event.timezone,
             id: event.id,
             title: event.title,
             description: event.description,
@@ -61,14 +77,17 @@ pub async fn event_page(visitor: Visitor, Path(id): Path<String>) -> Response {
         Ok(event) => event,
         Err(failure) => return visitor.failed(&failure),
     };
-    let saved = match &visitor.login {
-        Some(login) => visitor
-            .api()
-            .saved(login.caller(visitor.address), None, SAVED_LOOKED_THROUGH)
-            .await
-            .is_ok_and(|page| page.items.iter().any(|saved| saved.id == event.id)),
-        None => false,
+    let saved = async {
+        match &visitor.login {
+            Some(login) => visitor
+                .api()
+                .saved(login.caller(visitor.address), None, SAVED_LOOKED_THROUGH)
+                .await
+                .is_ok_and(|page| page.items.iter().any(|saved| saved.id == event.id)),
+            None => false,
+        }
     };
+    let (saved, zone) = tokio::join!(saved, visitor.zone());
     let title = event.title.clone();
     let admin = visitor
         .login
@@ -77,7 +96,7 @@ pub async fn event_page(visitor: Visitor, Path(id): Path<String>) -> Response {
     visitor.render(
         StatusCode::OK,
         "event.html",
-        context! { title, event => EventDetails::from(event), saved, admin },
+        context! { title, event => EventDetails::new(event, zone), saved, admin },
     )
 }
 

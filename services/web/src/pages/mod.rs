@@ -15,6 +15,7 @@ mod time;
 
 use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 
+use chrono_tz::Tz;
 use minijinja::{Environment, Value, context};
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
@@ -90,7 +91,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 const STYLE_SHEET: &str = include_str!("../../static/app.css");
 
-const DISCOVER_SCRIPT: &str = include_str!("../../static/discover.js");
+const SITE_SCRIPT: &str = include_str!("../../static/site.js");
 
 /// The site's routes; an address that is none of them answers the "not found" page.
 pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
@@ -150,7 +151,7 @@ pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
         .at("/account/password", post(settings::change_password))
         .at("/account/delete", post(settings::delete_account))
         .at("/static/app.css", get(style_sheet))
-        .at("/static/discover.js", get(discover_script))
+        .at("/static/site.js", get(site_script))
         .data(pages)
         .catch_error(move |_: NotFoundError| {
             let page = Html(not_found.clone())
@@ -161,8 +162,8 @@ pub fn routes(pages: Pages) -> anyhow::Result<impl Endpoint + 'static> {
 }
 
 #[handler]
-fn discover_script() -> impl IntoResponse {
-    DISCOVER_SCRIPT
+fn site_script() -> impl IntoResponse {
+    SITE_SCRIPT
         .with_content_type("text/javascript; charset=utf-8")
         .with_header(header::CACHE_CONTROL, "public, max-age=3600")
 }
@@ -266,6 +267,14 @@ fn visitor_address(req: &Request) -> IpAddr {
 }
 
 impl Visitor {
+    /// The signed-in visitor's clock: their profile's zone (UTC until they choose one, or
+    /// when the profile cannot be read); `None` for a visitor not signed in.
+    pub async fn zone(&self) -> Option<Tz> {
+        let login = self.login.as_ref()?;
+        let zone = self.api().zone(login.caller(self.address)).await.ok();
+        Some(zone.and_then(|zone| zone.parse().ok()).unwrap_or(Tz::UTC))
+    }
+
     pub fn api(&self) -> &Api {
         &self.pages.api
     }

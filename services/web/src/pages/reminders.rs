@@ -34,16 +34,7 @@ pub struct RemindForm {
 
 /// The visitor's clock: their profile's zone.
 async fn zone_of(visitor: &Visitor) -> Tz {
-    let Some(login) = &visitor.login else {
-        return Tz::UTC;
-    };
-    visitor
-        .api()
-        .zone(login.caller(visitor.address))
-        .await
-        .ok()
-        .and_then(|zone| zone.parse().ok())
-        .unwrap_or(Tz::UTC)
+    visitor.zone().await.unwrap_or(Tz::UTC)
 }
 
 /// The timing a preset names; `None` for a moment that is not a date and time.

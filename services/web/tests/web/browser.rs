@@ -65,7 +65,7 @@ async fn people_register_are_reminded_and_edit_events_in_chromium_without_seriou
     assert_eq!(report["failed"], Value::Null, "{report:#}");
     assert_eq!(
         report["steps"].as_array().map(Vec::len),
-        Some(12),
+        Some(13),
         "every step: {report:#}"
     );
     let serious: Vec<&Value> = report["violations"]

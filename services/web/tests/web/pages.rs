@@ -47,6 +47,11 @@ async fn a_visitor_finds_an_event_by_a_misspelt_word_and_reads_its_page() -> any
         page.body
     );
     assert!(page.body.contains("Sign in</a> to save this event"));
+    assert!(
+        page.body.contains(r#"<span id="start-yours" hidden></span>"#),
+        "the visitor's clock is the browser's business: {}",
+        page.body
+    );
 
     // Its calendar file, linked from its page: the same UID and SEQUENCE as every other.
     let calendar = format!("/events/{id}/calendar.ics");
@@ -169,6 +174,11 @@ async fn a_new_person_registers_saves_an_event_and_finds_it_among_their_saved_an
 
     let page = browser.get(&format!("/events/{id}")).await?;
     assert!(page.body.contains(">Save</button>"), "{}", page.body);
+    assert!(
+        page.body.contains(" UTC on your clock (UTC)"),
+        "a Berlin event's start on the viewer's clock too: {}",
+        page.body
+    );
     let csrf = page.csrf()?;
     let saved = browser
         .post(
@@ -341,10 +351,10 @@ async fn near_a_city_or_the_visitors_location_finds_only_what_is_close() -> anyh
     assert!(
         anywhere
             .body
-            .contains(r#"<script src="/static/discover.js" defer></script>"#),
+            .contains(r#"<script src="/static/site.js" defer></script>"#),
         "the location and zone script, from this origin"
     );
-    let script = browser.get("/static/discover.js").await?;
+    let script = browser.get("/static/site.js").await?;
     assert!(script.body.contains("geolocation"));
     site.cleanup().await
 }
