@@ -23,10 +23,11 @@ use crate::{
     config::Config,
     pages::{self, Pages},
     security,
-    sessions::MongoSessions,
+    sessions::{MongoSessions, Refreshes},
 };
 
-/// How often ended sessions are removed.
+/// How often ended sessions, and refresh answers left by an instance that stopped, are
+/// removed.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// The name of the session cookie.
@@ -36,6 +37,7 @@ pub const SESSION_COOKIE: &str = "eventpost_session";
 pub struct Application {
     service: Service,
     sessions: MongoSessions,
+    refreshes: Refreshes,
     db: Database,
 }
 
@@ -44,6 +46,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = mongo::connect(&config.mongo, SERVICE).await?;
         let sessions = MongoSessions::new(&db, config.mongo.deadline());
+        let refreshes = Refreshes::new(&db, config.mongo.deadline());
         let api = Api::new(config.api_url.clone(), config.api_timeout)?;
         let csrf_key: [u8; 32] = base64::engine::general_purpose::STANDARD
             .decode(config.csrf_key.expose())
@@ -58,7 +61,7 @@ impl Application {
             .same_site(SameSite::Lax)
             .max_age(config.session_lifetime);
         let site = security::with_headers(
-            pages::routes(Pages::new(api)?)?
+            pages::routes(Pages::new(api, refreshes.clone())?)?
                 .with(ServerSession::new(cookies, sessions.clone()))
                 .with(
                     Csrf::new()
@@ -75,6 +78,7 @@ impl Application {
         Ok(Self {
             service,
             sessions,
+            refreshes,
             db,
         })
     }
@@ -92,11 +96,15 @@ impl Application {
     /// Serves until `shutdown` is cancelled, pruning ended sessions now and then.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let sessions = self.sessions.clone();
+        let refreshes = self.refreshes.clone();
         let stop = shutdown.clone();
         let pruning = tokio::spawn(async move {
             loop {
                 if let Err(err) = sessions.prune().await {
                     tracing::warn!(error = %err, "pruning ended sessions failed");
+                }
+                if let Err(err) = refreshes.prune().await {
+                    tracing::warn!(error = %err, "pruning refresh answers failed");
                 }
                 tokio::select! {
                     () = stop.cancelled() => return,

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use crate::{
     api::{Api, ApiFailure, Caller},
-    sessions::{Login, Logins},
+    sessions::{Login, Logins, Refreshes},
 };
 
 /// What every page shares.
@@ -42,13 +42,13 @@ pub struct Pages {
 }
 
 impl Pages {
-    pub fn new(api: Api) -> anyhow::Result<Self> {
+    pub fn new(api: Api, refreshes: Refreshes) -> anyhow::Result<Self> {
         let mut templates = Environment::new();
         for (name, source) in TEMPLATES {
             templates.add_template(name, source)?;
         }
         Ok(Self {
-            logins: Logins::new(api.clone()),
+            logins: Logins::new(api.clone(), refreshes),
             api,
             templates: Arc::new(templates),
         })

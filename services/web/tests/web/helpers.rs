@@ -47,6 +47,8 @@ pub struct Options {
     /// Whether an email-sender mails what is asked to the local Mailpit. Without one, the
     /// mails wait on the queue, where [`Site::mailed_link`] reads them.
     pub mail: bool,
+    /// How many instances of the web app the public gateway shares the pages between.
+    pub web_instances: usize,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
         Self {
             access_ttl: Duration::from_secs(15 * 60),
             mail: false,
+            web_instances: 1,
         }
     }
 }
@@ -128,7 +131,7 @@ impl Site {
             tokio::spawn(email_sender.run_until_stopped(stop.clone()));
         }
 
-        let gateway = |web: Url| {
+        let gateway = |web: Vec<Url>| {
             let mut config = gateway::config::Config {
                 http: HttpConfig::ephemeral(),
                 auth: auth.clone(),
@@ -139,26 +142,33 @@ impl Site {
             config.upstreams.users = vec![users_url.clone()];
             config.upstreams.events = vec![events_url.clone()];
             config.upstreams.notifications = vec![notifications_url.clone()];
-            config.upstreams.web = vec![web];
+            config.upstreams.web = web;
             config.upstreams.health_interval = Duration::from_millis(200);
             config
         };
-        let api_gateway = gateway::Application::build(gateway(unreachable())).await?;
+        let api_gateway = gateway::Application::build(gateway(vec![unreachable()])).await?;
         let api = Url::parse(&format!("http://127.0.0.1:{}/", api_gateway.port()))?;
         tokio::spawn(api_gateway.run_until_stopped(stop.clone()));
 
-        let web = web::Application::build(web::config::Config {
+        // Every instance of the web app on one database, as in production.
+        let mut web_config = web::config::Config {
             http: HttpConfig::ephemeral(),
             mongo: testing::mongo_config("web"),
             api_url: api.clone(),
             ..web::config::Config::default()
-        })
-        .await?;
-        let web_url = Url::parse(&format!("http://127.0.0.1:{}/", web.port()))?;
-        databases.push(web.db().clone());
-        tokio::spawn(web.run_until_stopped(stop.clone()));
+        };
+        let mut web_urls = Vec::with_capacity(options.web_instances);
+        for instance in 0..options.web_instances {
+            let web = web::Application::build(web_config.clone()).await?;
+            web_urls.push(Url::parse(&format!("http://127.0.0.1:{}/", web.port()))?);
+            if instance == 0 {
+                databases.push(web.db().clone());
+                web_config.mongo.database = web.db().name().to_owned();
+            }
+            tokio::spawn(web.run_until_stopped(stop.clone()));
+        }
 
-        let public = gateway::Application::build(gateway(web_url)).await?;
+        let public = gateway::Application::build(gateway(web_urls)).await?;
         let url = Url::parse(&format!("http://127.0.0.1:{}/", public.port()))?;
         tokio::spawn(public.run_until_stopped(stop.clone()));
 

@@ -48,7 +48,8 @@ async fn a_visitor_finds_an_event_by_a_misspelt_word_and_reads_its_page() -> any
     );
     assert!(page.body.contains("Sign in</a> to save this event"));
     assert!(
-        page.body.contains(r#"<span id="start-yours" hidden></span>"#),
+        page.body
+            .contains(r#"<span id="start-yours" hidden></span>"#),
         "the visitor's clock is the browser's business: {}",
         page.body
     );

@@ -1,28 +1,30 @@
 //! Visitors' sessions, kept on the server: the browser holds only a random id in an HttpOnly
 //! cookie (poem's `ServerSession`), and this app's own database holds what the session knows,
 //! the visitor's tokens among them, under the id's SHA-256 digest (a copy of the database
-//! opens no session).
+//! opens no session; see [`store`]).
 //!
 //! A signed-in session's access token lives 15 minutes; a page that finds it about to end
 //! refreshes it first. Each refresh token works once and a replay ends the login (the users
 //! service's reuse detection), so the refreshes a session needs at once (two tabs, a page and
-//! its form) share one call: the first page to need it makes it, the others wait for its
-//! answer, which is kept for a minute for pages that read the session before it was written.
+//! its form) share one call: within an instance, the first page to need it makes it and the
+//! others wait for its answer, kept for a minute for pages that read the session before it
+//! was written; across instances, through the database ([`refreshes`]).
+
+mod refreshes;
+mod store;
+
+pub use refreshes::Refreshes;
+pub use store::MongoSessions;
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     net::IpAddr,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use chrono::{DateTime, Utc};
-use common::store::{Deadline, StoreResult};
-use mongodb::{
-    Collection, Database,
-    bson::{self, Document, doc},
-};
-use poem::session::{Session, SessionStorage};
+use poem::session::Session;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -35,9 +37,6 @@ const LOGIN: &str = "login";
 
 /// How long before its end an access token is refreshed.
 const REFRESHED_AHEAD: chrono::Duration = chrono::Duration::seconds(30);
-
-/// How long a refresh's answer is kept for the pages that started from the same session.
-const REFRESH_KEPT_FOR: Duration = Duration::from_secs(60);
 
 /// A signed-in visitor's tokens.
 #[derive(Clone, Serialize, Deserialize)]
@@ -100,7 +99,10 @@ impl Login {
 #[derive(Clone)]
 pub struct Logins {
     api: Api,
-    refreshes: Arc<Mutex<HashMap<String, SharedRefresh>>>,
+    /// This instance's refreshes under way, by refresh token.
+    refreshing: Arc<Mutex<HashMap<String, SharedRefresh>>>,
+    /// Every instance's.
+    refreshes: Refreshes,
 }
 
 /// One refresh that every page holding the same refresh token waits for: the new tokens, or
@@ -112,10 +114,11 @@ struct SharedRefresh {
 }
 
 impl Logins {
-    pub fn new(api: Api) -> Self {
+    pub fn new(api: Api, refreshes: Refreshes) -> Self {
         Self {
             api,
-            refreshes: Arc::default(),
+            refreshing: Arc::default(),
+            refreshes,
         }
     }
 
@@ -158,12 +161,12 @@ impl Logins {
         address: IpAddr,
     ) -> Result<Option<Tokens>, ApiFailure> {
         let shared = {
-            let mut refreshes = self
-                .refreshes
+            let mut refreshing = self
+                .refreshing
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            refreshes.retain(|_, refresh| refresh.started.elapsed() < REFRESH_KEPT_FOR);
-            refreshes
+            refreshing.retain(|_, refresh| refresh.started.elapsed() < refreshes::KEPT_FOR);
+            refreshing
                 .entry(login.refresh_token.clone())
                 .or_insert_with(|| SharedRefresh {
                     started: Instant::now(),
@@ -177,12 +180,9 @@ impl Logins {
         };
         shared
             .answer
-            .get_or_try_init(|| async {
-                match self.api.refresh(caller, &login.refresh_token).await {
-                    Ok(tokens) => Ok(Some(tokens)),
-                    Err(ApiFailure::Problem { .. }) => Ok(None),
-                    Err(err) => Err(err),
-                }
+            .get_or_try_init(|| {
+                self.refreshes
+                    .refresh(&self.api, caller, &login.refresh_token)
             })
             .await
             .cloned()
@@ -200,115 +200,9 @@ impl Logins {
     }
 }
 
-/// Sessions in the web app's database: `sessions`, one document per session, by the digest
-/// of its id.
-#[derive(Clone)]
-pub struct MongoSessions {
-    sessions: Collection<Document>,
-    deadline: Deadline,
-}
-
-impl MongoSessions {
-    pub fn new(db: &Database, deadline: Deadline) -> Self {
-        Self {
-            sessions: db.collection("sessions"),
-            deadline,
-        }
-    }
-
-    /// Removes the sessions past their end; run now and then (a range over the collection).
-    pub async fn prune(&self) -> StoreResult<u64> {
-        let sessions = self.sessions.clone();
-        let filter = doc! { "expires_at": { "$lt": bson::DateTime::now() } };
-        self.deadline
-            .run("pruning ended sessions", async move {
-                sessions
-                    .delete_many(filter)
-                    .await
-                    .map(|result| result.deleted_count)
-            })
-            .await
-    }
-}
-
-fn digest(session_id: &str) -> String {
-    let digest = Sha256::digest(session_id.as_bytes());
+/// The SHA-256 digest of `secret` in hex: what the database holds in place of a session id
+/// or a refresh token.
+fn digest(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn unavailable(err: impl Into<anyhow::Error>) -> poem::Error {
-    let err: anyhow::Error = err.into();
-    tracing::warn!(error = %err, "the session store failed");
-    poem::Error::from_string(
-        "sessions are unavailable",
-        poem::http::StatusCode::SERVICE_UNAVAILABLE,
-    )
-}
-
-impl SessionStorage for MongoSessions {
-    async fn load_session<'a>(
-        &'a self,
-        session_id: &'a str,
-    ) -> poem::Result<Option<BTreeMap<String, Value>>> {
-        let sessions = self.sessions.clone();
-        let id = digest(session_id);
-        let stored = self
-            .deadline
-            .run("reading a session", async move {
-                sessions.find_one(doc! { "_id": id }).await
-            })
-            .await
-            .map_err(unavailable)?;
-        let Some(stored) = stored else {
-            return Ok(None);
-        };
-        let ended = stored
-            .get_datetime("expires_at")
-            .is_ok_and(|end| *end < bson::DateTime::now());
-        if ended {
-            return Ok(None);
-        }
-        let entries = stored.get_document("entries").map_err(unavailable)?.clone();
-        let entries: BTreeMap<String, Value> = bson::from_document(entries).map_err(unavailable)?;
-        Ok(Some(entries))
-    }
-
-    async fn update_session<'a>(
-        &'a self,
-        session_id: &'a str,
-        entries: &'a BTreeMap<String, Value>,
-        expires: Option<Duration>,
-    ) -> poem::Result<()> {
-        let entries = bson::to_document(entries).map_err(unavailable)?;
-        let lifetime = expires.unwrap_or(Duration::from_secs(24 * 60 * 60));
-        let expires_at = Utc::now() + chrono::Duration::from_std(lifetime).map_err(unavailable)?;
-        let id = digest(session_id);
-        let document = doc! {
-            "_id": &id,
-            "entries": entries,
-            "expires_at": bson::DateTime::from_chrono(expires_at),
-        };
-        let sessions = self.sessions.clone();
-        self.deadline
-            .run("writing a session", async move {
-                sessions
-                    .replace_one(doc! { "_id": id }, document)
-                    .upsert(true)
-                    .await
-                    .map(drop)
-            })
-            .await
-            .map_err(unavailable)
-    }
-
-    async fn remove_session<'a>(&'a self, session_id: &'a str) -> poem::Result<()> {
-        let sessions = self.sessions.clone();
-        let id = digest(session_id);
-        self.deadline
-            .run("removing a session", async move {
-                sessions.delete_one(doc! { "_id": id }).await.map(drop)
-            })
-            .await
-            .map_err(unavailable)
-    }
 }
