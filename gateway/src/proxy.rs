@@ -72,6 +72,9 @@ impl ProxyMetrics {
     }
 }
 
+/// Two years, subdomains included: what browsers' preload lists ask for.
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
 /// The forwarding endpoint.
 pub struct Proxy {
     pub upstreams: Upstreams,
@@ -104,6 +107,7 @@ impl Proxy {
         }
         let upstream = routes::upstream_for(&path).ok_or(ApiError::NotFound("route"))?;
         let origin = self.origin_of(&req);
+        let over_tls = origin.is_some_and(|origin| origin.over_tls);
         if let Some(origin) = origin {
             self.limits
                 .check_client(origin.client, path == "/api/v1/auth/token")?;
@@ -117,7 +121,15 @@ impl Proxy {
         {
             return Err(ApiError::PayloadTooLarge);
         }
-        self.forward(upstream, req, origin).await
+        let mut response = self.forward(upstream, req, origin).await?;
+        if over_tls {
+            // Browsers that came once over HTTPS come only over HTTPS from then on.
+            response.headers_mut().insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(HSTS),
+            );
+        }
+        Ok(response)
     }
 
     async fn authenticate(&self, req: &Request) -> Result<common::auth::Claims, ApiError> {
@@ -276,6 +288,9 @@ struct Origin {
     peer: IpAddr,
     /// The client, the peer unless it is a trusted proxy.
     client: IpAddr,
+    /// Whether the client came in over TLS: a trusted proxy (the load balancer, which
+    /// terminates TLS) says so in `X-Forwarded-Proto`; anyone else's word is not taken.
+    over_tls: bool,
 }
 
 impl Proxy {
@@ -286,9 +301,18 @@ impl Proxy {
         let client = self
             .trusted_proxies
             .client_behind(peer.ip(), forwarded_for(req.headers()));
+        let over_tls = self.trusted_proxies.trusts(peer.ip())
+            && req
+                .headers()
+                .get_all("x-forwarded-proto")
+                .iter()
+                .next_back()
+                .and_then(|proto| proto.to_str().ok())
+                .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
         Some(Origin {
             peer: peer.ip(),
             client,
+            over_tls,
         })
     }
 }
@@ -313,7 +337,7 @@ fn outgoing_headers(incoming: &HeaderMap, origin: Option<Origin>) -> HeaderMap {
         }
         headers.append(name.clone(), value.clone());
     }
-    if let Some(Origin { peer, client }) = origin {
+    if let Some(Origin { peer, client, .. }) = origin {
         let hops: Vec<String> = forwarded_for(incoming)
             .map(str::to_owned)
             .chain([peer.to_string()])
@@ -321,10 +345,13 @@ fn outgoing_headers(incoming: &HeaderMap, origin: Option<Origin>) -> HeaderMap {
         insert(&mut headers, "x-forwarded-for", &hops.join(", "));
         insert(&mut headers, client_address::HEADER, &client.to_string());
     }
-    // A TLS terminator in front of the gateway says how the client came in; otherwise plain HTTP.
-    if !incoming.contains_key("x-forwarded-proto") {
-        insert(&mut headers, "x-forwarded-proto", "http");
-    }
+    // How the client came in, as far as the gateway believes it (see `Origin::over_tls`).
+    let over_tls = origin.is_some_and(|origin| origin.over_tls);
+    insert(
+        &mut headers,
+        "x-forwarded-proto",
+        if over_tls { "https" } else { "http" },
+    );
     if let Some(id) = RequestId::current() {
         insert(&mut headers, common::request_id::HEADER, id.as_str());
     }

@@ -2,7 +2,8 @@
 //!
 //! `--check` needs no AWS account: it lints the playbook (ansible-lint, production profile),
 //! checks its syntax, then runs its AWS part twice against moto, a local AWS API emulator, and
-//! checks the instances, security group, key pair and tags it left (`provision/tests/`).
+//! checks the instances, security groups, key pair, tags and the load balancer (HTTPS listener,
+//! certificate, redirect, target group) it left (`provision/tests/`).
 //! Without `--check` it deploys for real, with the AWS credentials and vault password
 //! (`ANSIBLE_VAULT_PASSWORD_FILE`) of the environment.
 

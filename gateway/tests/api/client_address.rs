@@ -1,6 +1,7 @@
 //! The client's address: the peer with nothing trusted in front of the gateway, the first
 //! untrusted hop of `X-Forwarded-For` behind trusted proxies, and in either case handed to the
-//! service in a header no client can set.
+//! service in a header no client can set; and whether the client came over TLS, believed from
+//! a trusted proxy alone.
 
 use common::client_address::TrustedProxies;
 use serde_json::Value;
@@ -64,5 +65,49 @@ async fn behind_a_trusted_proxy_each_client_it_forwards_for_has_its_own_login_li
     problem(login_from("192.0.2.1, 198.51.100.7").await?, 429).await?;
     assert_eq!(users.hits(), 2);
     gateway.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn https_is_believed_from_a_trusted_proxy_alone_and_answered_with_hsts() -> anyhow::Result<()>
+{
+    let events = Echo::start("events").await?;
+    for (trusted, over_tls) in [(true, true), (false, false)] {
+        let gateway = spawn_gateway(|c| {
+            c.upstreams.events = vec![events.url.clone()];
+            if trusted {
+                c.trusted_proxies = TrustedProxies::loopback();
+            }
+        })
+        .await?;
+        let asked_over = |proto: Option<&'static str>| {
+            let mut request = gateway.client.get(gateway.url("/api/v1/events"));
+            if let Some(proto) = proto {
+                request = request.header("x-forwarded-proto", proto);
+            }
+            request.send()
+        };
+
+        let answer = asked_over(Some("https")).await?;
+        let hsts = answer
+            .headers()
+            .get("strict-transport-security")
+            .map(|value| value.to_str().unwrap_or_default().to_owned());
+        let seen: Value = answer.json().await?;
+        if over_tls {
+            assert_eq!(hsts.as_deref(), Some("max-age=63072000; includeSubDomains"));
+            assert_eq!(seen["headers"]["x-forwarded-proto"], "https");
+        } else {
+            assert_eq!(hsts, None, "a client's word is not taken");
+            assert_eq!(seen["headers"]["x-forwarded-proto"], "http");
+        }
+
+        // Plain HTTP, even from the proxy: no HSTS (browsers ignore it there anyway).
+        let plain = asked_over(None).await?;
+        assert!(plain.headers().get("strict-transport-security").is_none());
+        let seen: Value = plain.json().await?;
+        assert_eq!(seen["headers"]["x-forwarded-proto"], "http");
+        gateway.stop();
+    }
     Ok(())
 }
