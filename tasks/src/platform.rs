@@ -1,7 +1,8 @@
 //! The whole platform as real processes (the debug builds), each on a port of its own, on
 //! databases and broker names of its own and a private Mailpit, so the chaos scenarios can
 //! kill, stop and restart any part and then check what users see, and the fuzzer can try
-//! every route as a user and as an administrator.
+//! every route as a user and as an administrator. A stack may run several replicas of every
+//! service but the gateway, as several app hosts would.
 
 use std::{collections::HashMap, path::PathBuf, process::Stdio, sync::Mutex, time::Duration};
 
@@ -74,12 +75,31 @@ impl Service {
     }
 }
 
+/// One process: a service, and which of its replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Instance {
+    pub service: Service,
+    pub replica: usize,
+}
+
+impl Instance {
+    /// The first replica of `service`, the one a stack of one replica each runs.
+    pub fn first(service: Service) -> Self {
+        Self {
+            service,
+            replica: 0,
+        }
+    }
+}
+
 /// A running platform; its processes die with it.
 pub struct Stack {
     purpose: String,
     name: String,
-    ports: HashMap<Service, u16>,
-    children: Mutex<HashMap<Service, Child>>,
+    /// Replicas of every service but the gateway (one).
+    replicas: usize,
+    ports: HashMap<Instance, u16>,
+    children: Mutex<HashMap<Instance, Child>>,
     pub mailpit: PrivateMailpit,
     pub http: reqwest::Client,
     pub admin: String,
@@ -89,14 +109,24 @@ pub struct Stack {
 impl Stack {
     /// Starts every service and signs in an administrator and a user with a verified address.
     pub async fn start(purpose: &str) -> anyhow::Result<Self> {
+        Self::start_replicated(purpose, 1).await
+    }
+
+    /// [`Stack::start`] with `replicas` of every service but the gateway, which shares the
+    /// requests between them. The services then reach each other, and the signing keys,
+    /// through the gateway too, so that none depends on one replica of another.
+    pub async fn start_replicated(purpose: &str, replicas: usize) -> anyhow::Result<Self> {
         let mailpit = PrivateMailpit::start(&[]).await?;
         let mut ports = HashMap::new();
         for service in Service::ALL {
-            ports.insert(service, free_port()?);
+            for replica in 0..replicas_of(service, replicas) {
+                ports.insert(Instance { service, replica }, free_port()?);
+            }
         }
         let mut stack = Self {
             purpose: purpose.to_owned(),
             name: testing::unique_name(&format!("test_{purpose}")),
+            replicas,
             ports,
             children: Mutex::default(),
             mailpit,
@@ -106,8 +136,8 @@ impl Stack {
             admin: String::new(),
             user: String::new(),
         };
-        for service in Service::ALL {
-            stack.launch(service)?;
+        for instance in stack.instances() {
+            stack.launch(instance)?;
         }
         stack.wait_all_ready(Duration::from_secs(60)).await?;
         let admin_email = stack.admin_email();
@@ -121,8 +151,34 @@ impl Stack {
         self.url(Service::Gateway)
     }
 
+    /// The first replica of `service`.
     pub fn url(&self, service: Service) -> String {
-        format!("http://127.0.0.1:{}", self.ports[&service])
+        self.url_of(Instance::first(service))
+    }
+
+    pub fn url_of(&self, instance: Instance) -> String {
+        format!("http://127.0.0.1:{}", self.ports[&instance])
+    }
+
+    /// Every process, in start order.
+    pub fn instances(&self) -> Vec<Instance> {
+        Service::ALL
+            .into_iter()
+            .flat_map(|service| {
+                (0..replicas_of(service, self.replicas))
+                    .map(move |replica| Instance { service, replica })
+            })
+            .collect()
+    }
+
+    /// Where the services find one another (and the signing keys): the first replica's own
+    /// address in a stack of one each, the gateway in a replicated one.
+    fn address_of(&self, service: Service) -> String {
+        if self.replicas > 1 {
+            self.gateway()
+        } else {
+            self.url(service)
+        }
     }
 
     fn admin_email(&self) -> String {
@@ -133,10 +189,11 @@ impl Stack {
         service.database().map(|db| format!("{}_{db}", self.name))
     }
 
-    fn launch(&self, service: Service) -> anyhow::Result<()> {
+    fn launch(&self, instance: Instance) -> anyhow::Result<()> {
+        let service = instance.service;
         let prefix = service.env_prefix();
-        let port = self.ports[&service];
-        let users = self.url(Service::Users);
+        let port = self.ports[&instance];
+        let users = self.address_of(Service::Users);
         let jwks = format!("{users}/.well-known/jwks.json");
         let mut env: Vec<(String, String)> = vec![
             ("HTTP__PORT".into(), port.to_string()),
@@ -170,7 +227,7 @@ impl Stack {
                 env.extend([
                     ("ROLE".into(), role.into()),
                     ("USERS_URL".into(), users),
-                    ("EVENTS_URL".into(), self.url(Service::Events)),
+                    ("EVENTS_URL".into(), self.address_of(Service::Events)),
                     // A dead scheduler's claims are taken over within seconds, not minutes.
                     ("SCHEDULER__LEASE".into(), "10s".into()),
                     ("SCHEDULER__CHECK_EVERY".into(), "1s".into()),
@@ -188,7 +245,12 @@ impl Stack {
                 ]);
             }
             Service::Gateway => {
-                let upstream = |s: Service| format!("[\"{}/\"]", self.url(s));
+                let upstream = |service: Service| {
+                    let urls: Vec<String> = (0..self.replicas)
+                        .map(|replica| format!("{}/", self.url_of(Instance { service, replica })))
+                        .collect();
+                    serde_json::to_string(&urls).unwrap_or_default()
+                };
                 env.extend([
                     ("UPSTREAMS__USERS".into(), upstream(Service::Users)),
                     ("UPSTREAMS__EVENTS".into(), upstream(Service::Events)),
@@ -211,7 +273,14 @@ impl Stack {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(logs.join(format!("{}-{service:?}.log", self.purpose)))?;
+            .open(logs.join(format!(
+                "{}-{service:?}{}.log",
+                self.purpose,
+                match instance.replica {
+                    0 => String::new(),
+                    replica => format!("-{replica}"),
+                }
+            )))?;
         let child = Command::new(binary(service.binary()))
             .envs(env.iter().map(|(k, v)| (format!("{prefix}{k}"), v)))
             .env("RUST_LOG", "info")
@@ -220,14 +289,18 @@ impl Stack {
             .stderr(log)
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("starting {service:?}"))?;
-        self.processes().insert(service, child);
+            .with_context(|| format!("starting {instance:?}"))?;
+        self.processes().insert(instance, child);
         Ok(())
     }
 
     /// SIGKILL: no goodbye, as a crash or an out-of-memory kill.
     pub async fn kill(&self, service: Service) -> anyhow::Result<()> {
-        let child = self.processes().remove(&service);
+        self.kill_instance(Instance::first(service)).await
+    }
+
+    async fn kill_instance(&self, instance: Instance) -> anyhow::Result<()> {
+        let child = self.processes().remove(&instance);
         if let Some(mut child) = child {
             child.kill().await?;
         }
@@ -236,7 +309,17 @@ impl Stack {
 
     /// SIGTERM, then waits for the process to exit by itself (at most `limit`).
     pub async fn terminate(&self, service: Service, limit: Duration) -> anyhow::Result<()> {
-        let child = self.processes().remove(&service);
+        self.terminate_instance(Instance::first(service), limit)
+            .await
+    }
+
+    pub async fn terminate_instance(
+        &self,
+        instance: Instance,
+        limit: Duration,
+    ) -> anyhow::Result<()> {
+        let service = instance.service;
+        let child = self.processes().remove(&instance);
         let Some(mut child) = child else {
             return Ok(());
         };
@@ -256,26 +339,31 @@ impl Stack {
 
     /// Starts `service` again (on its port, database and queues) and waits until it is ready.
     pub async fn restart(&self, service: Service) -> anyhow::Result<()> {
-        self.launch(service)?;
-        self.wait_ready(service, Duration::from_secs(60)).await
+        self.restart_instance(Instance::first(service)).await
     }
 
-    fn processes(&self) -> std::sync::MutexGuard<'_, HashMap<Service, Child>> {
+    pub async fn restart_instance(&self, instance: Instance) -> anyhow::Result<()> {
+        self.launch(instance)?;
+        self.wait_instance_ready(instance, Duration::from_secs(60))
+            .await
+    }
+
+    fn processes(&self) -> std::sync::MutexGuard<'_, HashMap<Instance, Child>> {
         self.children
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub async fn wait_all_ready(&self, limit: Duration) -> anyhow::Result<()> {
-        for service in Service::ALL {
-            self.wait_ready(service, limit).await?;
+        for instance in self.instances() {
+            self.wait_instance_ready(instance, limit).await?;
         }
         Ok(())
     }
 
-    pub async fn wait_ready(&self, service: Service, limit: Duration) -> anyhow::Result<()> {
-        let url = format!("{}/readyz", self.url(service));
-        testing::eventually(limit, &format!("{service:?} ready"), || async {
+    async fn wait_instance_ready(&self, instance: Instance, limit: Duration) -> anyhow::Result<()> {
+        let url = format!("{}/readyz", self.url_of(instance));
+        testing::eventually(limit, &format!("{instance:?} ready"), || async {
             Ok(self
                 .http
                 .get(&url)
@@ -538,8 +626,8 @@ impl Stack {
 
     /// Kills every process and removes the scenario's databases and broker names.
     pub async fn cleanup(mut self) -> anyhow::Result<()> {
-        for service in Service::ALL {
-            self.kill(service).await?;
+        for instance in self.instances() {
+            self.kill_instance(instance).await?;
         }
         self.mailpit.stop().await?;
         for service in [
@@ -591,6 +679,15 @@ pub fn signal(pid: Option<u32>, signal: &str) -> anyhow::Result<()> {
         .status()?;
     anyhow::ensure!(status.success(), "kill -{signal} {pid} failed");
     Ok(())
+}
+
+/// How many replicas of `service` a stack of `replicas` runs: one gateway in front of all.
+fn replicas_of(service: Service, replicas: usize) -> usize {
+    if service == Service::Gateway {
+        1
+    } else {
+        replicas.max(1)
+    }
 }
 
 fn free_port() -> anyhow::Result<u16> {

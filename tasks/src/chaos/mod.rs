@@ -18,18 +18,20 @@ pub enum Scenario {
     Kill,
     Catchup,
     Sigterm,
+    Rolling,
 }
 
 type Run = Pin<Box<dyn Future<Output = anyhow::Result<()>>>>;
 
 impl Scenario {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::Broker,
         Self::Database,
         Self::Smtp,
         Self::Kill,
         Self::Catchup,
         Self::Sigterm,
+        Self::Rolling,
     ];
 
     fn describe(self) -> &'static str {
@@ -40,6 +42,7 @@ impl Scenario {
             Self::Kill => "each service SIGKILLed and restarted under load",
             Self::Catchup => "reminders due while everything was down",
             Self::Sigterm => "SIGTERM with requests and deliveries in flight",
+            Self::Rolling => "two replicas of each service restarted one by one under load",
         }
     }
 
@@ -49,6 +52,7 @@ impl Scenario {
             Self::Broker | Self::Database | Self::Smtp => 240,
             Self::Kill => 300,
             Self::Catchup | Self::Sigterm => 180,
+            Self::Rolling => 300,
         })
     }
 
@@ -60,6 +64,7 @@ impl Scenario {
             Self::Kill => Box::pin(scenarios::killed_services()),
             Self::Catchup => Box::pin(scenarios::catch_up_after_downtime()),
             Self::Sigterm => Box::pin(scenarios::terminated_under_load()),
+            Self::Rolling => Box::pin(scenarios::rolling_restart()),
         }
     }
 }

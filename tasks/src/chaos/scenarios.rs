@@ -469,3 +469,122 @@ async fn requests_in_flight_complete(stack: &Stack, service: Service) -> anyhow:
     );
     Ok(())
 }
+
+/// Two replicas of every service behind the gateway, each instance in turn stopped (SIGTERM:
+/// it turns unready, the gateway stops routing to it, it drains) and started again while
+/// requests and reminders keep coming: no request fails, no reminder is lost or mailed twice.
+/// A rolling upgrade behind the load balancer is this, host by host.
+pub async fn rolling_restart() -> anyhow::Result<()> {
+    let stack = Stack::start_replicated("chaos_rolling", 2).await?;
+    let event = stack.event("Rolling restart").await?;
+    let rolled = tokio::sync::Notify::new();
+    let rolling = async {
+        let outcome = async {
+            sleep(Duration::from_secs(3)).await;
+            for instance in stack.instances() {
+                if instance.service == Service::Gateway {
+                    continue;
+                }
+                stack
+                    .terminate_instance(instance, Duration::from_secs(20))
+                    .await?;
+                stack.restart_instance(instance).await?;
+                // The gateway's health check (every second) sees it ready again before its
+                // twin stops.
+                sleep(Duration::from_secs(2)).await;
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        rolled.notify_one();
+        outcome
+    };
+    let (load, rolling) = tokio::join!(steady_load(&stack, &event, &rolled), rolling);
+    rolling?;
+    let load = load?;
+    ensure!(
+        load.failures.is_empty(),
+        "{} of {} requests failed during the rolling restart: {:?}",
+        load.failures.len(),
+        load.requests,
+        load.failures.iter().take(10).collect::<Vec<_>>()
+    );
+    let counts = stack
+        .wait_until_sent(&load.reminders, Duration::from_secs(120))
+        .await?;
+    each_once(&counts, &load.reminders)?;
+    eprintln!(
+        "    {} requests through {} restarts, none failed; {} reminders mailed once each",
+        load.requests,
+        stack.instances().len() - 1,
+        load.reminders.len()
+    );
+    stack.cleanup().await
+}
+
+/// What a steady load saw.
+struct Load {
+    requests: usize,
+    /// Each failed request: what it was and what came back.
+    failures: Vec<String>,
+    /// The reminders it created, each due 15 s after it was asked for.
+    reminders: Vec<String>,
+}
+
+/// Ten requests a second through the gateway, each asked once (no retry), until `done`: the
+/// catalogue, the user's profile and reminders, and every third a new reminder.
+async fn steady_load(
+    stack: &Stack,
+    event: &str,
+    done: &tokio::sync::Notify,
+) -> anyhow::Result<Load> {
+    let mut load = Load {
+        requests: 0,
+        failures: Vec::new(),
+        reminders: Vec::new(),
+    };
+    let mut pending = FuturesUnordered::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut stopping = false;
+    let reminder_body = |event: &str| {
+        let send_at = Utc::now() + chrono::Duration::seconds(15);
+        json!({ "event_id": event, "send_at": send_at.to_rfc3339() })
+    };
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if !stopping => {
+                let (method, path, body) = match load.requests % 4 {
+                    0 => (Method::GET, "/api/v1/events?q=music&limit=5", None),
+                    1 => (Method::GET, "/api/v1/users/me", None),
+                    2 => (Method::GET, "/api/v1/notifications?limit=5", None),
+                    _ => (Method::POST, "/api/v1/notifications", Some(reminder_body(event))),
+                };
+                load.requests += 1;
+                pending.push(async move {
+                    let answer = stack.call(method.clone(), path, Some(&stack.user), body.as_ref()).await;
+                    (method, path, answer)
+                });
+            }
+            () = done.notified(), if !stopping => stopping = true,
+            Some((method, path, answer)) = pending.next() => match answer {
+                Ok(answer) if answer.status().is_success() => {
+                    if method == Method::POST {
+                        let created: Value = answer.json().await?;
+                        load.reminders.extend(created["id"].as_str().map(str::to_owned));
+                    }
+                }
+                Ok(answer) => {
+                    let status = answer.status();
+                    let body = answer.text().await.unwrap_or_default();
+                    load.failures.push(format!("{method} {path}: {status} {body}"));
+                }
+                Err(err) => load.failures.push(format!("{method} {path}: {err:#}")),
+            },
+            else => break,
+        }
+        if stopping && pending.is_empty() {
+            break;
+        }
+    }
+    Ok(load)
+}
