@@ -3,6 +3,7 @@
 //! Everything a developer or CI needs runs through here, so a fresh machine needs only Rust,
 //! Go and (for what is installed from Debian's packages) root.
 
+mod backup;
 mod bench;
 mod chaos;
 mod deps;
@@ -98,6 +99,17 @@ enum Command {
         /// The account's address.
         email: String,
     },
+    /// Dump the local platform's databases (all but the email-sender's) into a directory, in
+    /// mongodump's layout.
+    Backup {
+        /// Where the dump goes.
+        dir: std::path::PathBuf,
+    },
+    /// Put the local platform's databases back from a dump (stop the services first).
+    Restore {
+        /// Where the dump is.
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -130,6 +142,8 @@ async fn main() -> ExitCode {
         Command::Chaos { only } => chaos::run(only).await,
         Command::Fuzz { seconds } => fuzz::run(std::time::Duration::from_secs(seconds)).await,
         Command::MakeAdmin { email } => make_admin::run(&email).await,
+        Command::Backup { dir } => backup::backup_local(&dir).await,
+        Command::Restore { dir } => backup::restore_local(&dir).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

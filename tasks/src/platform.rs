@@ -337,6 +337,22 @@ impl Stack {
         }
     }
 
+    /// SIGKILLs every process.
+    pub async fn kill_all(&self) -> anyhow::Result<()> {
+        for instance in self.instances() {
+            self.kill_instance(instance).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts every process again and waits until all are ready.
+    pub async fn start_all(&self) -> anyhow::Result<()> {
+        for instance in self.instances() {
+            self.launch(instance)?;
+        }
+        self.wait_all_ready(Duration::from_secs(60)).await
+    }
+
     /// Starts `service` again (on its port, database and queues) and waits until it is ready.
     pub async fn restart(&self, service: Service) -> anyhow::Result<()> {
         self.restart_instance(Instance::first(service)).await
@@ -427,7 +443,8 @@ impl Stack {
         Ok(())
     }
 
-    async fn database(&self, service: Service) -> anyhow::Result<mongodb::Database> {
+    /// `service`'s database (a client of its own: shut it down after use).
+    pub async fn database(&self, service: Service) -> anyhow::Result<mongodb::Database> {
         let name = self
             .database_name(service)
             .context("the service has no database")?;
@@ -626,9 +643,7 @@ impl Stack {
 
     /// Kills every process and removes the scenario's databases and broker names.
     pub async fn cleanup(mut self) -> anyhow::Result<()> {
-        for instance in self.instances() {
-            self.kill_instance(instance).await?;
-        }
+        self.kill_all().await?;
         self.mailpit.stop().await?;
         for service in [
             Service::Users,

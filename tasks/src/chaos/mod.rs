@@ -19,12 +19,13 @@ pub enum Scenario {
     Catchup,
     Sigterm,
     Rolling,
+    Restore,
 }
 
 type Run = Pin<Box<dyn Future<Output = anyhow::Result<()>>>>;
 
 impl Scenario {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::Broker,
         Self::Database,
         Self::Smtp,
@@ -32,6 +33,7 @@ impl Scenario {
         Self::Catchup,
         Self::Sigterm,
         Self::Rolling,
+        Self::Restore,
     ];
 
     fn describe(self) -> &'static str {
@@ -43,6 +45,7 @@ impl Scenario {
             Self::Catchup => "reminders due while everything was down",
             Self::Sigterm => "SIGTERM with requests and deliveries in flight",
             Self::Rolling => "two replicas of each service restarted one by one under load",
+            Self::Restore => "a backup restored after more was written and mailed",
         }
     }
 
@@ -51,7 +54,7 @@ impl Scenario {
         Duration::from_secs(match self {
             Self::Broker | Self::Database | Self::Smtp => 240,
             Self::Kill => 300,
-            Self::Catchup | Self::Sigterm => 180,
+            Self::Catchup | Self::Sigterm | Self::Restore => 180,
             Self::Rolling => 300,
         })
     }
@@ -65,6 +68,7 @@ impl Scenario {
             Self::Catchup => Box::pin(scenarios::catch_up_after_downtime()),
             Self::Sigterm => Box::pin(scenarios::terminated_under_load()),
             Self::Rolling => Box::pin(scenarios::rolling_restart()),
+            Self::Restore => Box::pin(scenarios::backup_and_restore()),
         }
     }
 }

@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use tokio::time::{Instant, sleep};
 
 use super::faults::{self, DatabasePart};
-use crate::platform::{Service, Stack};
+use crate::{
+    backup,
+    platform::{Service, Stack},
+};
 
 /// The services that hold connections to the broker and the database.
 const BACKENDS: [Service; 5] = [
@@ -588,3 +591,91 @@ async fn steady_load(
     }
     Ok(load)
 }
+
+/// The databases dumped (`cargo task backup`'s way), more written and a reminder mailed, then
+/// everything stopped, the dump restored and everything started: the API serves what it served
+/// at the backup, and the reminder mailed since is recorded sent without a second mail (the
+/// email-sender's deliveries are not part of a backup).
+pub async fn backup_and_restore() -> anyhow::Result<()> {
+    let stack = Stack::start("chaos_restore").await?;
+    let kept = stack.event("Before the backup").await?;
+    let saved = stack
+        .call(
+            Method::PUT,
+            &format!("/api/v1/events/{kept}/saved"),
+            Some(&stack.user),
+            None,
+        )
+        .await?;
+    ensure!(saved.status().is_success(), "saving: {}", saved.status());
+    let send_at = Utc::now() + chrono::Duration::seconds(10);
+    let reminder = stack
+        .reminder(&kept, send_at, ANSWER_WITHIN)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the reminder was not created"))?;
+    let reminders = [reminder.clone()];
+
+    let dump = std::env::temp_dir().join(testing::unique_name("eventpost-backup"));
+    for service in BACKED_UP {
+        let db = stack.database(service).await?;
+        backup::dump(&db, &dump).await?;
+        db.client().clone().shutdown().await;
+    }
+    let lost = stack.event("After the backup").await?;
+    let counts = stack
+        .wait_until_sent(&reminders, Duration::from_secs(60))
+        .await?;
+    each_once(&counts, &reminders)?;
+
+    stack.kill_all().await?;
+    for service in BACKED_UP {
+        let db = stack.database(service).await?;
+        backup::restore(&db, &dump).await?;
+        db.client().clone().shutdown().await;
+    }
+    std::fs::remove_dir_all(&dump)?;
+    stack.start_all().await?;
+
+    let platform = &stack;
+    let status = |path: String| async move {
+        anyhow::Ok(
+            platform
+                .call(Method::GET, &path, Some(&platform.user), None)
+                .await?
+                .status(),
+        )
+    };
+    ensure!(
+        status(format!("/api/v1/events/{kept}")).await? == StatusCode::OK,
+        "the event from before the backup is back"
+    );
+    ensure!(
+        status(format!("/api/v1/events/{lost}")).await? == StatusCode::NOT_FOUND,
+        "the event from after the backup is gone with the restore"
+    );
+    let saved: Value = stack
+        .call(Method::GET, "/api/v1/events/saved", Some(&stack.user), None)
+        .await?
+        .json()
+        .await?;
+    ensure!(
+        saved["items"][0]["id"] == kept.as_str(),
+        "the saved event is saved again: {saved}"
+    );
+    // Restored as it was at the backup, scheduled and past due: sent again to the
+    // email-sender, which knows it delivered that message.
+    testing::eventually(
+        Duration::from_secs(60),
+        "the restored reminder sent",
+        || async { Ok((stack.reminder_status(&reminder).await? == "sent").then_some(())) },
+    )
+    .await?;
+    each_once(&stack.mails_per_reminder().await?, &reminders)?;
+    eprintln!(
+        "    restored: the backup's event and save, not the later event; the reminder mailed since not mailed again"
+    );
+    stack.cleanup().await
+}
+
+/// What a backup holds: every database but the email-sender's.
+const BACKED_UP: [Service; 3] = [Service::Users, Service::Events, Service::NotificationsApi];
