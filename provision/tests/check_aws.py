@@ -1,8 +1,9 @@
 """Runs the AWS part of site.yml twice against a local AWS API emulator (moto in server mode)
 and checks what it did: old instances terminated, tagged new ones running, the security groups
 and key pair in place, the load balancer with its HTTPS listener (certificate, TLS policy), its
-HTTP redirect and its target group of the instances (health check on /readyz), and nothing
-changed for them on the second run but the targets.
+HTTP redirect and its target group of the instances (health check on /readyz), the backup
+bucket and the role the instances wear, and nothing changed for them on the second run but the
+targets.
 
 Usage: check_aws.py --endpoint http://127.0.0.1:PORT --vault-password-file FILE
 """
@@ -132,6 +133,7 @@ def main():
     keys = ec2.describe_key_pairs(KeyNames=[f"{DEPLOYMENT}-deploy"])
     check(len(keys["KeyPairs"]) == 1, "the key pair exists")
     balancer = check_load_balancer(args.endpoint, first)
+    check_backups(args.endpoint, first)
 
     # Second run: the role asserts that the key pair and security groups did not change.
     playbook(args.endpoint, ami, args.vault_password_file, "-e", "expect_unchanged=true")
@@ -139,9 +141,48 @@ def main():
     check(len(second) == 2, "two tagged instances run after the second run")
     replaced = {i["InstanceId"] for i in first}
     check(all(states(ec2, [i])[i] == "terminated" for i in replaced), "the first run's instances were replaced")
+    check_backups(args.endpoint, second)
     again = check_load_balancer(args.endpoint, second)
     check(again == balancer, "the second run kept the load balancer, its listeners and target group")
     print("provision check passed")
+
+
+def check_backups(endpoint, instances):
+    """The backup bucket (private, encrypted, dumps expiring), and the role the instances wear,
+    which may put dumps there and do nothing else."""
+    s3 = client("s3", endpoint)
+    bucket = f"{DEPLOYMENT}-backups"
+    check(bucket in {b["Name"] for b in s3.list_buckets()["Buckets"]}, "the backup bucket exists")
+    blocked = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    check(all(blocked.values()), "the backup bucket blocks every public access")
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    check(
+        encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256",
+        "dumps are encrypted at rest",
+    )
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    check(
+        [(r["Status"], r["Expiration"]["Days"]) for r in rules] == [("Enabled", 30)],
+        "dumps expire after 30 days",
+    )
+    iam = client("iam", endpoint)
+    role = f"{DEPLOYMENT}-instance"
+    policy = iam.get_role_policy(RoleName=role, PolicyName="put-backups")["PolicyDocument"]
+    check(
+        policy["Statement"] == [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"}],
+        "the instances' role may put dumps in the bucket, nothing more",
+    )
+    profiles = iam.list_instance_profiles_for_role(RoleName=role)["InstanceProfiles"]
+    check(len(profiles) == 1, "the role has an instance profile")
+    for instance in instances:
+        check(
+            instance.get("IamInstanceProfile", {}).get("Arn") == profiles[0]["Arn"],
+            f"{instance['InstanceId']} wears the role",
+        )
+        check(
+            instance.get("MetadataOptions", {}).get("HttpTokens") == "required",
+            f"{instance['InstanceId']} serves its credentials by IMDSv2 only",
+        )
 
 
 def security_group(ec2, name):
