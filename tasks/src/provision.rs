@@ -51,7 +51,12 @@ pub async fn run(check: bool) -> anyhow::Result<()> {
     step(
         "ansible-playbook --syntax-check",
         Command::new(bin.join("ansible-playbook"))
-            .args(["--syntax-check", "site.yml", "--vault-password-file"])
+            .args([
+                "--syntax-check",
+                "site.yml",
+                "upgrade.yml",
+                "--vault-password-file",
+            ])
             .arg(&vault)
             .current_dir(&dir),
     )?;
