@@ -59,6 +59,14 @@ impl ApiFailure {
         }
     }
 
+    /// Why, in one line: the first field's message, else the detail.
+    pub fn reason(&self) -> String {
+        self.field_errors()
+            .into_values()
+            .next()
+            .unwrap_or_else(|| self.detail())
+    }
+
     /// What to tell the visitor.
     pub fn detail(&self) -> String {
         match self {

@@ -9,7 +9,10 @@ use common::{ApiError, ApiResult, domain::TimeZone};
 use minijinja::{Environment, context};
 use poem_openapi::{OpenApi, param::Path};
 
-use super::{Ctx, Tag, page::LinkPage};
+use super::{
+    Ctx, Tag,
+    page::{LinkPage, LinkResult},
+};
 use crate::{
     action_links::{Action, ActionLink, LINK_LIFETIME},
     domain::{LocalTime, Status, Transition, tomorrow_at},
@@ -72,8 +75,29 @@ impl ActionsApi {
         /// The token from the mail's link.
         #[oai(validator(max_length = 200))]
         token: Path<String>,
-    ) -> ApiResult<LinkPage> {
-        let Some((link, reminder)) = self.open(&token.0).await? else {
+    ) -> LinkResult {
+        LinkResult(self.show(&token.0).await)
+    }
+
+    /// Does what a link in a reminder mail offers, as its page's button asks: snooze it an
+    /// hour from now, or until 09:00 tomorrow on the owner's clock (a scheduled or sent
+    /// reminder; 409 for any other), or cancel it (a scheduled or queued one). Needs no login:
+    /// the signed token is the key, for this reminder and action only.
+    #[oai(path = "/:token", method = "post", operation_id = "notifications.act")]
+    async fn act(
+        &self,
+        /// The token from the mail's link.
+        #[oai(validator(max_length = 200))]
+        token: Path<String>,
+    ) -> LinkResult {
+        LinkResult(self.carry_out(&token.0).await)
+    }
+}
+
+impl ActionsApi {
+    /// What the link `token` would do, and its button.
+    async fn show(&self, token: &str) -> ApiResult<LinkPage> {
+        let Some((link, reminder)) = self.open(token).await? else {
             return missing();
         };
         let zone = self.ctx.store.zone_of(reminder.user_id).await?;
@@ -108,18 +132,9 @@ impl ActionsApi {
         render(heading, &reminder, &line, button, None).map(LinkPage::shown)
     }
 
-    /// Does what a link in a reminder mail offers, as its page's button asks: snooze it an
-    /// hour from now, or until 09:00 tomorrow on the owner's clock (a scheduled or sent
-    /// reminder; 409 for any other), or cancel it (a scheduled or queued one). Needs no login:
-    /// the signed token is the key, for this reminder and action only.
-    #[oai(path = "/:token", method = "post", operation_id = "notifications.act")]
-    async fn act(
-        &self,
-        /// The token from the mail's link.
-        #[oai(validator(max_length = 200))]
-        token: Path<String>,
-    ) -> ApiResult<LinkPage> {
-        let Some((link, reminder)) = self.open(&token.0).await? else {
+    /// Does what the link `token` offers.
+    async fn carry_out(&self, token: &str) -> ApiResult<LinkPage> {
+        let Some((link, reminder)) = self.open(token).await? else {
             return missing();
         };
         let zone = self.ctx.store.zone_of(reminder.user_id).await?;
@@ -164,9 +179,7 @@ impl ActionsApi {
         )
         .map(LinkPage::shown)
     }
-}
 
-impl ActionsApi {
     /// The link `token` is and the reminder it names, as it stands (its mail's result
     /// recorded); `None` for a link that opens nothing.
     async fn open(&self, token: &str) -> ApiResult<Option<(ActionLink, ReminderDoc)>> {

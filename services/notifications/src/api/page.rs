@@ -1,7 +1,13 @@
 //! The few pages this service answers a browser with: those a link in a mail opens. Each asks
 //! before anything changes (only its button sends the `POST`), loads nothing and runs nothing.
 
-use poem_openapi::{ApiResponse, payload::Html};
+use common::ApiResult;
+use poem::{IntoResponse, Response};
+use poem_openapi::{
+    ApiResponse,
+    payload::Html,
+    registry::{MetaResponse, MetaResponses, Registry},
+};
 
 /// The page loads nothing, runs nothing, and may be framed by no one.
 const PAGE_POLICY: &str =
@@ -59,5 +65,50 @@ impl LinkPage {
 
     pub fn refused(html: String) -> Self {
         Self::Refused(Html(html), PAGE_POLICY.to_owned())
+    }
+}
+
+/// What a link's page answers: the page, or a problem (the store away, say). 404 and 409 are
+/// pages here and problems elsewhere, so each status is documented with every body it may
+/// carry (poem-openapi's `Result` lists the error's responses after the page's, and a
+/// document keeps one per status).
+pub struct LinkResult(pub ApiResult<LinkPage>);
+
+impl ApiResponse for LinkResult {
+    fn meta() -> MetaResponses {
+        let mut merged: Vec<MetaResponse> = Vec::new();
+        for response in ApiResult::<LinkPage>::meta().responses {
+            let same = merged.iter_mut().find(|known| {
+                known.status == response.status && known.status_range == response.status_range
+            });
+            match same {
+                Some(known) => {
+                    for content in response.content {
+                        if !known
+                            .content
+                            .iter()
+                            .any(|body| body.content_type == content.content_type)
+                        {
+                            known.content.push(content);
+                        }
+                    }
+                }
+                None => merged.push(response),
+            }
+        }
+        MetaResponses { responses: merged }
+    }
+
+    fn register(registry: &mut Registry) {
+        ApiResult::<LinkPage>::register(registry);
+    }
+}
+
+impl IntoResponse for LinkResult {
+    fn into_response(self) -> Response {
+        match self.0 {
+            Ok(page) => page.into_response(),
+            Err(err) => poem::Error::from(err).into_response(),
+        }
     }
 }

@@ -133,6 +133,28 @@ async fn a_reminder_mail_snoozes_and_cancels_from_its_links_with_one_click_each(
     assert_eq!(forged.status(), StatusCode::NOT_FOUND);
     let forged = forged.text().await?;
     assert!(forged.contains("This link does not work"), "{forged}");
+    // Documented so: a page, or a problem from elsewhere.
+    let document: serde_json::Value = platform
+        .send(
+            Method::GET,
+            &format!("{}/openapi.json", platform.notifications.address),
+            None,
+            None,
+        )
+        .await?
+        .json()
+        .await?;
+    for method in ["get", "post"] {
+        for status in ["404", "409"] {
+            let content = &document["paths"]["/api/v1/notifications/actions/{token}"][method]["responses"]
+                [status]["content"];
+            assert!(
+                content.get("text/html; charset=utf-8").is_some()
+                    && content.get("application/problem+json").is_some(),
+                "{method} {status}: {content}"
+            );
+        }
+    }
     assert_eq!(platform.reminder(&me, id).await?["status"], "cancelled");
     platform.cleanup().await
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Field, Visitor};
 use crate::{
-    api::{ApiFailure, Caller},
+    api::ApiFailure,
     sessions::{Login, Logins},
 };
 
@@ -98,10 +98,7 @@ pub async fn sign_in(
         return refused;
     }
     let next = next_page(form.next.as_deref());
-    let caller = Caller {
-        address: visitor.address,
-        token: None,
-    };
+    let caller = visitor.anonymous();
     match visitor
         .api()
         .sign_in(caller, form.email.trim(), &form.password)
@@ -180,10 +177,7 @@ pub async fn register(
     if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
         return refused;
     }
-    let caller = Caller {
-        address: visitor.address,
-        token: None,
-    };
+    let caller = visitor.anonymous();
     let email = form.email.trim();
     let registered = visitor
         .api()

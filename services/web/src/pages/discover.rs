@@ -162,10 +162,7 @@ pub async fn discover(visitor: Visitor, Query(form): Query<SearchForm>) -> Respo
     };
     let caller = match &visitor.login {
         Some(login) => login.caller(visitor.address),
-        None => crate::api::Caller {
-            address: visitor.address,
-            token: None,
-        },
+        None => visitor.anonymous(),
     };
     let page = match visitor.api().search(caller, &search).await {
         Ok(page) => page,

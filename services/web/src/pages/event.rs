@@ -15,7 +15,7 @@ use poem::{
 use serde::{Deserialize, Serialize};
 
 use super::{Visitor, time::on_clock_of};
-use crate::api::{Caller, Event};
+use crate::api::Event;
 
 /// How many of a visitor's saved events are looked through to show "Unsave" rather than
 /// "Save": the API's largest page.
@@ -69,11 +69,7 @@ impl EventDetails {
 
 #[handler]
 pub async fn event_page(visitor: Visitor, Path(id): Path<String>) -> Response {
-    let anonymous = Caller {
-        address: visitor.address,
-        token: None,
-    };
-    let event = match visitor.api().event(anonymous, &id).await {
+    let event = match visitor.api().event(visitor.anonymous(), &id).await {
         Ok(event) => event,
         Err(failure) => return visitor.failed(&failure),
     };
@@ -104,11 +100,7 @@ pub async fn event_page(visitor: Visitor, Path(id): Path<String>) -> Response {
 /// calendar that has both keeps one).
 #[handler]
 pub async fn calendar_file(visitor: Visitor, Path(id): Path<String>) -> Response {
-    let anonymous = Caller {
-        address: visitor.address,
-        token: None,
-    };
-    let event = match visitor.api().event(anonymous, &id).await {
+    let event = match visitor.api().event(visitor.anonymous(), &id).await {
         Ok(event) => event,
         Err(failure) => return visitor.failed(&failure),
     };

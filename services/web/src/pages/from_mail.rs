@@ -11,19 +11,12 @@ use poem::{
 use serde::Deserialize;
 
 use super::{Field, Visitor};
-use crate::api::{ApiFailure, Caller};
+use crate::api::ApiFailure;
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
     #[serde(default)]
     token: String,
-}
-
-fn anonymous(visitor: &Visitor) -> Caller<'static> {
-    Caller {
-        address: visitor.address,
-        token: None,
-    }
 }
 
 #[handler]
@@ -56,7 +49,7 @@ pub async fn verify(
     if let Some(refused) = visitor.refuses_form(verifier, &form.csrf) {
         return refused;
     }
-    match visitor.api().verify_address(anonymous(&visitor), &form.token).await {
+    match visitor.api().verify_address(visitor.anonymous(), &form.token).await {
         Ok(()) => visitor.problem(
             StatusCode::OK,
             "Address confirmed",
@@ -106,7 +99,7 @@ pub async fn forgot(
         return refused;
     }
     let email = form.email.trim();
-    match visitor.api().request_reset(anonymous(&visitor), email).await {
+    match visitor.api().request_reset(visitor.anonymous(), email).await {
         // The same answer whether or not the address has an account.
         Ok(()) => visitor.problem(
             StatusCode::OK,
@@ -169,7 +162,7 @@ pub async fn reset(
     }
     match visitor
         .api()
-        .reset_password(anonymous(&visitor), &form.token, &form.password)
+        .reset_password(visitor.anonymous(), &form.token, &form.password)
         .await
     {
         Ok(()) => visitor.go_to("/sign-in", "Your password is changed: sign in with it."),

@@ -275,6 +275,14 @@ impl Visitor {
         Some(zone.and_then(|zone| zone.parse().ok()).unwrap_or(Tz::UTC))
     }
 
+    /// Calls made for the visitor without their login (their address still counts them).
+    pub fn anonymous(&self) -> Caller<'static> {
+        Caller {
+            address: self.address,
+            token: None,
+        }
+    }
+
     pub fn api(&self) -> &Api {
         &self.pages.api
     }

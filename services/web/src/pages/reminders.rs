@@ -89,11 +89,7 @@ pub async fn remind(
             visitor.go_to(&page, &format!("We will remind you on {when}."))
         }
         Err(failure) if failure.status().is_client_error() => {
-            let why = failure
-                .field_errors()
-                .into_values()
-                .next()
-                .unwrap_or_else(|| failure.detail());
+            let why = failure.reason();
             visitor.go_to(&page, &format!("No reminder set: {why}."))
         }
         Err(failure) => visitor.failed(&failure),
@@ -232,11 +228,7 @@ pub async fn change(
         Err(failure)
             if failure.status().is_client_error() && failure.status() != StatusCode::NOT_FOUND =>
         {
-            let why = failure
-                .field_errors()
-                .into_values()
-                .next()
-                .unwrap_or_else(|| failure.detail());
+            let why = failure.reason();
             visitor.go_to("/reminders", &format!("Not changed: {why}."))
         }
         Err(failure) => visitor.failed(&failure),

@@ -79,11 +79,7 @@ where
     match act(caller).await {
         Ok(()) => visitor.go_to(PAGE, done),
         Err(failure) if failure.status().is_client_error() => {
-            let why = failure
-                .field_errors()
-                .into_values()
-                .next()
-                .unwrap_or_else(|| failure.detail());
+            let why = failure.reason();
             visitor.go_to(PAGE, &format!("That did not work: {why}"))
         }
         Err(failure) => visitor.failed(&failure),
@@ -233,11 +229,7 @@ pub async fn change_password(
             visitor.go_to(PAGE, "That is not your current password.")
         }
         Err(failure) if failure.status().is_client_error() => {
-            let why = failure
-                .field_errors()
-                .into_values()
-                .next()
-                .unwrap_or_else(|| failure.detail());
+            let why = failure.reason();
             visitor.go_to(PAGE, &format!("Password not changed: {why}"))
         }
         Err(failure) => visitor.failed(&failure),
