@@ -705,8 +705,24 @@ fn replicas_of(service: Service, replicas: usize) -> usize {
     }
 }
 
+/// Ports a stack's processes listen on: below Linux's ephemeral range (32768 and up). A port
+/// the kernel handed out as free (port 0) is in that range, and before the service bound it
+/// an outgoing connection could take it as its own end ("Address already in use": a CI run's
+/// users service once); a port below the range is only ever taken by a bind.
+const PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A port of [`PORTS`] nothing listens on now, a different one at each call.
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let span = u32::from(PORTS.end - PORTS.start);
+    // Runs of this runner start at different places, so two at once rarely meet.
+    let start = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let offset = (start + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) % span;
+        let port = PORTS.start + u16::try_from(offset)?;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port in {PORTS:?}")
 }
